@@ -1,0 +1,72 @@
+//! Task start-up and panic handling.
+//!
+//! The kernel starts (and restarts) a task at `_start` with the stack
+//! pointer at the top of its stack and nothing else set up. `_start` copies
+//! `.data` from flash, zeroes `.bss`, then calls the task's `main`, which
+//! the task defines with `#[export_name = "main"] fn main() -> !`.
+//!
+//! A panic becomes a `Panic` fault with the message (truncated to 128
+//! bytes) for the kernel to report; the supervisor then restarts the task.
+
+#[cfg(target_arch = "arm")]
+mod entry {
+    extern "C" {
+        static mut __sdata: u32;
+        static mut __edata: u32;
+        static __sidata: u32;
+        static mut __sbss: u32;
+        static mut __ebss: u32;
+    }
+
+    extern "Rust" {
+        fn main() -> !;
+    }
+
+    /// The task entry point named by the generated task table.
+    #[no_mangle]
+    #[link_section = ".text.start"]
+    pub unsafe extern "C" fn _start() -> ! {
+        // Safety: the linker script defines these symbols as word-aligned
+        // bounds of the task's own .data (RAM), its load image (flash) and
+        // .bss (RAM). Nothing has read or written them yet: we are the first
+        // code to run in this task incarnation.
+        unsafe {
+            let mut dst = &raw mut __sdata;
+            let mut src = &raw const __sidata;
+            while dst < &raw mut __edata {
+                dst.write_volatile(src.read());
+                dst = dst.add(1);
+                src = src.add(1);
+            }
+            let mut z = &raw mut __sbss;
+            while z < &raw mut __ebss {
+                z.write_volatile(0);
+                z = z.add(1);
+            }
+            main()
+        }
+    }
+
+    struct Truncating<'a> {
+        buf: &'a mut [u8],
+        len: usize,
+    }
+
+    impl core::fmt::Write for Truncating<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let n = s.len().min(self.buf.len() - self.len);
+            self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.len += n;
+            Ok(())
+        }
+    }
+
+    #[panic_handler]
+    fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+        let mut buf = [0u8; 128];
+        let mut w = Truncating { buf: &mut buf, len: 0 };
+        let _ = core::fmt::write(&mut w, format_args!("{}", info));
+        let len = w.len;
+        crate::sys_panic(&buf[..len])
+    }
+}
