@@ -1,1 +1,229 @@
-//! placeholder
+//! `appcfg`: loads, validates and lays out an Escapement app file.
+//!
+//! An app file (`app.toml`) names the image, its target, board and chip, the
+//! kernel's needs, and the tasks (in task-id order). A chip file
+//! (`build/chips/<chip>.toml`) gives the chip's memories and peripherals.
+//! The image builder (`cargo xtask`) calls:
+//!
+//! - [`load`] to read and check both files. Every problem found is reported,
+//!   each naming the file, the key path (e.g. `tasks.console.task-slots[0]`)
+//!   and the fix, with "did you mean" for misspelled keys and names;
+//! - [`allocate`] to place the kernel and each task in MPU-legal regions;
+//! - [`App::memory_map`] to show that placement;
+//! - [`task_config_rs`] to generate the constants a task includes;
+//! - [`irq_table`] for the kernel's IRQ routing.
+//!
+//! Guarantee: an [`App`] returned by [`load`] satisfies every rule listed in
+//! the `validate` module docs, so the later steps cannot meet a malformed app
+//! (only one that does not fit its chip, which [`allocate`] reports).
+//!
+//! Units: all sizes and addresses are in bytes.
+//!
+//! Defaults: a task's `stacksize` is [`DEFAULT_TASK_STACKSIZE`] (1024 bytes)
+//! when not given; `start` defaults to `true`; `uses`, `notifications`,
+//! `interrupts`, `task-slots`, `config` and `features` default to empty.
+
+mod allocate;
+mod chip;
+mod codegen;
+mod error;
+mod names;
+mod schema;
+mod validate;
+
+pub use allocate::{allocate, Allocation, TaskRegions};
+pub use chip::{Chip, Peripheral, Range};
+pub use codegen::{irq_table, task_config_rs};
+pub use error::{did_you_mean, ConfigError, Diagnostic};
+pub use schema::DEFAULT_TASK_STACKSIZE;
+pub use validate::{MAX_NOTIFICATIONS, MAX_TASKS, MIN_STACK, MIN_TASK_REGION, MPU_REGIONS};
+
+use error::{line_of, Diags, KeyPath};
+use std::path::{Path, PathBuf};
+
+/// A loaded, validated app.
+#[derive(Clone, Debug)]
+pub struct App {
+    /// The app file, as passed to [`load`].
+    pub path: PathBuf,
+    /// The app file's text, verbatim (it goes into the build archive).
+    pub source: String,
+    /// Image name (`name`); names the archive.
+    pub name: String,
+    /// Rust target triple (`target`), an ARMv7-M one.
+    pub target: String,
+    /// Board name (`board`).
+    pub board: String,
+    /// The chip named by `chip`, loaded from its chip file.
+    pub chip: Chip,
+    /// `[kernel]`.
+    pub kernel: Kernel,
+    /// `[tasks.*]`, in declaration order: `tasks[i]` has task id `i`.
+    pub tasks: Vec<Task>,
+}
+
+/// The kernel's build and memory needs (`[kernel]`).
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    /// Cargo package of the kernel binary (`name`).
+    pub package: String,
+    /// Bytes of flash and RAM the kernel needs (`requires`).
+    pub requires: Sizes,
+    /// Kernel (main) stack size in bytes; within `requires.ram`.
+    pub stacksize: u32,
+    /// Cargo features to build the kernel with.
+    pub features: Vec<String>,
+}
+
+/// A flash and RAM amount, in bytes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Sizes {
+    /// Bytes of flash.
+    pub flash: u32,
+    /// Bytes of RAM.
+    pub ram: u32,
+}
+
+/// One task (`[tasks.<name>]`).
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// The table name (`hello` in `[tasks.hello]`); an identifier once `-`
+    /// is read as `_`.
+    pub name: String,
+    /// Cargo package of the task binary (`name` key).
+    pub package: String,
+    /// 0 (highest, the supervisor only) to 31.
+    pub priority: u8,
+    /// Flash and RAM budgets in bytes; each a power of two >= 256.
+    pub max_sizes: Sizes,
+    /// Stack size in bytes: a multiple of 8, >= 256, <= `max_sizes.ram`.
+    pub stacksize: u32,
+    /// Whether the kernel starts the task at boot.
+    pub start: bool,
+    /// Peripherals (chip names) the task's MPU regions map.
+    pub uses: Vec<String>,
+    /// Notification names; bit `i` is `notifications[i]`.
+    pub notifications: Vec<String>,
+    /// IRQs routed to this task, in declaration order.
+    pub interrupts: Vec<Interrupt>,
+    /// Tasks this task may send to (all of strictly higher priority).
+    pub task_slots: Vec<String>,
+    /// Free configuration handed to the task's build (see [`task_config_rs`]).
+    pub config: toml::Table,
+    /// Cargo features to build the task with.
+    pub features: Vec<String>,
+}
+
+/// One IRQ routed to a task as a notification.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interrupt {
+    /// Peripheral name in the chip file (`tim3`).
+    pub peripheral: String,
+    /// Interrupt name within the peripheral (`irq`).
+    pub irq_name: String,
+    /// NVIC interrupt number.
+    pub irq: u32,
+    /// Name of the notification it raises.
+    pub notification: String,
+    /// Bit number of that notification (its index in `Task::notifications`).
+    pub bit: u32,
+}
+
+impl App {
+    /// The task id of the task called `name`.
+    pub fn task_index(&self, name: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.name == name)
+    }
+}
+
+/// Records a TOML syntax error with its line.
+pub(crate) fn parse_error(d: &mut Diags, source: &str, e: &toml::de::Error) {
+    let line = e.span().map(|s| line_of(source, s.start));
+    d.error_at_line(
+        line,
+        format!("TOML syntax error: {}", e.message().trim_end()),
+        "fix the syntax at that line (strings need quotes, tables [brackets], keys = values)".to_string(),
+    );
+}
+
+/// Loads `app_path` and the chip file `<chips_dir>/<chip>.toml` it names,
+/// and checks every rule. On failure, the error holds every problem found
+/// in either file.
+pub fn load(app_path: &Path, chips_dir: &Path) -> Result<App, ConfigError> {
+    let source = match std::fs::read_to_string(app_path) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(ConfigError {
+                diagnostics: vec![Diagnostic {
+                    file: app_path.to_path_buf(),
+                    key: String::new(),
+                    line: None,
+                    message: format!("cannot read the app file: {e}"),
+                    help: "pass the path of an existing app file, e.g. `app.toml` at the repository root".to_string(),
+                }],
+            })
+        }
+    };
+    let mut d = Diags::new(app_path, &source);
+    let root: toml::Table = match source.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            parse_error(&mut d, &source, &e);
+            return Err(ConfigError { diagnostics: d.finish() });
+        }
+    };
+    let draft = schema::parse_app(&mut d, &root);
+
+    let mut chip_diags = Vec::new();
+    let chip = draft.chip.as_deref().and_then(|name| {
+        let path = chips_dir.join(format!("{name}.toml"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => match chip::parse(&path, &text) {
+                Ok(c) => Some(c),
+                Err(mut diags) => {
+                    chip_diags.append(&mut diags);
+                    None
+                }
+            },
+            Err(e) => {
+                let known = available_chips(chips_dir);
+                let rest = format!(
+                    "chips available in {}: {}",
+                    chips_dir.display(),
+                    error::list(known.iter().map(|s| s.as_str()))
+                );
+                d.error(
+                    &KeyPath::root().key("chip"),
+                    format!("cannot read chip file {} for chip `{name}`: {e}", path.display()),
+                    error::suggest(name, known.iter().map(|s| s.as_str()), &rest),
+                );
+                None
+            }
+        }
+    });
+    validate::check(&mut d, &draft, chip.as_ref());
+
+    let mut diagnostics = d.finish();
+    diagnostics.append(&mut chip_diags);
+    if !diagnostics.is_empty() {
+        return Err(ConfigError { diagnostics });
+    }
+    let app = validate::build(app_path.to_path_buf(), source, draft, chip.expect("no errors"));
+    allocate(&app)?;
+    Ok(app)
+}
+
+/// Stems of the `*.toml` files in `dir`, sorted.
+fn available_chips(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p = e.path();
+            (p.extension()? == "toml").then(|| p.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    v.sort();
+    v
+}

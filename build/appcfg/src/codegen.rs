@@ -1,0 +1,221 @@
+//! Rust source generated from the app for tasks and the kernel.
+//!
+//! [`task_config_rs`] is what a task `include!`s at its crate root: its own
+//! name and index, a `TaskId` constant per task-slot, bit and mask constants
+//! per notification, base and size of each peripheral it `uses`, and its
+//! `config` table as typed constants. [`irq_table`] is the kernel's IRQ
+//! routing. [`check_config`] is run by `load()` so that generation never
+//! meets a value it cannot express.
+//!
+//! Guarantees: output is deterministic (declaration order throughout) and
+//! depends only on the `App`; for an app that `load()` accepted, every
+//! emitted identifier is valid and unique within its module, and every
+//! string literal is a correctly escaped Rust literal.
+
+use crate::error::{Diags, KeyPath};
+use crate::schema::describe;
+use crate::{names, App};
+use std::collections::HashMap;
+use std::fmt::Write;
+use toml::{Table, Value};
+
+/// Checks that every value of a task's `config` table can be emitted:
+/// integers, booleans, strings, arrays of integers in `0..=u32::MAX`, and
+/// tables of those; keys must map to identifiers without colliding.
+pub(crate) fn check_config(d: &mut Diags, path: &KeyPath, table: &Table) {
+    let mut consts: HashMap<String, &str> = HashMap::new();
+    let mut mods: HashMap<String, &str> = HashMap::new();
+    for (key, value) in table {
+        let kp = path.key(key);
+        if !names::is_ident(key) {
+            d.error(
+                &kp,
+                format!("config key `{key}` is not an identifier even with `-` and `.` read as `_`"),
+                format!("rename it, e.g. `{}`", names::sanitized(key)),
+            );
+            continue;
+        }
+        let (seen, emitted) = match value {
+            Value::Table(_) => (&mut mods, names::mod_name(key)),
+            _ => (&mut consts, names::const_name(key)),
+        };
+        if let Some(prev) = seen.insert(emitted.clone(), key) {
+            d.error(
+                &kp,
+                format!("config keys `{prev}` and `{key}` both become `{emitted}` in the generated code"),
+                "rename one of them so they differ by more than case, `-`, `.` and `_`",
+            );
+        }
+        match value {
+            Value::String(_) | Value::Integer(_) | Value::Boolean(_) => {}
+            Value::Table(t) => check_config(d, &kp, t),
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::Integer(n) if (0..=u32::MAX as i64).contains(n) => {}
+                        other => d.error(
+                            &kp.index(i),
+                            format!("config array `{key}` holds {}, but config arrays may only hold integers 0..=0xFFFF_FFFF (emitted as &[u32])", describe(other)),
+                            "make every element a non-negative integer that fits in 32 bits, or use a nested table",
+                        ),
+                    }
+                }
+            }
+            other => d.error(
+                &kp,
+                format!("config value `{key}` is {}, which generated task config cannot express", describe(other)),
+                "use an integer (scaled, e.g. milli-units), a boolean, a string, an array of integers or a table",
+            ),
+        }
+    }
+}
+
+/// `n` as Rust hex with `_` between groups of four digits (`0x400`,
+/// `0x1_0000`).
+pub fn hex(n: u64) -> String {
+    group(format!("{n:x}"))
+}
+
+/// An address: like [`hex`], but at least eight digits (`0x0800_0000`).
+pub fn addr(n: u64) -> String {
+    group(format!("{n:08x}"))
+}
+
+fn group(digits: String) -> String {
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(4) {
+            out.push('_');
+        }
+        out.push(c);
+    }
+    format!("0x{out}")
+}
+
+fn emit_config(out: &mut String, table: &Table, indent: usize) {
+    let pad = " ".repeat(indent);
+    for (key, value) in table {
+        let name = names::const_name(key);
+        match value {
+            Value::String(s) => {
+                let _ = writeln!(out, "{pad}pub const {name}: &str = {s:?};");
+            }
+            Value::Boolean(b) => {
+                let _ = writeln!(out, "{pad}pub const {name}: bool = {b};");
+            }
+            Value::Integer(n) => {
+                let ty = if (0..=u32::MAX as i64).contains(n) {
+                    "u32"
+                } else if *n > 0 {
+                    "u64"
+                } else {
+                    "i64"
+                };
+                let _ = writeln!(out, "{pad}pub const {name}: {ty} = {n};");
+            }
+            Value::Array(items) => {
+                let elems: Vec<String> = items.iter().map(|v| v.as_integer().unwrap_or(0).to_string()).collect();
+                let _ = writeln!(out, "{pad}pub const {name}: &[u32] = &[{}];", elems.join(", "));
+            }
+            Value::Table(t) => {
+                let _ = writeln!(out, "{pad}pub mod {} {{", names::mod_name(key));
+                emit_config(out, t, indent + 4);
+                let _ = writeln!(out, "{pad}}}");
+            }
+            // Rejected by check_config before an App exists.
+            Value::Float(_) | Value::Datetime(_) => {}
+        }
+    }
+}
+
+/// The Rust source task `index` includes at its crate root (see the crate
+/// docs for the exact shape). The crate must depend on `userlib`.
+///
+/// Panics if `index` is out of range.
+pub fn task_config_rs(app: &App, index: usize) -> String {
+    let task = &app.tasks[index];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "// @generated by cargo xtask from {}: task `{}` (index {index}). Do not edit.",
+        app.path.display(),
+        task.name
+    );
+    let _ = writeln!(out, "#[allow(dead_code)]\npub const TASK_NAME: &str = {:?};", task.name);
+    let _ = writeln!(out, "#[allow(dead_code)]\npub const TASK_INDEX: usize = {index};");
+
+    out.push_str("\n#[allow(dead_code)]\npub mod slots {\n");
+    for slot in &task.task_slots {
+        let i = app.task_index(slot).expect("task-slots are checked by load()");
+        let _ = writeln!(out, "    /// Task `{slot}` (index {i}).");
+        let _ = writeln!(
+            out,
+            "    pub const {}: userlib::TaskId = userlib::TaskId::for_index_and_gen({i}, userlib::Generation::ZERO);",
+            names::const_name(slot)
+        );
+    }
+    out.push_str("}\n");
+
+    out.push_str("\n#[allow(dead_code)]\npub mod notifications {\n");
+    for (bit, n) in task.notifications.iter().enumerate() {
+        let irqs: Vec<String> = task
+            .interrupts
+            .iter()
+            .filter(|i| i.bit as usize == bit)
+            .map(|i| format!("IRQ {} (`{}.{}`)", i.irq, i.peripheral, i.irq_name))
+            .collect();
+        if irqs.is_empty() {
+            let _ = writeln!(out, "    /// Notification `{n}`.");
+        } else {
+            let _ = writeln!(out, "    /// Notification `{n}`, raised by {}.", irqs.join(", "));
+        }
+        let c = names::const_name(n);
+        let _ = writeln!(out, "    pub const {c}_BIT: u32 = {bit};");
+        let _ = writeln!(out, "    pub const {c}_MASK: u32 = 1 << {bit};");
+    }
+    out.push_str("}\n");
+
+    out.push_str("\n#[allow(dead_code)]\npub mod peripherals {\n");
+    for u in &task.uses {
+        let p = &app.chip.peripherals[u];
+        let c = names::const_name(u);
+        let _ = writeln!(out, "    /// Peripheral `{u}` (mapped for this task by the MPU).");
+        let _ = writeln!(out, "    pub const {c}_BASE: u32 = {};", addr(p.base as u64));
+        let _ = writeln!(out, "    pub const {c}_SIZE: u32 = {};", hex(p.size as u64));
+    }
+    out.push_str("}\n");
+
+    out.push_str("\n#[allow(dead_code)]\npub mod config {\n");
+    emit_config(&mut out, &task.config, 4);
+    out.push_str("}\n");
+    out
+}
+
+/// The kernel's IRQ routing: `(NVIC number, task index, notification mask)`
+/// for every interrupt of every task, sorted by NVIC number (each appears
+/// once: `load()` rejects an IRQ with two owners).
+pub fn irq_table(app: &App) -> Vec<(u32, usize, u32)> {
+    let mut v: Vec<(u32, usize, u32)> = app
+        .tasks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, t)| t.interrupts.iter().map(move |irq| (irq.irq, i, 1u32 << irq.bit)))
+        .collect();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{addr, hex};
+
+    #[test]
+    fn hex_groups_of_four() {
+        assert_eq!(hex(0x400), "0x400");
+        assert_eq!(hex(0x4000_0400), "0x4000_0400");
+        assert_eq!(hex(0x1_0000), "0x1_0000");
+        assert_eq!(hex(0), "0x0");
+        assert_eq!(addr(0x800_0000), "0x0800_0000");
+        assert_eq!(addr(0x1_0000_0000), "0x1_0000_0000");
+    }
+}
