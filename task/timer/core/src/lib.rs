@@ -1,1 +1,45 @@
-//! placeholder
+//! `timer-core`: the logic of the Escapement timer server, as a `no_std`,
+//! heap-free, `unsafe`-free library that builds and tests on the host.
+//!
+//! Why this crate exists: the timer server task wraps it in an IPC loop; all
+//! of its behaviour (jiffies, the cascading timer wheel, the tick hook chain)
+//! lives here, where it can be property-tested and benchmarked.
+//!
+//! Modules, named after the seed concepts:
+//! - [`jiffies`]: `jiffies_64`, its 32-bit view, `INITIAL_JIFFIES`,
+//!   `time_after` and friends, ms/us/ns conversions at a runtime `HZ`.
+//! - [`pool`]: fixed-capacity timer storage, generation-checked
+//!   [`TimerHandle`]s, per-owner accounting.
+//! - [`wheel`]: tv1..tv5, `internal_add_timer`, `cascade`, `run_timers`,
+//!   `next_expiry`, periodic and deferrable timers.
+//! - [`slack`]: `apply_slack`.
+//! - [`hooks`]: the tick hook chain with grab and `run_always`.
+//! - [`tick`]: [`TimerCore`], the tick path tying them together.
+//!
+//! Units: every `Jiffies` is an absolute point on the 64-bit jiffies line
+//! unless a doc says "duration"; periods and slack are `u32` jiffies.
+//! Real-time units appear only in the [`Hz`] conversion functions.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(test)]
+extern crate std;
+
+pub mod hooks;
+pub mod jiffies;
+pub mod pool;
+pub mod slack;
+pub mod tick;
+pub mod wheel;
+
+pub use hooks::{ChainRun, HookChain, HookError, HookId, HookKind, HookRole};
+pub use jiffies::{
+    time_after, time_after64, time_after_eq, time_after_eq64, time_before, time_before64, time_before_eq,
+    time_before_eq64, time_in_range, time_in_range64, Hz, Jiffies,
+};
+pub use pool::{Generation, LinkIndex, Owner, TimerError, TimerHandle};
+pub use slack::{apply_slack, Slack};
+pub use tick::{TickReport, TickVisitor, TimerCore};
+pub use wheel::levels::{MAX_TIMEOUT, SLOTS, TVN_BITS, TVN_SIZE, TVR_BITS, TVR_SIZE};
+pub use wheel::{Expired, RunStats, TimerKind, Wheel};

@@ -1,0 +1,188 @@
+//! The tick path: hook chain, `do_timer`, run the wheel.
+//!
+//! Why this module exists: it ties the three parts together the way the
+//! timer server's interrupt path uses them. [`TimerCore::new`] sets up the
+//! built-in steps as hooks, in reverse order as seed 000 does, so the chain
+//! reads `[client hooks (newest first)..., AdvanceJiffies, RunWheel]`, and
+//! [`TimerCore::tick`] runs that chain once per timer interrupt.
+//!
+//! Guarantees:
+//! - `jiffies_64` starts at [`Hz::initial_jiffies`] unless told otherwise and
+//!   only moves forward, by the `ticks` given to each `tick` whose
+//!   `AdvanceJiffies` step runs (`do_timer(ticks)`; more than 1 after missed
+//!   ticks or a tickless sleep).
+//! - When a grabber answers "done", steps without `run_always` are skipped
+//!   for that tick, the built-in ones included: jiffies do not advance and
+//!   the wheel does not run (the seed's faster-than-HZ driver case).
+//! - The wheel is always run up to the current `jiffies_64`, so a catch-up
+//!   after a skipped or long tick fires everything due, in order.
+
+use crate::hooks::{HookChain, HookError, HookId, HookKind, HookRole};
+use crate::jiffies::{Hz, Jiffies};
+use crate::pool::{LinkIndex, Owner, TimerError, TimerHandle};
+use crate::slack::Slack;
+use crate::wheel::{Expired, Wheel};
+
+/// Receives what a tick produces. The timer server implements it by posting
+/// notifications; tests record the calls.
+pub trait TickVisitor<T> {
+    /// The grabbing client hook runs first; return `true` ("done") to skip
+    /// every non-`run_always` hook for this tick.
+    fn grabbed(&mut self, hook: HookId, owner: Owner) -> bool;
+    /// A client hook runs.
+    fn hook(&mut self, hook: HookId, owner: Owner);
+    /// A timer expired.
+    fn expired(&mut self, e: Expired<T>);
+}
+
+/// What one [`TimerCore::tick`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TickReport {
+    /// The grabber answered "done".
+    pub grabbed_done: bool,
+    /// `jiffies_64` was advanced.
+    pub advanced: bool,
+    /// The wheel was run.
+    pub ran_wheel: bool,
+    /// Expiries delivered.
+    pub fired: u32,
+}
+
+/// Jiffies, the wheel of `CAP` timers and a chain of up to `HOOKS` hooks
+/// (2 of which are the built-in steps).
+pub struct TimerCore<const CAP: usize, const HOOKS: usize, T = (), I = u16, const OWNERS: usize = 32> {
+    hz: Hz,
+    jiffies: Jiffies,
+    wheel: Wheel<CAP, T, I, OWNERS>,
+    hooks: HookChain<HOOKS>,
+}
+
+impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize>
+    TimerCore<CAP, HOOKS, T, I, OWNERS>
+{
+    /// Start at `INITIAL_JIFFIES` for `hz`.
+    pub fn new(hz: Hz) -> Self {
+        Self::starting_at(hz, hz.initial_jiffies())
+    }
+
+    /// Start at an arbitrary jiffy (tests, or a restarted server resuming
+    /// the time line).
+    pub fn starting_at(hz: Hz, start: Jiffies) -> Self {
+        let mut hooks = HookChain::new();
+        // Reverse order, each at the head: the chain reads Advance, RunWheel.
+        hooks.setup(HookKind::RunWheel, false).expect("HOOKS must be at least 2");
+        hooks.setup(HookKind::AdvanceJiffies, false).expect("HOOKS must be at least 2");
+        TimerCore { hz, jiffies: start, wheel: Wheel::new(start), hooks }
+    }
+
+    /// Tick rate.
+    pub fn hz(&self) -> Hz {
+        self.hz
+    }
+
+    /// `jiffies_64`.
+    pub fn jiffies(&self) -> Jiffies {
+        self.jiffies
+    }
+
+    /// The 32-bit `jiffies` view.
+    pub fn jiffies32(&self) -> u32 {
+        self.jiffies.low32()
+    }
+
+    /// The wheel (read-only).
+    pub fn wheel(&self) -> &Wheel<CAP, T, I, OWNERS> {
+        &self.wheel
+    }
+
+    /// The wheel: alloc, add/mod/del, free.
+    pub fn wheel_mut(&mut self) -> &mut Wheel<CAP, T, I, OWNERS> {
+        &mut self.wheel
+    }
+
+    /// The hook chain (read-only).
+    pub fn hooks(&self) -> &HookChain<HOOKS> {
+        &self.hooks
+    }
+
+    /// Register a client hook (head of the chain).
+    pub fn register_hook(&mut self, owner: Owner, run_always: bool) -> Result<HookId, HookError> {
+        self.hooks.setup(HookKind::Client(owner), run_always)
+    }
+
+    /// Remove a client hook; the built-in steps cannot be removed.
+    pub fn unregister_hook(&mut self, id: HookId) -> Result<(), HookError> {
+        match self.hooks.kind(id)? {
+            HookKind::Client(_) => self.hooks.remove(id),
+            _ => Err(HookError::Stale),
+        }
+    }
+
+    /// Grab the tick for a client hook (`Busy` if someone else holds it).
+    pub fn grab_hook(&mut self, id: HookId) -> Result<(), HookError> {
+        self.hooks.grab(id)
+    }
+
+    /// Release a grab.
+    pub fn ungrab_hook(&mut self, id: HookId) -> Result<(), HookError> {
+        self.hooks.ungrab(id)
+    }
+
+    /// A client died or restarted: drop its hooks and timers. Returns
+    /// `(hooks, timers)` removed.
+    pub fn forget_owner(&mut self, owner: Owner) -> (usize, usize) {
+        (self.hooks.remove_owner(owner), self.wheel.free_owner(owner))
+    }
+
+    /// `mod_timer` with slack computed from the current jiffies.
+    pub fn mod_timer_slack(&mut self, h: TimerHandle, expires: Jiffies, slack: Slack) -> Result<bool, TimerError> {
+        let now = self.jiffies;
+        self.wheel.mod_timer_slack(h, expires, now, slack)
+    }
+
+    /// Absolute jiffy `ms` milliseconds from now, rounded up.
+    pub fn after_msecs(&self, ms: u64) -> Jiffies {
+        self.jiffies.wrapping_add(self.hz.msecs_to_jiffies(ms))
+    }
+
+    /// For tickless idle: `None` if a client hook needs every tick; else
+    /// `Some(next)` where `next` is the next non-deferrable expiry (or
+    /// `None` if there is nothing to wake for).
+    pub fn tickless_deadline(&self) -> Option<Option<Jiffies>> {
+        if self.hooks.client_hooks() > 0 {
+            None
+        } else {
+            Some(self.wheel.next_expiry())
+        }
+    }
+
+    /// One timer interrupt covering `ticks` jiffies (1 normally; more after
+    /// missed ticks or a tickless sleep). Runs the hook chain; the built-in
+    /// steps advance `jiffies_64` by `ticks` and run the wheel up to it.
+    pub fn tick(&mut self, ticks: u32, v: &mut impl TickVisitor<T>) -> TickReport {
+        let mut rep = TickReport::default();
+        let jiffies = &mut self.jiffies;
+        let wheel = &mut self.wheel;
+        let chain = self.hooks.run(|id, kind, role| match kind {
+            HookKind::AdvanceJiffies => {
+                *jiffies = jiffies.wrapping_add(ticks as u64);
+                rep.advanced = true;
+                false
+            }
+            HookKind::RunWheel => {
+                rep.ran_wheel = true;
+                rep.fired += wheel.run_timers(*jiffies, |e| v.expired(e)).fired;
+                false
+            }
+            HookKind::Client(owner) => match role {
+                HookRole::Grabber => v.grabbed(id, owner),
+                HookRole::Chain => {
+                    v.hook(id, owner);
+                    false
+                }
+            },
+        });
+        rep.grabbed_done = chain.done;
+        rep
+    }
+}

@@ -1,0 +1,144 @@
+//! The five levels of the cascading wheel (seed 001): tv1 with 256 slots
+//! and tv2..tv5 with 64 slots each, and the rule that files a timer into
+//! one of them (`internal_add_timer`).
+//!
+//! Why this module exists: it is the arithmetic of the wheel, kept apart
+//! from the list plumbing so it can be checked on its own.
+//!
+//! Guarantees:
+//! - Slots are numbered `0..SLOTS` (512): tv1 is `0..256`, tv2 `256..320`,
+//!   tv3 `320..384`, tv4 `384..448`, tv5 `448..512`.
+//! - [`normalize`] maps any requested expiry onto the range the wheel can
+//!   hold, `[timer_jiffies, timer_jiffies + MAX_TIMEOUT]`: an expiry in the
+//!   past (or more than 2^63 jiffies ahead, which wrap-safe comparison reads
+//!   as the past) becomes `timer_jiffies`, so it fires on the next run; one
+//!   further than `MAX_TIMEOUT` ahead is clamped to exactly `MAX_TIMEOUT`
+//!   ahead.
+//! - [`slot_for`] places a normalized expiry `e` at the level chosen by the
+//!   distance `e - timer_jiffies` and at the slot given by the bits of `e`
+//!   itself, so a tv1 slot only ever holds timers for a single jiffy.
+
+/// Bits of tv1's index (tv1 has 2^8 = 256 slots).
+pub const TVR_BITS: u32 = 8;
+/// Bits of tv2..tv5's indices (64 slots each).
+pub const TVN_BITS: u32 = 6;
+/// Slots in tv1.
+pub const TVR_SIZE: usize = 1 << TVR_BITS;
+/// Slots in each of tv2..tv5.
+pub const TVN_SIZE: usize = 1 << TVN_BITS;
+pub(crate) const TVR_MASK: u64 = TVR_SIZE as u64 - 1;
+pub(crate) const TVN_MASK: u64 = TVN_SIZE as u64 - 1;
+/// Total slots per wheel: 256 + 4 * 64.
+pub const SLOTS: usize = TVR_SIZE + 4 * TVN_SIZE;
+/// The farthest a timer can be set, in jiffies after `timer_jiffies`
+/// (inclusive): 2^32 - 1, about 49.7 days at 1000 Hz. Farther expiries are
+/// clamped to it.
+pub const MAX_TIMEOUT: u64 = (1 << (TVR_BITS + 4 * TVN_BITS)) - 1;
+
+/// Shift of level `n` (1 = tv2 .. 4 = tv5): the jiffies bit where its index starts.
+#[inline(always)]
+pub(crate) const fn shift(n: u32) -> u32 {
+    TVR_BITS + (n - 1) * TVN_BITS
+}
+
+/// First slot number of level `n` (1 = tv2 .. 4 = tv5).
+#[inline(always)]
+pub(crate) const fn base(n: u32) -> usize {
+    TVR_SIZE + (n as usize - 1) * TVN_SIZE
+}
+
+/// Index of level `n` (1 = tv2 .. 4 = tv5) at time `j` (the `INDEX(N)`
+/// of the seed, with `N = n - 1`).
+#[inline(always)]
+pub(crate) const fn index(j: u64, n: u32) -> usize {
+    ((j >> shift(n)) & TVN_MASK) as usize
+}
+
+/// Map a requested absolute expiry onto the wheel's range (see module doc).
+#[inline(always)]
+pub(crate) const fn normalize(expires: u64, timer_jiffies: u64) -> u64 {
+    let d = expires.wrapping_sub(timer_jiffies);
+    if (d as i64) < 0 {
+        timer_jiffies
+    } else if d > MAX_TIMEOUT {
+        timer_jiffies.wrapping_add(MAX_TIMEOUT)
+    } else {
+        expires
+    }
+}
+
+/// Slot for a normalized expiry (`internal_add_timer`'s choice).
+#[inline(always)]
+pub(crate) const fn slot_for(expires: u64, timer_jiffies: u64) -> usize {
+    let d = expires.wrapping_sub(timer_jiffies);
+    if d < TVR_SIZE as u64 {
+        (expires & TVR_MASK) as usize
+    } else if d < 1 << shift(2) {
+        base(1) + index(expires, 1)
+    } else if d < 1 << shift(3) {
+        base(2) + index(expires, 2)
+    } else if d < 1 << shift(4) {
+        base(3) + index(expires, 3)
+    } else {
+        base(4) + index(expires, 4)
+    }
+}
+
+/// Level of a slot number: 0 = tv1, 1..=4 = tv2..tv5.
+#[inline(always)]
+pub(crate) const fn level_of(slot: usize) -> u32 {
+    if slot < TVR_SIZE { 0 } else { ((slot - TVR_SIZE) / TVN_SIZE) as u32 + 1 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_follow_the_seed() {
+        assert_eq!(TVR_SIZE, 256);
+        assert_eq!(TVN_SIZE, 64);
+        assert_eq!(SLOTS, 512);
+        assert_eq!(MAX_TIMEOUT, 0xFFFF_FFFF);
+        assert_eq!([shift(1), shift(2), shift(3), shift(4)], [8, 14, 20, 26]);
+        assert_eq!([base(1), base(2), base(3), base(4)], [256, 320, 384, 448]);
+    }
+
+    #[test]
+    fn placement_by_distance_and_expiry_bits() {
+        let tj = 0x1234_5678u64;
+        // tv1: distance < 256, slot is the low 8 bits of the expiry.
+        assert_eq!(slot_for(tj, tj), 0x78);
+        assert_eq!(slot_for(tj + 255, tj), ((tj + 255) & 0xFF) as usize);
+        // tv2: 256 <= d < 2^14.
+        assert_eq!(level_of(slot_for(tj + 256, tj)), 1);
+        assert_eq!(slot_for(tj + 256, tj), 256 + (((tj + 256) >> 8) & 63) as usize);
+        assert_eq!(level_of(slot_for(tj + (1 << 14) - 1, tj)), 1);
+        assert_eq!(level_of(slot_for(tj + (1 << 14), tj)), 2);
+        assert_eq!(level_of(slot_for(tj + (1 << 20) - 1, tj)), 2);
+        assert_eq!(level_of(slot_for(tj + (1 << 20), tj)), 3);
+        assert_eq!(level_of(slot_for(tj + (1 << 26) - 1, tj)), 3);
+        assert_eq!(level_of(slot_for(tj + (1 << 26), tj)), 4);
+        assert_eq!(level_of(slot_for(tj + MAX_TIMEOUT, tj)), 4);
+    }
+
+    #[test]
+    fn past_goes_to_current_and_far_is_clamped() {
+        let tj = 1000u64;
+        assert_eq!(normalize(999, tj), tj);
+        assert_eq!(normalize(0, tj), tj);
+        assert_eq!(normalize(tj, tj), tj);
+        assert_eq!(normalize(tj + 5, tj), tj + 5);
+        assert_eq!(normalize(tj + MAX_TIMEOUT, tj), tj + MAX_TIMEOUT);
+        assert_eq!(normalize(tj + MAX_TIMEOUT + 1, tj), tj + MAX_TIMEOUT);
+        assert_eq!(normalize(tj + (1 << 40), tj), tj + MAX_TIMEOUT);
+        // More than 2^63 ahead reads as the past, as time_after would.
+        assert_eq!(normalize(tj.wrapping_add(1 << 63), tj), tj);
+        // Across the 64-bit wrap.
+        let tj = u64::MAX - 2;
+        assert_eq!(normalize(3, tj), 3);
+        assert_eq!(normalize(u64::MAX - 10, tj), tj);
+        assert_eq!(slot_for(tj, tj), 0xFD);
+        assert_eq!(slot_for(3, tj), 3);
+    }
+}

@@ -1,0 +1,395 @@
+//! The cascading timer wheel (seed 001) over the fixed pool.
+//!
+//! Why this module exists: it is the timer server's data structure. Arming,
+//! re-arming and cancelling a timer must be O(1) whatever the number of
+//! timers, and a tick must cost next to nothing when nothing expires.
+//!
+//! Guarantees:
+//! - `add_timer`, `mod_timer`, `del_timer`, `timer_pending` are O(1) and
+//!   have the Linux meanings: `add_timer` on a pending timer is an error;
+//!   `mod_timer` and `del_timer` report whether the timer was pending;
+//!   `mod_timer` to the expiry a pending timer already has changes nothing
+//!   (not even its place in the FIFO order).
+//! - A timer never fires before its expiry. `run_timers(now, ..)` fires every
+//!   timer whose (normalized, see [`levels`]) expiry is `<= now`, in order of
+//!   expiry; timers with the same expiry fire in the order they were armed,
+//!   non-deferrable ones before deferrable ones. Missed ticks are caught up.
+//! - Periodic timers are re-armed at `expires + period` (not `now + period`),
+//!   so they do not drift; during a catch-up each missed period fires.
+//! - Deferrable timers fire like others when the wheel runs, but are left out
+//!   of [`Wheel::next_expiry`], so they never cause a wake-up from tickless idle.
+//! - Memory: 16 bytes per timer with `u16` links (plus the caller's token
+//!   type `T`), and 1024 list heads of 4 bytes plus 128 bytes of bitmaps.
+//!
+//! Order within a jiffy: timers that were armed further ahead sit at higher
+//! levels and were necessarily armed earlier than timers for the same jiffy
+//! filed at a lower level, so `cascade` files the timers it moves down in
+//! *front* of those already there (walking its source list backwards). This
+//! keeps "same expiry, arm order" exact, where appending would not.
+
+pub mod levels;
+mod occupancy;
+mod run;
+
+use crate::jiffies::Jiffies;
+use crate::pool::{
+    Link, LinkIndex, Owner, Pool, TimerError, TimerHandle, HEADS, META_ALLOCATED, META_DEFERRABLE,
+};
+use crate::slack::{apply_slack, Slack};
+use levels::{normalize, slot_for, SLOTS};
+use occupancy::Occupancy;
+
+pub use run::RunStats;
+
+/// Kind of timer, fixed at allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum TimerKind {
+    /// An ordinary timer: it counts for [`Wheel::next_expiry`].
+    #[default]
+    Normal,
+    /// A timer that must not wake the system: ignored by
+    /// [`Wheel::next_expiry`], fired late after a tickless sleep.
+    Deferrable,
+}
+
+/// One expiry, as delivered by [`Wheel::run_timers`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expired<T> {
+    /// The timer.
+    pub handle: TimerHandle,
+    /// Its owner.
+    pub owner: Owner,
+    /// The caller's token stored at allocation.
+    pub token: T,
+    /// The jiffy it was due (absolute; after normalization, clamping and
+    /// slack). It is `<=` the `now` of the run that fires it.
+    pub expires: Jiffies,
+    /// `true` if the timer is periodic and has been re-armed at
+    /// `expires + period`.
+    pub rearmed: bool,
+}
+
+/// The timer wheel with its pool of `CAP` timers.
+///
+/// Type parameters: `T` is a per-timer token returned with each expiry
+/// (`()` costs nothing); `I` is the link index type (`u16` up to 64 511
+/// timers); `OWNERS` bounds how many distinct owners may hold timers at once.
+pub struct Wheel<const CAP: usize, T = (), I = u16, const OWNERS: usize = 32> {
+    /// The next jiffy the wheel will process (`timer_jiffies`): every jiffy
+    /// before it has been run.
+    timer_jiffies: u64,
+    /// List heads (sentinels): `class * SLOTS + slot`, class 0 normal,
+    /// class 1 deferrable.
+    heads: [Link<I>; HEADS],
+    /// Non-empty slots, per class.
+    occ: [Occupancy; 2],
+    pub(crate) pool: Pool<CAP, T, I, OWNERS>,
+}
+
+impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Wheel<CAP, T, I, OWNERS> {
+    /// An empty wheel whose first run will process jiffy `start`.
+    pub fn new(start: Jiffies) -> Self {
+        let mut heads = [Link { next: I::NIL, prev: I::NIL }; HEADS];
+        for (h, l) in heads.iter_mut().enumerate() {
+            *l = Link { next: I::from_usize(h), prev: I::from_usize(h) };
+        }
+        Wheel { timer_jiffies: start.0, heads, occ: [Occupancy::default(); 2], pool: Pool::new() }
+    }
+
+    /// Bytes of state per timer: the 16-byte node (20 with `u32` links)
+    /// plus the token.
+    pub const fn bytes_per_timer() -> usize {
+        core::mem::size_of::<crate::pool::Node<I>>() + core::mem::size_of::<T>()
+    }
+
+    /// Bytes of wheel heads: list sentinels plus occupancy bitmaps.
+    pub const fn head_bytes() -> usize {
+        core::mem::size_of::<[Link<I>; HEADS]>() + core::mem::size_of::<[Occupancy; 2]>()
+    }
+
+    /// Pool capacity.
+    pub const fn capacity(&self) -> usize {
+        CAP
+    }
+
+    /// `timer_jiffies`: the next jiffy the wheel will process. A timer armed
+    /// for an earlier jiffy is due at this one.
+    #[inline]
+    pub fn timer_jiffies(&self) -> Jiffies {
+        Jiffies(self.timer_jiffies)
+    }
+
+    // ----- link plumbing -------------------------------------------------
+
+    #[inline(always)]
+    fn link(&self, x: usize) -> &Link<I> {
+        if x < HEADS { &self.heads[x] } else { &self.pool.nodes[x - HEADS].link }
+    }
+
+    #[inline(always)]
+    fn link_mut(&mut self, x: usize) -> &mut Link<I> {
+        if x < HEADS { &mut self.heads[x] } else { &mut self.pool.nodes[x - HEADS].link }
+    }
+
+    #[inline(always)]
+    fn class_of(&self, i: usize) -> usize {
+        (self.pool.nodes[i].meta & META_DEFERRABLE != 0) as usize
+    }
+
+    /// Full 64-bit expiry of pending node `i`, relative to `reference`
+    /// (any jiffy at or before its expiry and less than 2^32 before it).
+    #[inline(always)]
+    fn expiry_of(&self, i: usize, reference: u64) -> u64 {
+        reference.wrapping_add(self.pool.nodes[i].expires.wrapping_sub(reference as u32) as u64)
+    }
+
+    /// File node `i` (not linked) for normalized expiry `e`; at the tail of
+    /// its slot (arming) or at the front (cascading).
+    #[inline(always)]
+    fn file(&mut self, i: usize, e: u64, front: bool) {
+        let slot = slot_for(e, self.timer_jiffies);
+        let class = self.class_of(i);
+        let h = class * SLOTS + slot;
+        let x = HEADS + i;
+        self.pool.nodes[i].expires = e as u32;
+        if front {
+            let first = self.heads[h].next;
+            self.pool.nodes[i].link = Link { next: first, prev: I::from_usize(h) };
+            self.link_mut(first.to_usize()).prev = I::from_usize(x);
+            self.heads[h].next = I::from_usize(x);
+        } else {
+            let tail = self.heads[h].prev;
+            self.pool.nodes[i].link = Link { next: I::from_usize(h), prev: tail };
+            self.link_mut(tail.to_usize()).next = I::from_usize(x);
+            self.heads[h].prev = I::from_usize(x);
+        }
+        self.occ[class].set(slot);
+    }
+
+    /// Unlink pending node `i`, clearing its slot's bit if the slot empties.
+    #[inline(always)]
+    fn unlink(&mut self, i: usize) {
+        let Link { next, prev } = self.pool.nodes[i].link;
+        let (n, p) = (next.to_usize(), prev.to_usize());
+        self.link_mut(p).next = next;
+        self.link_mut(n).prev = prev;
+        self.pool.nodes[i].link = Link { next: I::NIL, prev: I::NIL };
+        if n == p && p < HEADS {
+            self.occ[p / SLOTS].clear(p % SLOTS);
+        }
+    }
+
+    #[inline(always)]
+    fn is_pending(&self, i: usize) -> bool {
+        self.pool.nodes[i].link.prev != I::NIL
+    }
+
+    // ----- pool ----------------------------------------------------------
+
+    /// Allocate a timer (not pending, one-shot) for `owner`, refusing if the
+    /// owner already holds `quota` timers.
+    pub fn alloc(&mut self, owner: Owner, token: T, kind: TimerKind, quota: u16) -> Result<TimerHandle, TimerError> {
+        self.pool.alloc(owner, token, kind == TimerKind::Deferrable, quota)
+    }
+
+    /// Free a timer, cancelling it first. Returns whether it was pending.
+    /// The handle (and every copy of it) is stale afterwards.
+    pub fn free(&mut self, h: TimerHandle) -> Result<bool, TimerError> {
+        let i = self.pool.resolve(h)?;
+        let was = self.is_pending(i);
+        if was {
+            self.unlink(i);
+        }
+        self.pool.release(i);
+        Ok(was)
+    }
+
+    /// Free every timer of `owner` (a client died or restarted). Returns how
+    /// many were freed. O(CAP).
+    pub fn free_owner(&mut self, owner: Owner) -> usize {
+        let mut n = 0;
+        for i in 0..CAP {
+            let node = &self.pool.nodes[i];
+            if node.meta & META_ALLOCATED != 0 && node.owner == owner.0 {
+                if self.is_pending(i) {
+                    self.unlink(i);
+                }
+                self.pool.release(i);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Number of timers `owner` holds (allocated, pending or not).
+    pub fn owned_by(&self, owner: Owner) -> u16 {
+        self.pool.owned_by(owner)
+    }
+
+    /// Number of allocated timers.
+    pub fn allocated(&self) -> usize {
+        self.pool.allocated()
+    }
+
+    /// Owner of a timer.
+    pub fn owner_of(&self, h: TimerHandle) -> Result<Owner, TimerError> {
+        let i = self.pool.resolve(h)?;
+        Ok(Owner(self.pool.nodes[i].owner))
+    }
+
+    /// Token of a timer.
+    pub fn token(&self, h: TimerHandle) -> Result<T, TimerError> {
+        let i = self.pool.resolve(h)?;
+        Ok(self.pool.tokens[i])
+    }
+
+    /// Kind of a timer.
+    pub fn kind(&self, h: TimerHandle) -> Result<TimerKind, TimerError> {
+        let i = self.pool.resolve(h)?;
+        Ok(if self.class_of(i) == 1 { TimerKind::Deferrable } else { TimerKind::Normal })
+    }
+
+    // ----- the timer API -------------------------------------------------
+
+    /// Arm a timer that is not pending, for absolute jiffy `expires`.
+    /// A past expiry fires on the next run; one further than
+    /// [`levels::MAX_TIMEOUT`] ahead is clamped. Error if already pending.
+    #[inline]
+    pub fn add_timer(&mut self, h: TimerHandle, expires: Jiffies) -> Result<(), TimerError> {
+        let i = self.pool.resolve(h)?;
+        if self.is_pending(i) {
+            return Err(TimerError::AlreadyPending);
+        }
+        let e = normalize(expires.0, self.timer_jiffies);
+        self.file(i, e, false);
+        Ok(())
+    }
+
+    /// Arm or re-arm a timer for absolute jiffy `expires` (normalized as in
+    /// [`Wheel::add_timer`]). Returns whether it was pending. If it was pending
+    /// with the same (normalized) expiry, nothing changes.
+    #[inline]
+    pub fn mod_timer(&mut self, h: TimerHandle, expires: Jiffies) -> Result<bool, TimerError> {
+        let i = self.pool.resolve(h)?;
+        let e = normalize(expires.0, self.timer_jiffies);
+        let pending = self.is_pending(i);
+        if pending {
+            if self.pool.nodes[i].expires == e as u32 {
+                return Ok(true);
+            }
+            self.unlink(i);
+        }
+        self.file(i, e, false);
+        Ok(pending)
+    }
+
+    /// [`Wheel::mod_timer`] after [`apply_slack`]`(expires, now, slack)`.
+    /// `now` is the caller's current jiffy.
+    pub fn mod_timer_slack(&mut self, h: TimerHandle, expires: Jiffies, now: Jiffies, slack: Slack) -> Result<bool, TimerError> {
+        self.mod_timer(h, apply_slack(expires, now, slack))
+    }
+
+    /// Cancel a timer. Returns whether it was pending. Its period and token
+    /// are kept.
+    #[inline]
+    pub fn del_timer(&mut self, h: TimerHandle) -> Result<bool, TimerError> {
+        let i = self.pool.resolve(h)?;
+        let was = self.is_pending(i);
+        if was {
+            self.unlink(i);
+        }
+        Ok(was)
+    }
+
+    /// Whether a timer is pending (armed and not yet fired or cancelled).
+    #[inline]
+    pub fn timer_pending(&self, h: TimerHandle) -> Result<bool, TimerError> {
+        let i = self.pool.resolve(h)?;
+        Ok(self.is_pending(i))
+    }
+
+    /// Absolute expiry of a pending timer (normalized), `None` if not pending.
+    pub fn expires(&self, h: TimerHandle) -> Result<Option<Jiffies>, TimerError> {
+        let i = self.pool.resolve(h)?;
+        Ok(if self.is_pending(i) { Some(Jiffies(self.expiry_of(i, self.timer_jiffies))) } else { None })
+    }
+
+    /// Make a timer periodic with `period` jiffies (`0` = one-shot). Takes
+    /// effect when it next fires: it is then re-armed at `expires + period`.
+    pub fn set_period(&mut self, h: TimerHandle, period: u32) -> Result<(), TimerError> {
+        let i = self.pool.resolve(h)?;
+        self.pool.nodes[i].period = period;
+        Ok(())
+    }
+
+    /// Period of a timer in jiffies (`0` = one-shot).
+    pub fn period(&self, h: TimerHandle) -> Result<u32, TimerError> {
+        let i = self.pool.resolve(h)?;
+        Ok(self.pool.nodes[i].period)
+    }
+
+    /// Number of pending timers. O(CAP); for tests and diagnostics.
+    pub fn pending_count(&self) -> usize {
+        (0..CAP).filter(|&i| self.pool.nodes[i].meta & META_ALLOCATED != 0 && self.is_pending(i)).count()
+    }
+
+    /// Check every internal invariant; `Err` names the first one broken.
+    /// O(CAP + heads); meant for tests.
+    pub fn audit(&self) -> Result<(), &'static str> {
+        let tj = self.timer_jiffies;
+        let mut seen = 0usize;
+        for h in 0..HEADS {
+            let (class, slot) = (h / SLOTS, h % SLOTS);
+            let empty = self.heads[h].next.to_usize() == h;
+            if empty != (self.heads[h].prev.to_usize() == h) {
+                return Err("head next/prev disagree on emptiness");
+            }
+            if empty == self.occ[class].test(slot) {
+                return Err("occupancy bit out of step with list");
+            }
+            let mut prev = h;
+            let mut x = self.heads[h].next.to_usize();
+            while x != h {
+                if x < HEADS {
+                    return Err("list runs into another head");
+                }
+                let i = x - HEADS;
+                let node = &self.pool.nodes[i];
+                if node.link.prev.to_usize() != prev {
+                    return Err("broken prev link");
+                }
+                if node.meta & META_ALLOCATED == 0 {
+                    return Err("free node in a list");
+                }
+                if self.class_of(i) != class {
+                    return Err("node in the wrong class");
+                }
+                let e = self.expiry_of(i, tj);
+                if e.wrapping_sub(tj) > levels::MAX_TIMEOUT {
+                    return Err("expiry out of range");
+                }
+                let lvl = levels::level_of(slot);
+                if lvl == 0 {
+                    if (e & levels::TVR_MASK) as usize != slot || e.wrapping_sub(tj) >= levels::TVR_SIZE as u64 {
+                        return Err("tv1 node in the wrong slot");
+                    }
+                } else if levels::base(lvl) + levels::index(e, lvl) != slot {
+                    return Err("tvN node in the wrong slot");
+                }
+                seen += 1;
+                if seen > CAP {
+                    return Err("cycle in a list");
+                }
+                prev = x;
+                x = node.link.next.to_usize();
+            }
+            if self.heads[h].prev.to_usize() != prev {
+                return Err("head prev is not the tail");
+            }
+        }
+        if seen != self.pending_count() {
+            return Err("pending nodes missing from the lists");
+        }
+        Ok(())
+    }
+}

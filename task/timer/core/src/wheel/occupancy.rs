@@ -1,0 +1,118 @@
+//! Occupancy bitmaps: one bit per wheel slot, set while the slot's list is
+//! non-empty.
+//!
+//! Why this module exists: next-expiry and fast-forward need the next
+//! occupied slot without walking 512 list heads. With one bit per slot, the
+//! search is a handful of word operations: at most 5 words for tv1
+//! (256 bits, searched circularly) and 1 rotate + count for each of tv2..tv5.
+//!
+//! Guarantees: [`Occupancy`] is exactly the set of non-empty slots of one
+//! class of lists (the wheel keeps it in step on every link and unlink), and
+//! the search functions return circular distances, so the caller turns them
+//! into jiffies without any scan.
+
+use super::levels::{TVN_SIZE, TVR_SIZE};
+
+/// 512 bits: words 0..4 are tv1, word 4 + (n - 1) is level n (tv2..tv5).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Occupancy(pub [u64; 8]);
+
+impl Occupancy {
+    #[inline(always)]
+    pub fn set(&mut self, slot: usize) {
+        self.0[slot >> 6] |= 1 << (slot & 63);
+    }
+
+    #[inline(always)]
+    pub fn clear(&mut self, slot: usize) {
+        self.0[slot >> 6] &= !(1 << (slot & 63));
+    }
+
+    #[inline(always)]
+    pub fn test(&self, slot: usize) -> bool {
+        self.0[slot >> 6] & (1 << (slot & 63)) != 0
+    }
+
+    #[inline(always)]
+    pub fn union(&self, other: &Occupancy) -> Occupancy {
+        let mut w = [0u64; 8];
+        for (k, out) in w.iter_mut().enumerate() {
+            *out = self.0[k] | other.0[k];
+        }
+        Occupancy(w)
+    }
+
+    /// Circular distance from tv1 slot `start` to the first occupied tv1 slot
+    /// (0 if `start` itself is occupied), or `None` if tv1 is empty.
+    #[inline]
+    pub fn tv1_distance(&self, start: usize) -> Option<usize> {
+        debug_assert!(start < TVR_SIZE);
+        let w = start >> 6;
+        let b = start & 63;
+        let first = self.0[w] >> b;
+        if first != 0 {
+            return Some(first.trailing_zeros() as usize);
+        }
+        for k in 1..=4usize {
+            let word = self.0[(w + k) & 3];
+            let word = if k == 4 { word & ((1u64 << b) - 1) } else { word };
+            if word != 0 {
+                return Some(k * 64 - b + word.trailing_zeros() as usize);
+            }
+        }
+        None
+    }
+
+    /// Circular distance from index `start` of level `n` (1 = tv2 .. 4 = tv5)
+    /// to its first occupied slot, or `None` if the level is empty.
+    #[inline]
+    pub fn level_distance(&self, n: u32, start: usize) -> Option<usize> {
+        debug_assert!(start < TVN_SIZE);
+        let word = self.0[3 + n as usize];
+        if word == 0 {
+            None
+        } else {
+            Some(word.rotate_right(start as u32).trailing_zeros() as usize)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tv1_search_is_circular() {
+        let mut o = Occupancy::default();
+        assert_eq!(o.tv1_distance(0), None);
+        o.set(10);
+        assert_eq!(o.tv1_distance(0), Some(10));
+        assert_eq!(o.tv1_distance(10), Some(0));
+        assert_eq!(o.tv1_distance(11), Some(255));
+        assert_eq!(o.tv1_distance(200), Some(66));
+        o.set(130);
+        assert_eq!(o.tv1_distance(11), Some(119));
+        assert_eq!(o.tv1_distance(131), Some(135));
+        o.clear(10);
+        assert_eq!(o.tv1_distance(131), Some(255));
+        assert!(o.test(130) && !o.test(10));
+        for start in 0..256 {
+            assert_eq!(o.tv1_distance(start), Some((130 + 256 - start) % 256));
+        }
+    }
+
+    #[test]
+    fn level_search_is_circular() {
+        let mut o = Occupancy::default();
+        assert_eq!(o.level_distance(1, 5), None);
+        o.set(256 + 3);
+        o.set(448 + 60);
+        assert_eq!(o.level_distance(1, 0), Some(3));
+        assert_eq!(o.level_distance(1, 4), Some(63));
+        assert_eq!(o.level_distance(4, 61), Some(63));
+        assert_eq!(o.level_distance(4, 60), Some(0));
+        assert_eq!(o.level_distance(2, 0), None);
+        let u = o.union(&Occupancy::default());
+        assert_eq!(u, o);
+    }
+}

@@ -1,0 +1,194 @@
+//! Running the wheel: `cascade`, `run_timers` with catch-up and
+//! fast-forward, and `next_expiry` for tickless idle.
+//!
+//! Why this module exists: this is the per-tick path, and the place where
+//! missed ticks are caught up.
+//!
+//! Guarantees:
+//! - `run_timers(now)` processes every jiffy from `timer_jiffies` to `now`
+//!   inclusive, exactly as if it had been called once per jiffy, and leaves
+//!   `timer_jiffies == now + 1`. If `now` is before `timer_jiffies` it does
+//!   nothing.
+//! - Fast-forward bound: a run does not step through empty jiffies one by
+//!   one. Each loop iteration either fires one non-empty tv1 slot or jumps
+//!   straight to the next "event": the next non-empty tv1 slot or the next
+//!   cascade of a non-empty tv2..tv5 slot, found from the occupancy bitmaps
+//!   in at most 5 + 4 word operations. So a run costs
+//!   O(1 + fired slots + non-empty cascades + timers moved or fired),
+//!   independent of how many empty jiffies it covers: catching up 3000
+//!   (or 2^40) empty jiffies is one bitmap search.
+//! - `next_expiry()` is exact for non-deferrable timers: it finds the first
+//!   occupied slot of each level from the bitmaps, and walks at most one
+//!   slot list per level tv2..tv5, and only for a level whose earliest slot
+//!   could hold something earlier than what lower levels already gave.
+
+use super::levels::{base, index, shift, SLOTS, TVN_MASK, TVR_MASK};
+use super::Expired;
+use crate::jiffies::{time_after_eq64, Jiffies};
+use crate::pool::{LinkIndex, Owner, HEADS};
+
+/// What one [`Wheel::run_timers`] call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// Expiries delivered (a periodic timer counts once per period fired).
+    pub fired: u32,
+    /// Loop iterations: fired slots plus jumps. Bounded as the module doc says.
+    pub steps: u32,
+}
+
+impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> super::Wheel<CAP, T, I, OWNERS> {
+    /// Move the timers of level `n`'s current slot (1 = tv2 .. 4 = tv5) down
+    /// to lower levels, in front of what is there; returns the slot index,
+    /// so the caller cascades the next level only when it is 0.
+    fn cascade(&mut self, n: u32) -> usize {
+        let tj = self.timer_jiffies;
+        let idx = index(tj, n);
+        let slot = base(n) + idx;
+        for class in 0..2 {
+            let h = class * SLOTS + slot;
+            let last = self.heads[h].prev.to_usize();
+            if last == h {
+                continue;
+            }
+            self.heads[h].next = I::from_usize(h);
+            self.heads[h].prev = I::from_usize(h);
+            self.occ[class].clear(slot);
+            // Backwards, each to the front: keeps the source order ahead of
+            // timers armed later directly into the destination.
+            let mut x = last;
+            while x != h {
+                let prev = self.link(x).prev.to_usize();
+                let i = x - HEADS;
+                let e = self.expiry_of(i, tj);
+                self.file(i, e, true);
+                x = prev;
+            }
+        }
+        idx
+    }
+
+    /// Fire the list at head `h` (detached first), due at jiffy `j`.
+    #[inline(always)]
+    fn expire_list(&mut self, h: usize, j: u64, f: &mut impl FnMut(Expired<T>)) -> u32 {
+        let first = self.heads[h].next.to_usize();
+        if first == h {
+            return 0;
+        }
+        self.heads[h].next = I::from_usize(h);
+        self.heads[h].prev = I::from_usize(h);
+        self.occ[h / SLOTS].clear(h % SLOTS);
+        let mut n = 0;
+        let mut x = first;
+        while x != h {
+            let i = x - HEADS;
+            let node = &mut self.pool.nodes[i];
+            let next = node.link.next.to_usize();
+            node.link.next = I::NIL;
+            node.link.prev = I::NIL;
+            let period = node.period;
+            let owner = Owner(node.owner);
+            if period != 0 {
+                // timer_jiffies is already j + 1, so this lands ahead of it.
+                self.file(i, j.wrapping_add(period as u64), false);
+            }
+            f(Expired {
+                handle: self.pool.handle_of(i),
+                owner,
+                token: self.pool.tokens[i],
+                expires: Jiffies(j),
+                rearmed: period != 0,
+            });
+            n += 1;
+            x = next;
+        }
+        n
+    }
+
+    /// Earliest jiffy at or after `x` at which the wheel has work: a
+    /// non-empty tv1 slot comes due, or a non-empty tv2..tv5 slot cascades.
+    fn next_event(&self, x: u64) -> Option<u64> {
+        let occ = self.occ[0].union(&self.occ[1]);
+        let mut best: Option<u64> = occ.tv1_distance((x & TVR_MASK) as usize).map(|d| d as u64);
+        for n in 1..=4u32 {
+            let sh = shift(n);
+            // First multiple of 2^sh at or after x (wrapping at 2^64).
+            let m = (x.wrapping_sub(1) >> sh).wrapping_add(1);
+            if let Some(d) = occ.level_distance(n, (m & TVN_MASK) as usize) {
+                let dist = (m.wrapping_add(d as u64) << sh).wrapping_sub(x);
+                if best.is_none_or(|b| dist < b) {
+                    best = Some(dist);
+                }
+            }
+        }
+        best.map(|d| x.wrapping_add(d))
+    }
+
+    /// Process every jiffy from `timer_jiffies` through `now` (absolute,
+    /// inclusive): cascade when the tv1 index wraps to 0, fire the current
+    /// tv1 slot in FIFO order, re-arm periodic timers, and jump over empty
+    /// stretches. `f` receives each expiry in order.
+    pub fn run_timers(&mut self, now: Jiffies, mut f: impl FnMut(Expired<T>)) -> RunStats {
+        let now = now.0;
+        let mut stats = RunStats::default();
+        while time_after_eq64(now, self.timer_jiffies) {
+            let tj = self.timer_jiffies;
+            let idx = (tj & TVR_MASK) as usize;
+            if idx == 0 {
+                let mut n = 1;
+                while self.cascade(n) == 0 && n < 4 {
+                    n += 1;
+                }
+            }
+            stats.steps += 1;
+            if self.occ[0].test(idx) || self.occ[1].test(idx) {
+                self.timer_jiffies = tj.wrapping_add(1);
+                stats.fired += self.expire_list(idx, tj, &mut f);
+                stats.fired += self.expire_list(SLOTS + idx, tj, &mut f);
+                continue;
+            }
+            if tj == now {
+                self.timer_jiffies = tj.wrapping_add(1);
+                break;
+            }
+            match self.next_event(tj.wrapping_add(1)) {
+                Some(j) if time_after_eq64(now, j) => self.timer_jiffies = j,
+                _ => {
+                    self.timer_jiffies = now.wrapping_add(1);
+                    break;
+                }
+            }
+        }
+        stats
+    }
+
+    /// The earliest expiry of a pending non-deferrable timer (absolute), or
+    /// `None` if there is none. Deferrable timers are ignored. See the
+    /// module doc for the cost.
+    pub fn next_expiry(&self) -> Option<Jiffies> {
+        let tj = self.timer_jiffies;
+        let occ = &self.occ[0];
+        // tv1: each slot holds one jiffy, the next one with its low bits.
+        let mut best: Option<u64> = occ.tv1_distance((tj & TVR_MASK) as usize).map(|d| d as u64);
+        for n in 1..=4u32 {
+            let sh = shift(n);
+            let m = (tj.wrapping_sub(1) >> sh).wrapping_add(1);
+            let Some(d) = occ.level_distance(n, (m & TVN_MASK) as usize) else { continue };
+            let cascade_at = (m.wrapping_add(d as u64) << sh).wrapping_sub(tj);
+            if best.is_some_and(|b| b <= cascade_at) {
+                // Everything in this level is due at or after its first
+                // cascade: nothing here can beat what we have.
+                continue;
+            }
+            let slot = base(n) + (m.wrapping_add(d as u64) & TVN_MASK) as usize;
+            let mut x = self.heads[slot].next.to_usize();
+            while x != slot {
+                let dist = self.expiry_of(x - HEADS, tj).wrapping_sub(tj);
+                if best.is_none_or(|b| dist < b) {
+                    best = Some(dist);
+                }
+                x = self.link(x).next.to_usize();
+            }
+        }
+        best.map(|d| Jiffies(tj.wrapping_add(d)))
+    }
+}
