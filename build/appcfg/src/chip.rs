@@ -11,6 +11,7 @@
 //! region); every IRQ number is below 496 (the ARMv7-M NVIC limit);
 //! peripheral and interrupt names are identifiers.
 
+use crate::codegen::{addr, hex};
 use crate::error::{Diagnostic, Diags, KeyPath};
 use crate::names;
 use crate::schema::{describe, string, table, u32_value, Fields};
@@ -111,7 +112,11 @@ fn range(d: &mut Diags, f: &Fields, key: &str) -> Option<Range> {
     if r.end_u64() > u32::MAX as u64 {
         d.error(
             &p.key("size"),
-            format!("[memory.{key}] runs past the end of the 32-bit address space ({base:#x} + {size:#x})"),
+            format!(
+                "[memory.{key}] runs past the end of the 32-bit address space ({} + {})",
+                addr(base as u64),
+                hex(size as u64)
+            ),
             "check base and size against the reference manual's memory map",
         );
         return None;
@@ -178,10 +183,13 @@ fn peripheral(d: &mut Diags, name: &str, p: &KeyPath, v: &toml::Value) -> Option
     if base % size != 0 {
         d.error(
             &p.key("base"),
-            format!("{what} base {base:#010x} is not aligned to its size {size:#x}, so it cannot be one MPU region"),
             format!(
-                "move base to a multiple of {size:#x} (e.g. {:#010x}), or grow size until one aligned block covers the registers",
-                base & !(size - 1)
+                "{what} base {} is not aligned to its size {size:#x}, so it cannot be one MPU region",
+                addr(base as u64)
+            ),
+            format!(
+                "move base to a multiple of {size:#x} (e.g. {}), or grow size until one aligned block covers the registers",
+                addr((base & !(size - 1)) as u64)
             ),
         );
         return None;
