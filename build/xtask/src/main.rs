@@ -1,1 +1,85 @@
-fn main() {}
+//! `cargo xtask`: Escapement's developer commands.
+//!
+//! - `dist [APP]`   build an image from an app file and write final.elf,
+//!                  final.bin and the humility build archive;
+//! - `run [APP]`    dist, then boot the image in QEMU, console on stdio;
+//! - `test`         host unit tests, then the QEMU system tests.
+//!
+//! Everything a fresh machine lacks (the Rust target, QEMU) is set up or
+//! named with the exact command to run.
+
+mod archive;
+mod dist;
+mod elf;
+mod kconfig;
+mod linker;
+mod qemu;
+mod setup;
+mod systest;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Escapement image builder and developer commands")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the image described by an app file (default: app.toml).
+    Dist {
+        /// App file to build.
+        app: Option<PathBuf>,
+    },
+    /// Build, then boot the image in QEMU (netduinoplus2) with the console
+    /// on this terminal. Quit with Ctrl-A X.
+    Run {
+        /// App file to build and run.
+        app: Option<PathBuf>,
+        /// Run under `-icount shift=0,sleep=off` (deterministic, as tests do).
+        #[arg(long)]
+        icount: bool,
+    },
+    /// Run the host unit tests and the QEMU system tests.
+    Test {
+        /// Only the host tests.
+        #[arg(long)]
+        host_only: bool,
+        /// Only system tests whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.cmd {
+        Cmd::Dist { app } => dist::dist(&app_path(app)).map(|_| ()),
+        Cmd::Run { app, icount } => run(&app_path(app), icount),
+        Cmd::Test { host_only, only } => systest::test_all(host_only, only.as_deref()),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The workspace root (where the top-level Cargo.toml is).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("workspace root exists")
+}
+
+fn app_path(app: Option<PathBuf>) -> PathBuf {
+    app.unwrap_or_else(|| root().join("app.toml"))
+}
+
+fn run(app: &std::path::Path, icount: bool) -> Result<()> {
+    let image = dist::dist(app)?;
+    setup::ensure_qemu()?;
+    println!("booting {} in QEMU {} (quit: Ctrl-A X)", image.name, image.board);
+    qemu::run_interactive(&image, icount)
+}

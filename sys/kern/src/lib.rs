@@ -1,1 +1,194 @@
-//! placeholder
+//! The Escapement kernel: separate tasks, MPU isolation, synchronous IPC.
+//!
+//! The portable core (task records, scheduling choice, memory checks, IRQ
+//! routing, syscalls and kernel IPC) is written against plain data and is
+//! unit-tested on the host where it is pure; the ARMv7-M specifics
+//! (exception entry, context switch, MPU, NVIC, fault status registers)
+//! live in [`arch`]. The kernel has no heap and keeps no time: time is the
+//! timer server's job; the kernel only routes interrupts.
+//!
+//! Data path of an interrupt: the NVIC vectors to `arch`'s IRQ handler,
+//! which masks the IRQ and calls [`Kernel::handle_irq`], which posts the
+//! owner's notification bits; the owner re-enables with `irq_control`.
+
+#![cfg_attr(not(test), no_std)]
+
+pub mod arch;
+pub mod descs;
+pub mod irq;
+pub mod klog;
+mod kipc;
+pub mod sched;
+pub mod startup;
+mod syscalls;
+pub mod task;
+pub mod umem;
+
+use abi::{TaskId, SUPERVISOR_FAULT_MASK};
+use descs::{IrqEntry, RegionDesc};
+use task::{FaultInfo, SchedState, Task, TaskState};
+
+/// Index of the supervisor task, which is told of every fault.
+pub const SUPERVISOR: usize = 0;
+
+/// All kernel state. One instance exists, built by [`startup::start_kernel`]
+/// and reached by the exception handlers through `arch`.
+pub struct Kernel {
+    pub tasks: &'static mut [Task],
+    pub regions: &'static [RegionDesc],
+    pub irqs: &'static [IrqEntry],
+    pub names: &'static [&'static str],
+    pub image_id: u64,
+    pub klog: klog::Sink,
+    /// Index of the task that owns the CPU.
+    pub current: usize,
+}
+
+impl Kernel {
+    /// Task `i`'s name for console messages.
+    pub fn name(&self, i: usize) -> &'static str {
+        self.names.get(i).copied().unwrap_or("?")
+    }
+
+    /// Chooses who runs next. The current task keeps the CPU unless it
+    /// blocked or a task of strictly higher priority became runnable.
+    pub fn reschedule(&mut self) {
+        let tasks = &*self.tasks;
+        let next = sched::select(self.current, tasks.len(), |i| {
+            tasks[i].is_runnable().then_some(tasks[i].priority)
+        });
+        match next {
+            Some(n) => {
+                let cur = &tasks[self.current];
+                if !(cur.is_runnable() && tasks[n].priority >= cur.priority) {
+                    self.current = n;
+                }
+            }
+            None => self.panic(format_args!("no runnable task (idle must never block)")),
+        }
+    }
+
+    /// Stops task `i` with `fault`, reports it, and tells the supervisor.
+    /// A fault of the supervisor itself is unrecoverable: kernel panic.
+    pub fn fault_task(&mut self, i: usize, fault: FaultInfo) {
+        let t = &mut self.tasks[i];
+        let original_state = match t.state {
+            TaskState::Healthy(s) => s,
+            // Already faulted (e.g. a server reply-faults a dead client):
+            // keep the first cause.
+            TaskState::Faulted { .. } => return,
+        };
+        t.state = TaskState::Faulted { fault, original_state };
+        let gen = t.generation.get();
+        klog!(self, "kern: task #{} {} gen {} faulted: {}", i, self.name(i), gen, FaultDisplay(&fault, self));
+        if i == SUPERVISOR {
+            self.panic(format_args!("supervisor faulted"));
+        }
+        self.post(SUPERVISOR, SUPERVISOR_FAULT_MASK);
+    }
+
+    /// ORs `bits` into task `i`'s notifications and wakes it if it waits
+    /// for any of them. Returns true if the task became runnable.
+    pub fn post(&mut self, i: usize, bits: u32) -> bool {
+        let t = &mut self.tasks[i];
+        t.notifications |= bits;
+        // A receive, open or closed, always accepts the notification bits in
+        // its mask (saved in r6 when it blocked).
+        if let TaskState::Healthy(SchedState::InRecv(_)) = t.state {
+            let pending = t.notifications & t.save.r6;
+            if pending != 0 {
+                t.notifications &= !pending;
+                deliver_notification(t, pending);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Handles NVIC interrupt `irq` (already masked by `arch`): posts the
+    /// owner's bits. Returns true if a task of higher priority than the
+    /// current one became runnable, so a context switch is due.
+    pub fn handle_irq(&mut self, irq: u32) -> bool {
+        match irq::lookup_irq(self.irqs, irq) {
+            Some(e) => {
+                let (task, mask) = (e.task as usize, e.mask);
+                self.post(task, mask) && self.tasks[task].priority < self.tasks[self.current].priority
+            }
+            // Not routed (cannot happen: only routed IRQs are enabled).
+            None => false,
+        }
+    }
+
+    /// Restarts task `i` with a new generation: registers reset, pending
+    /// notifications and interrupts cleared, and every task blocked on it
+    /// (sending, awaiting its reply, or in a closed receive from it) woken
+    /// with a dead code carrying the new generation.
+    pub fn restart_task(&mut self, i: usize, start: bool) {
+        {
+            let t = &mut self.tasks[i];
+            t.generation = t.generation.next();
+            t.reinitialize();
+            if start {
+                t.state = TaskState::Healthy(SchedState::Runnable);
+            }
+        }
+        for irq in irq::irqs_for_task(self.irqs, i, u32::MAX) {
+            arch::irq_disable(irq);
+        }
+        let code = self.tasks[i].dead_code();
+        for (j, t) in self.tasks.iter_mut().enumerate() {
+            if j == i {
+                continue;
+            }
+            let blocked_on_i = match t.state {
+                TaskState::Healthy(SchedState::InSend(p))
+                | TaskState::Healthy(SchedState::InReply(p))
+                | TaskState::Healthy(SchedState::InRecv(Some(p))) => p.index() == i && p != TaskId::KERNEL,
+                _ => false,
+            };
+            if blocked_on_i {
+                t.save.set_ret(0, code);
+                t.save.set_ret(1, 0);
+                t.state = TaskState::Healthy(SchedState::Runnable);
+            }
+        }
+        let gen = self.tasks[i].generation.get();
+        klog!(self, "kern: task #{} {} restarted, gen {}", i, self.name(i), gen);
+    }
+
+    /// Reports an unrecoverable kernel error and stops the machine.
+    pub fn panic(&self, args: core::fmt::Arguments<'_>) -> ! {
+        klog!(self, "kern: PANIC: {}", args);
+        arch::kernel_halt()
+    }
+}
+
+/// Completes a `recv` with notification bits.
+fn deliver_notification(t: &mut Task, bits: u32) {
+    t.save.set_ret(0, 0);
+    t.save.set_ret(1, TaskId::KERNEL.0 as u32);
+    t.save.set_ret(2, bits);
+    t.save.set_ret(3, 0);
+    t.save.set_ret(4, 0);
+    t.save.set_ret(5, 0);
+    t.state = TaskState::Healthy(SchedState::Runnable);
+}
+
+/// Formats a fault for the console.
+struct FaultDisplay<'a>(&'a FaultInfo, &'a Kernel);
+
+impl core::fmt::Display for FaultDisplay<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self.0 {
+            FaultInfo::MemoryAccess { address: Some(a), kind } => write!(f, "{:?} at {:#010x}", kind, a),
+            FaultInfo::MemoryAccess { address: None, kind } => write!(f, "{:?} (address unknown)", kind),
+            FaultInfo::IllegalInstruction { ufsr } => write!(f, "illegal instruction (UFSR {:#06x})", ufsr),
+            FaultInfo::SyscallUsage(e) => write!(f, "syscall misuse: {:?}", e),
+            FaultInfo::Panic => write!(f, "panic"),
+            FaultInfo::FromServer { server, reason } => {
+                let why = abi::ReplyFaultReason::from_u32(reason);
+                write!(f, "refused by {}: {:?}", self.1.name(server.index()), why)
+            }
+        }
+    }
+}

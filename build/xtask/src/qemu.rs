@@ -1,0 +1,84 @@
+//! Booting images in QEMU (`-M netduinoplus2`, an STM32F405).
+//!
+//! Interactive runs put the console on the terminal (Ctrl-A X quits).
+//! Captured runs, used by the system tests, run under
+//! `-icount shift=0,sleep=off` so that one instruction is one virtual
+//! nanosecond and the output is identical run after run; they end when the
+//! image exits through semihosting, or at a wall-clock limit.
+
+use crate::dist::Image;
+use crate::setup::QEMU;
+use anyhow::{bail, Context, Result};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The QEMU machine every Escapement image for QEMU targets.
+pub const MACHINE: &str = "netduinoplus2";
+
+fn base_command(image: &Image, icount: bool) -> Result<Command> {
+    if image.board != MACHINE {
+        bail!(
+            "image `{}` is for board {}, which QEMU does not model\n  help: run an app with board = \"{MACHINE}\", or flash this one to the board",
+            image.name,
+            image.board
+        );
+    }
+    let mut cmd = Command::new(QEMU);
+    cmd.args(["-M", MACHINE, "-semihosting-config", "enable=on,target=native", "-kernel"]).arg(&image.final_elf);
+    if icount {
+        cmd.args(["-icount", "shift=0,sleep=off"]);
+    }
+    Ok(cmd)
+}
+
+/// Runs the image with the console on this terminal until QEMU exits.
+pub fn run_interactive(image: &Image, icount: bool) -> Result<()> {
+    let mut cmd = base_command(image, icount)?;
+    cmd.arg("-nographic");
+    let status = cmd.status().context("starting qemu-system-arm")?;
+    match status.code() {
+        Some(0) | None => Ok(()),
+        Some(c) => bail!("QEMU exited with status {c}"),
+    }
+}
+
+/// The result of a captured run.
+pub struct Captured {
+    /// QEMU's exit status (the semihosting exit status); `None` if the run
+    /// was stopped at the time limit.
+    pub status: Option<i32>,
+    /// Everything the image wrote to its console.
+    pub console: String,
+}
+
+/// Runs the image under icount, capturing the console, for at most `limit`
+/// of wall-clock time.
+pub fn run_captured(image: &Image, limit: Duration) -> Result<Captured> {
+    let mut cmd = base_command(image, true)?;
+    cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let mut child = cmd.spawn().context("starting qemu-system-arm")?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = stdout.read_to_end(&mut buf);
+        buf
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait()? {
+            break s.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let bytes = reader.join().unwrap_or_default();
+    Ok(Captured { status, console: String::from_utf8_lossy(&bytes).replace("\r\n", "\n") })
+}

@@ -1,0 +1,127 @@
+//! `cargo xtask test`: every host unit test, then the QEMU system tests.
+//!
+//! A system test is an app file under `build/apps/` whose image ends its
+//! run through semihosting. It passes when QEMU exits with status 0 and
+//! the console holds every expected line, in order, and no line starting
+//! with `FAIL`. Each test image is run twice and the two consoles must be
+//! byte-identical (icount makes runs deterministic).
+
+use crate::{dist, qemu, setup};
+use anyhow::{bail, Context, Result};
+use std::process::Command;
+use std::time::Duration;
+
+/// Packages with host unit tests (the rest are target-only binaries).
+const HOST_PACKAGES: &[&str] = &["abi", "kern", "appcfg", "idol", "ringbuf", "timer-core", "xtask"];
+
+/// Apps that must build but cannot run here (no QEMU model of the board).
+const BUILD_ONLY_APPS: &[&str] = &["build/apps/stm32f4-discovery.toml"];
+
+/// One system test.
+pub struct SysTest {
+    pub name: &'static str,
+    pub app: &'static str,
+    /// Lines that must appear on the console, in this order.
+    pub expect: &'static [&'static str],
+}
+
+/// The system tests.
+pub const SYSTEM_TESTS: &[SysTest] = &[SysTest {
+    name: "boot",
+    app: "app.toml",
+    expect: &["kern: Escapement starting", "hello: hello from Escapement"],
+}];
+
+/// Runs host tests and system tests.
+pub fn test_all(host_only: bool, only: Option<&str>) -> Result<()> {
+    host_tests()?;
+    if host_only {
+        return Ok(());
+    }
+    for app in BUILD_ONLY_APPS {
+        println!("== build check: {app}");
+        dist::dist(&crate::root().join(app))?;
+    }
+    setup::ensure_qemu()?;
+    let mut failed = Vec::new();
+    let selected: Vec<&SysTest> = SYSTEM_TESTS.iter().filter(|t| only.is_none_or(|o| t.name.contains(o))).collect();
+    for t in &selected {
+        println!("== system test {}", t.name);
+        if let Err(e) = run_system_test(t) {
+            println!("FAILED {}: {e:#}", t.name);
+            failed.push(t.name);
+        } else {
+            println!("ok {}", t.name);
+        }
+    }
+    println!("system tests: {} passed, {} failed", selected.len() - failed.len(), failed.len());
+    if !failed.is_empty() {
+        bail!("system tests failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn host_tests() -> Result<()> {
+    println!("== host tests: {}", HOST_PACKAGES.join(" "));
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(crate::root()).arg("test");
+    for p in HOST_PACKAGES {
+        cmd.args(["-p", p]);
+    }
+    let status = cmd.status().context("running cargo test")?;
+    if !status.success() {
+        bail!("host tests failed");
+    }
+    Ok(())
+}
+
+/// Checks a console against the expectations: every expected line in order
+/// (each matched as a prefix of a console line), and no `FAIL` line.
+pub fn judge(console: &str, expect: &[&str]) -> Result<(), String> {
+    if let Some(l) = console.lines().find(|l| l.starts_with("FAIL")) {
+        return Err(format!("console reports a failure: {l}"));
+    }
+    let mut lines = console.lines();
+    for e in expect {
+        if !lines.any(|l| l.starts_with(e)) {
+            return Err(format!("expected a line starting with {e:?} (in order)"));
+        }
+    }
+    Ok(())
+}
+
+fn run_system_test(t: &SysTest) -> Result<()> {
+    let image = dist::dist(&crate::root().join(t.app))?;
+    let limit = Duration::from_secs(120);
+    let first = qemu::run_captured(&image, limit)?;
+    let show = |c: &str| c.lines().map(|l| format!("    | {l}\n")).collect::<String>();
+    match first.status {
+        Some(0) => {}
+        Some(s) => bail!("QEMU exited with status {s}; console:\n{}", show(&first.console)),
+        None => bail!("no exit within {limit:?}; console:\n{}", show(&first.console)),
+    }
+    judge(&first.console, t.expect).map_err(|e| anyhow::anyhow!("{e}; console:\n{}", show(&first.console)))?;
+    let second = qemu::run_captured(&image, limit)?;
+    if second.console != first.console || second.status != first.status {
+        bail!("two runs under icount differ:\nfirst:\n{}second:\n{}", show(&first.console), show(&second.console));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::judge;
+
+    #[test]
+    fn judge_wants_lines_in_order() {
+        let c = "a\nb one\nc\n";
+        assert!(judge(c, &["a", "b", "c"]).is_ok());
+        assert!(judge(c, &["b", "a"]).is_err());
+        assert!(judge(c, &["d"]).is_err());
+    }
+
+    #[test]
+    fn judge_rejects_fail_lines() {
+        assert!(judge("PASS x\nFAIL y\n", &["PASS x"]).is_err());
+    }
+}

@@ -1,0 +1,489 @@
+//! ARMv7-M (Cortex-M4F) support: vector table, reset, exception entry and
+//! context switch, MPU programming, NVIC control, fault decoding and
+//! semihosting.
+//!
+//! Every kernel entry from a task (SVCall, PendSV, MemManage, BusFault,
+//! UsageFault, HardFault) runs the same sequence: store r4-r11, PSP,
+//! EXC_RETURN (and s16-s31 if the task has an FP frame) into the current
+//! task's `SavedState`, call into Rust, then load the same set from
+//! whichever task is current afterwards and return to it. SVCall, PendSV
+//! and every device interrupt share one priority, so kernel code never
+//! preempts itself; the memory faults are higher, and if one is taken from
+//! handler mode it is a kernel bug and the machine halts.
+
+use crate::descs::{region_attr, RegionDesc, TaskDesc};
+use crate::task::{FaultInfo, Task};
+use crate::Kernel;
+use abi::FaultKind;
+use core::arch::naked_asm;
+use core::ptr::{read_volatile, write_volatile};
+
+/// Bytes of the initial exception frame (r0-r3, r12, lr, pc, xpsr).
+pub const INITIAL_FRAME_BYTES: u32 = 32;
+/// EXC_RETURN for thread mode, process stack, no FP frame.
+pub const EXC_RETURN_THREAD_PSP: u32 = 0xFFFF_FFFD;
+
+/// The task whose registers the exception entry code saves and restores.
+/// Name and meaning as in Hubris, for humility.
+#[no_mangle]
+pub static mut CURRENT_TASK_PTR: *mut Task = core::ptr::null_mut();
+
+/// The one kernel instance, set by `start` before the first task runs.
+static mut KERNEL: *mut Kernel = core::ptr::null_mut();
+
+/// Runs `f` on the kernel state.
+///
+/// Only exception handlers call this, and they never nest over kernel
+/// state: SVCall, PendSV and device IRQs share a priority, and the
+/// higher-priority fault handlers reach here only when taken from thread
+/// mode (no handler active).
+fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
+    // Safety: see above: exclusive access by construction; KERNEL is set
+    // before any exception that reaches here can be taken.
+    unsafe { f(&mut *KERNEL) }
+}
+
+mod reg {
+    pub const SCB_ICSR: *mut u32 = 0xE000_ED04usize as _;
+    pub const SCB_VTOR: *mut u32 = 0xE000_ED08usize as _;
+    pub const SCB_SHPR2: *mut u32 = 0xE000_ED1Cusize as _;
+    pub const SCB_SHPR3: *mut u32 = 0xE000_ED20usize as _;
+    pub const SCB_SHCSR: *mut u32 = 0xE000_ED24usize as _;
+    pub const SCB_CFSR: *mut u32 = 0xE000_ED28usize as _;
+    pub const SCB_HFSR: *mut u32 = 0xE000_ED2Cusize as _;
+    pub const SCB_MMFAR: *mut u32 = 0xE000_ED34usize as _;
+    pub const SCB_BFAR: *mut u32 = 0xE000_ED38usize as _;
+    pub const SCB_CPACR: *mut u32 = 0xE000_ED88usize as _;
+    pub const FPU_FPCCR: *mut u32 = 0xE000_EF34usize as _;
+    pub const MPU_CTRL: *mut u32 = 0xE000_ED94usize as _;
+    pub const MPU_RNR: *mut u32 = 0xE000_ED98usize as _;
+    pub const MPU_RBAR: *mut u32 = 0xE000_ED9Cusize as _;
+    pub const MPU_RASR: *mut u32 = 0xE000_EDA0usize as _;
+    pub const NVIC_ISER: *mut u32 = 0xE000_E100usize as _;
+    pub const NVIC_ICER: *mut u32 = 0xE000_E180usize as _;
+    pub const NVIC_ICPR: *mut u32 = 0xE000_E280usize as _;
+    pub const NVIC_IPR: *mut u8 = 0xE000_E400usize as _;
+}
+
+/// Lowest priority: SVCall, PendSV and all device IRQs share it.
+const KERNEL_PRIORITY: u8 = 0xFF;
+/// Device interrupts in the vector table (STM32F4 has 82; rounded up).
+const IRQ_COUNT: usize = 96;
+
+/// Writes the exception frame a task starts from: PC at its entry point,
+/// Thumb state, everything else zero, LR a value that faults if `_start`
+/// ever returns.
+pub fn prepare_initial_frame(desc: &TaskDesc) {
+    let frame = (desc.initial_stack - INITIAL_FRAME_BYTES) as *mut u32;
+    let words = [0, 0, 0, 0, 0, 0xFFFF_FFFF, desc.entry_point & !1, 1 << 24];
+    for (i, w) in words.iter().enumerate() {
+        // Safety: the build places the stack inside the task's RAM region
+        // with at least 256 bytes, so the 32-byte frame below the initial
+        // stack pointer is the task's own memory; the kernel may write any
+        // RAM.
+        unsafe { write_volatile(frame.add(i), *w) };
+    }
+}
+
+/// Copies `len` bytes between task memories.
+///
+/// # Safety
+/// The caller has checked both ranges against the owning tasks' regions.
+pub unsafe fn copy_user(src: u32, dst: u32, len: u32) {
+    // Safety: per the contract above both ranges are valid memory; `copy`
+    // allows overlap.
+    unsafe { core::ptr::copy(src as *const u8, dst as *mut u8, len as usize) }
+}
+
+/// Unmasks NVIC interrupt `irq`.
+pub fn irq_enable(irq: u32) {
+    // Safety: NVIC set-enable registers; one bit per IRQ, writes of 0 bits
+    // have no effect.
+    unsafe { write_volatile(reg::NVIC_ISER.add((irq / 32) as usize), 1 << (irq % 32)) }
+}
+
+/// Masks NVIC interrupt `irq` and drops a pending request for it.
+pub fn irq_disable(irq: u32) {
+    // Safety: NVIC clear-enable and clear-pending registers, as above.
+    unsafe {
+        write_volatile(reg::NVIC_ICER.add((irq / 32) as usize), 1 << (irq % 32));
+        write_volatile(reg::NVIC_ICPR.add((irq / 32) as usize), 1 << (irq % 32));
+    }
+}
+
+/// RASR bits for a region's attributes.
+fn rasr_for(region: &RegionDesc) -> u32 {
+    let a = region.attributes;
+    let ap: u32 = if a & region_attr::WRITE != 0 {
+        0b011 // privileged and unprivileged read/write
+    } else if a & region_attr::READ != 0 {
+        0b110 // read-only for both
+    } else {
+        0b001 // privileged only
+    };
+    let xn = (a & region_attr::EXECUTE == 0) as u32;
+    // TEX:S:C:B. Device: shareable device. RAM: write-back write-allocate.
+    // Flash: write-through normal memory.
+    let tex_scb: u32 = if a & region_attr::DEVICE != 0 {
+        0b000_1_0_1
+    } else if a & region_attr::WRITE != 0 {
+        0b001_0_1_1
+    } else {
+        0b000_0_1_0
+    };
+    let size_field = region.size.trailing_zeros() - 1;
+    xn << 28 | ap << 24 | tex_scb << 16 | size_field << 1 | 1
+}
+
+/// Loads the MPU with `task`'s regions. The kernel keeps its default map
+/// (PRIVDEFENA), so only unprivileged access is restricted.
+fn mpu_apply(task: &Task, regions: &[RegionDesc]) {
+    for (slot, &r) in task.descriptor.regions.iter().enumerate() {
+        let region = &regions[r as usize];
+        // Safety: MPU registers; the kernel runs privileged with the default
+        // memory map, so updating a region never affects its own accesses.
+        unsafe {
+            if region.size == 0 {
+                write_volatile(reg::MPU_RNR, slot as u32);
+                write_volatile(reg::MPU_RASR, 0);
+            } else {
+                write_volatile(reg::MPU_RBAR, region.base | 1 << 4 | slot as u32);
+                write_volatile(reg::MPU_RASR, rasr_for(region));
+            }
+        }
+    }
+}
+
+/// Makes `k.current` the task the exception return will resume.
+fn switch_to_current(k: &mut Kernel) {
+    let t: *mut Task = &mut k.tasks[k.current];
+    // Safety: single-threaded kernel context (see `with_kernel`).
+    unsafe {
+        if CURRENT_TASK_PTR != t {
+            CURRENT_TASK_PTR = t;
+            mpu_apply(&*t, k.regions);
+        }
+    }
+}
+
+/// Configures the core, installs `kernel` and starts its current task.
+/// Never returns: the caller's thread-mode context is abandoned.
+pub fn start(kernel: &'static mut Kernel) -> ! {
+    // Safety: boot-time, single-threaded, interrupts not yet enabled for any
+    // device. Register writes follow the ARMv7-M architecture manual.
+    unsafe {
+        // Exception priorities: SVCall and PendSV at the kernel's level.
+        let shpr2 = read_volatile(reg::SCB_SHPR2) & 0x00FF_FFFF;
+        write_volatile(reg::SCB_SHPR2, shpr2 | (KERNEL_PRIORITY as u32) << 24);
+        let shpr3 = read_volatile(reg::SCB_SHPR3) & 0xFF00_FFFF;
+        write_volatile(reg::SCB_SHPR3, shpr3 | (KERNEL_PRIORITY as u32) << 16);
+        for irq in 0..IRQ_COUNT {
+            write_volatile(reg::NVIC_IPR.add(irq), KERNEL_PRIORITY);
+        }
+        // Separate MemManage, BusFault and UsageFault handlers.
+        let shcsr = read_volatile(reg::SCB_SHCSR);
+        write_volatile(reg::SCB_SHCSR, shcsr | 0b111 << 16);
+        // FP: automatic state preservation, no lazy stacking (so the frame
+        // is complete whenever the kernel looks at it).
+        write_volatile(reg::FPU_FPCCR, 1 << 31);
+        write_volatile(reg::MPU_CTRL, 0b101); // ENABLE | PRIVDEFENA
+
+        KERNEL = kernel;
+        let k = &mut *KERNEL;
+        for t in k.tasks.iter() {
+            prepare_initial_frame(t.descriptor);
+        }
+        k.reschedule();
+        CURRENT_TASK_PTR = core::ptr::null_mut();
+        switch_to_current(k);
+        start_first_task()
+    }
+}
+
+/// Issues the SVC that the SVCall handler recognises (it comes from the
+/// main stack) as "make thread mode unprivileged, load the current task and
+/// run it". Privilege is dropped inside the handler, not here: unprivileged
+/// thread code could not stack an exception frame on the kernel's stack.
+#[unsafe(naked)]
+unsafe extern "C" fn start_first_task() -> ! {
+    naked_asm!("svc #0xFF", "udf #0")
+}
+
+macro_rules! save_current {
+    () => {
+        concat!(
+            "movw r0, #:lower16:CURRENT_TASK_PTR\n",
+            "movt r0, #:upper16:CURRENT_TASK_PTR\n",
+            "ldr r1, [r0]\n",
+            "mrs r12, psp\n",
+            "stm r1!, {{r4-r12, lr}}\n",
+            ".fpu fpv4-sp-d16\n",
+            "tst lr, #0x10\n",
+            "it eq\n",
+            "vstmiaeq r1, {{s16-s31}}\n",
+        )
+    };
+}
+
+macro_rules! restore_current_and_return {
+    () => {
+        concat!(
+            "movw r0, #:lower16:CURRENT_TASK_PTR\n",
+            "movt r0, #:upper16:CURRENT_TASK_PTR\n",
+            "ldr r1, [r0]\n",
+            "ldm r1!, {{r4-r12, lr}}\n",
+            ".fpu fpv4-sp-d16\n",
+            "tst lr, #0x10\n",
+            "it eq\n",
+            "vldmiaeq r1, {{s16-s31}}\n",
+            "msr psp, r12\n",
+            "bx lr\n",
+        )
+    };
+}
+
+/// SVCall: a task's syscall (or, from the main stack, the first start).
+#[no_mangle]
+#[unsafe(naked)]
+pub unsafe extern "C" fn SVCall() {
+    naked_asm!(
+        "tst lr, #4",
+        "bne 2f",
+        // From the main stack: the kernel's first start. Thread mode becomes
+        // unprivileged for good; then fall into the task restore.
+        "movs r0, #1",
+        "msr CONTROL, r0",
+        "isb",
+        "b 1f",
+        "2:",
+        save_current!(),
+        "bl {entry}",
+        "1:",
+        restore_current_and_return!(),
+        entry = sym svc_entry,
+    )
+}
+
+extern "C" fn svc_entry() {
+    with_kernel(|k| {
+        k.syscall();
+        switch_to_current(k);
+    })
+}
+
+/// PendSV: a deferred reschedule requested by an interrupt.
+#[no_mangle]
+#[unsafe(naked)]
+pub unsafe extern "C" fn PendSV() {
+    naked_asm!(
+        save_current!(),
+        "bl {entry}",
+        restore_current_and_return!(),
+        entry = sym pendsv_entry,
+    )
+}
+
+extern "C" fn pendsv_entry() {
+    with_kernel(|k| {
+        k.reschedule();
+        switch_to_current(k);
+    })
+}
+
+/// Shared body of the fault handlers. Faults from handler mode (the
+/// kernel) halt; faults from a task stop that task.
+#[no_mangle]
+#[unsafe(naked)]
+pub unsafe extern "C" fn fault_common() {
+    naked_asm!(
+        "tst lr, #4",
+        "bne 2f",
+        "mov r0, lr",
+        "mrs r1, msp",
+        "b {kfault}",
+        "2:",
+        save_current!(),
+        "bl {entry}",
+        restore_current_and_return!(),
+        kfault = sym kernel_fault,
+        entry = sym fault_entry,
+    )
+}
+
+/// Decodes the configurable fault status registers (and clears them).
+fn decode_fault() -> FaultInfo {
+    // Safety: SCB fault status registers; writing ones clears the bits.
+    let (cfsr, mmfar, bfar) = unsafe {
+        let cfsr = read_volatile(reg::SCB_CFSR);
+        let mmfar = read_volatile(reg::SCB_MMFAR);
+        let bfar = read_volatile(reg::SCB_BFAR);
+        write_volatile(reg::SCB_CFSR, cfsr);
+        write_volatile(reg::SCB_HFSR, read_volatile(reg::SCB_HFSR));
+        (cfsr, mmfar, bfar)
+    };
+    let mmfsr = cfsr & 0xFF;
+    let bfsr = (cfsr >> 8) & 0xFF;
+    let ufsr = (cfsr >> 16) as u16;
+    if mmfsr & 0b1_1000 != 0 || bfsr & 0b1_1000 != 0 {
+        // MSTKERR/MUNSTKERR or STKERR/UNSTKERR: the hardware could not
+        // stack or unstack the task's frame, almost always an overflow.
+        FaultInfo::MemoryAccess { address: (mmfsr & 0x80 != 0).then_some(mmfar), kind: FaultKind::StackOverflow }
+    } else if mmfsr != 0 {
+        FaultInfo::MemoryAccess { address: (mmfsr & 0x80 != 0).then_some(mmfar), kind: FaultKind::MemoryAccess }
+    } else if bfsr != 0 {
+        FaultInfo::MemoryAccess { address: (bfsr & 0x80 != 0).then_some(bfar), kind: FaultKind::BusError }
+    } else if ufsr != 0 {
+        FaultInfo::IllegalInstruction { ufsr }
+    } else {
+        FaultInfo::MemoryAccess { address: None, kind: FaultKind::Unknown }
+    }
+}
+
+extern "C" fn fault_entry() {
+    let fault = decode_fault();
+    with_kernel(|k| {
+        let cur = k.current;
+        k.fault_task(cur, fault);
+        k.reschedule();
+        switch_to_current(k);
+    })
+}
+
+extern "C" fn kernel_fault(exc_return: u32, msp: u32) -> ! {
+    // Safety: reading SCB status registers only.
+    let (cfsr, hfsr) = unsafe { (read_volatile(reg::SCB_CFSR), read_volatile(reg::SCB_HFSR)) };
+    // Safety: the stacked frame is on the main stack at `msp`; pc is word 6.
+    let pc = unsafe { read_volatile((msp as *const u32).add(6)) };
+    with_kernel(|k| {
+        k.panic(format_args!(
+            "fault in kernel: CFSR={:#010x} HFSR={:#010x} pc={:#010x} exc_return={:#x}",
+            cfsr, hfsr, pc, exc_return
+        ))
+    })
+}
+
+/// Every device interrupt: mask it, post the owner's notification, and
+/// request a context switch if the owner now outranks the current task.
+#[no_mangle]
+pub extern "C" fn DefaultHandler() {
+    let ipsr: u32;
+    // Safety: reading IPSR has no side effects.
+    unsafe { core::arch::asm!("mrs {}, IPSR", out(reg) ipsr) };
+    let irq = (ipsr & 0x1FF).wrapping_sub(16);
+    irq_disable(irq);
+    if with_kernel(|k| k.handle_irq(irq)) {
+        // Safety: ICSR.PENDSVSET only pends the PendSV exception.
+        unsafe { write_volatile(reg::SCB_ICSR, 1 << 28) };
+    }
+}
+
+/// Ends a QEMU run with exit status `status` via semihosting
+/// SYS_EXIT_EXTENDED (ADP_Stopped_ApplicationExit with a subcode).
+pub fn semihost_exit(status: u32) -> ! {
+    let block = [0x20026u32, status];
+    loop {
+        // Safety: the semihosting call only reads the two-word block.
+        unsafe {
+            core::arch::asm!("bkpt #0xAB", in("r0") 0x20u32, in("r1") block.as_ptr(), options(nostack));
+        }
+    }
+}
+
+/// Stops the machine after an unrecoverable kernel error: exit status 101
+/// under semihosting (test images), otherwise a halt with interrupts off.
+pub fn kernel_halt() -> ! {
+    if cfg!(feature = "semihosting") {
+        semihost_exit(101)
+    }
+    // Safety: masking interrupts is always sound; nothing runs after this.
+    unsafe { core::arch::asm!("cpsid i") };
+    loop {
+        // Safety: WFI only waits.
+        unsafe { core::arch::asm!("wfi") };
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reset and vector table.
+
+extern "C" {
+    static mut __sdata: u32;
+    static mut __edata: u32;
+    static __sidata: u32;
+    static mut __sbss: u32;
+    static mut __ebss: u32;
+    static __kernel_stack_top: u32;
+    static __vector_table: u32;
+}
+
+extern "Rust" {
+    /// The board's entry point (in the kernel image crate): board start-up,
+    /// then [`crate::startup::start_kernel`].
+    fn kmain() -> !;
+}
+
+/// Reset: initialise RAM, enable the FPU, point VTOR at our table, then
+/// call the board's `kmain`.
+#[no_mangle]
+pub unsafe extern "C" fn Reset() -> ! {
+    // Safety: first code after reset, nothing else runs; symbols come from
+    // the kernel linker script and bound the kernel's own .data/.bss.
+    unsafe {
+        let mut dst = &raw mut __sdata;
+        let mut src = &raw const __sidata;
+        while dst < &raw mut __edata {
+            dst.write_volatile(src.read());
+            dst = dst.add(1);
+            src = src.add(1);
+        }
+        let mut z = &raw mut __sbss;
+        while z < &raw mut __ebss {
+            z.write_volatile(0);
+            z = z.add(1);
+        }
+        // CP10/CP11 full access: tasks and kernel are built for hard float.
+        write_volatile(reg::SCB_CPACR, read_volatile(reg::SCB_CPACR) | 0xF << 20);
+        write_volatile(reg::SCB_VTOR, &raw const __vector_table as u32);
+        core::arch::asm!("dsb", "isb");
+        kmain()
+    }
+}
+
+#[no_mangle]
+extern "C" fn NmiHandler() {
+    with_kernel(|k| k.panic(format_args!("NMI")))
+}
+
+type Vector = unsafe extern "C" fn();
+
+/// Core exceptions 1..=15 (the initial stack pointer is placed by the
+/// linker script in front of this).
+#[link_section = ".vector_table.exceptions"]
+#[no_mangle]
+#[used]
+pub static EXCEPTIONS: [Option<Vector>; 15] = [
+    // Safety (transmute of Reset): a `-> !` function is ABI-compatible with
+    // a `-> ()` one; the hardware only jumps to it.
+    Some(unsafe { core::mem::transmute::<unsafe extern "C" fn() -> !, Vector>(Reset) }),
+    Some(NmiHandler as Vector),
+    Some(fault_common), // HardFault
+    Some(fault_common), // MemManage
+    Some(fault_common), // BusFault
+    Some(fault_common), // UsageFault
+    None,
+    None,
+    None,
+    None,
+    Some(SVCall),
+    None, // DebugMonitor
+    None,
+    Some(PendSV),
+    Some(DefaultHandler as Vector), // SysTick: unused, never enabled
+];
+
+/// Device interrupts: all go to [`DefaultHandler`], which routes by IRQ
+/// number through the image's IRQ table.
+#[link_section = ".vector_table.interrupts"]
+#[no_mangle]
+#[used]
+pub static INTERRUPTS: [Vector; IRQ_COUNT] = [DefaultHandler as Vector; IRQ_COUNT];

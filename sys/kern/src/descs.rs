@@ -1,0 +1,88 @@
+//! The static description of an image, produced by `cargo xtask dist` from
+//! app.toml and compiled into the kernel: one [`TaskDesc`] per task, the
+//! [`RegionDesc`] table they index, and the [`IrqEntry`] routing table.
+//!
+//! These are plain data with stable names (humility decodes them by field
+//! name: `HUBRIS_TASK_DESCS`, `HUBRIS_REGION_DESCS`). Invariants the build
+//! guarantees, and the kernel relies on: region sizes are powers of two of
+//! at least 32 bytes and bases are aligned to their size; every task's
+//! regions index into the region table; region 0 is the empty region.
+
+/// Maximum MPU regions a task can own (the ARMv7-M MPU has 8).
+pub const REGIONS_PER_TASK: usize = 8;
+
+/// Region attribute bits.
+pub mod region_attr {
+    /// Unprivileged reads allowed.
+    pub const READ: u32 = 1 << 0;
+    /// Unprivileged writes allowed.
+    pub const WRITE: u32 = 1 << 1;
+    /// Instruction fetch allowed.
+    pub const EXECUTE: u32 = 1 << 2;
+    /// Device memory (peripheral registers): never lendable in a lease.
+    pub const DEVICE: u32 = 1 << 3;
+}
+
+/// One memory region a task may access.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(C)]
+pub struct RegionDesc {
+    /// First byte.
+    pub base: u32,
+    /// Size in bytes (power of two >= 32, or 0 for the empty region).
+    pub size: u32,
+    /// [`region_attr`] bits.
+    pub attributes: u32,
+}
+
+impl RegionDesc {
+    /// The empty region, used to fill unused MPU slots.
+    pub const EMPTY: Self = Self { base: 0, size: 0, attributes: 0 };
+
+    /// True if `[base, base + len)` lies wholly inside this region and the
+    /// region grants every bit of `needed`. A zero-length range is inside
+    /// any region that contains `base` or ends at it. Never overflows.
+    pub const fn contains(&self, base: u32, len: u32, needed: u32) -> bool {
+        if self.attributes & needed != needed || self.size == 0 {
+            return false;
+        }
+        let start = base as u64;
+        let end = start + len as u64;
+        let r_start = self.base as u64;
+        let r_end = r_start + self.size as u64;
+        start >= r_start && end <= r_end
+    }
+}
+
+/// Task flag: make the task runnable at boot.
+pub const TASK_FLAG_START: u32 = 1 << 0;
+
+/// The build-time description of one task.
+#[derive(Copy, Clone, Debug)]
+#[repr(C)]
+pub struct TaskDesc {
+    /// Indices into the region table; unused slots are 0 (the empty region).
+    pub regions: [u8; REGIONS_PER_TASK],
+    /// Address of `_start`, with the Thumb bit set.
+    pub entry_point: u32,
+    /// Initial stack pointer (top of the task's stack, 8-byte aligned).
+    pub initial_stack: u32,
+    /// Priority: 0 is the highest (the supervisor).
+    pub priority: u8,
+    /// `TASK_FLAG_*` bits.
+    pub flags: u32,
+    /// This task's index in the task table.
+    pub index: u16,
+}
+
+/// Routes one NVIC interrupt to a task's notification bits.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(C)]
+pub struct IrqEntry {
+    /// NVIC interrupt number (exception number minus 16).
+    pub irq: u32,
+    /// Index of the owning task.
+    pub task: u16,
+    /// Notification bits posted to the owner.
+    pub mask: u32,
+}

@@ -1,0 +1,193 @@
+//! The kernel's record of a task: saved registers, scheduling state,
+//! generation and pending notifications.
+//!
+//! `Task` is `repr(C)` with the saved register block first, because the
+//! exception entry code in `arch` stores and loads registers at fixed
+//! offsets from `CURRENT_TASK_PTR`. Field and variant names follow Hubris
+//! (`state`, `generation`, `priority`, `descriptor`, `save`; `Healthy`,
+//! `Faulted`, `InSend`, ...) so humility can decode them by name.
+
+use crate::descs::{RegionDesc, TaskDesc, TASK_FLAG_START};
+use abi::{dead_response_code, FaultKind, Generation, TaskId, UsageError};
+
+/// Registers the kernel saves for a task on every kernel entry. The
+/// caller-saved registers (r0-r3, r12, lr, pc, xpsr, s0-s15) live in the
+/// hardware exception frame on the task's own stack.
+#[derive(Copy, Clone, Debug, Default)]
+#[repr(C)]
+pub struct SavedState {
+    pub r4: u32,
+    pub r5: u32,
+    pub r6: u32,
+    pub r7: u32,
+    pub r8: u32,
+    pub r9: u32,
+    pub r10: u32,
+    pub r11: u32,
+    /// The task's process stack pointer.
+    pub psp: u32,
+    /// EXC_RETURN to use when resuming the task.
+    pub exc_return: u32,
+    /// Callee-saved FPU registers, valid when `exc_return` bit 4 is clear.
+    pub s16_s31: [u32; 16],
+}
+
+impl SavedState {
+    /// Syscall argument `n` (`r4 + n`), `n` in `0..7`.
+    pub fn arg(&self, n: usize) -> u32 {
+        match n {
+            0 => self.r4,
+            1 => self.r5,
+            2 => self.r6,
+            3 => self.r7,
+            4 => self.r8,
+            5 => self.r9,
+            _ => self.r10,
+        }
+    }
+
+    /// The syscall number, from `r11`.
+    pub fn syscall_number(&self) -> u32 {
+        self.r11
+    }
+
+    /// Sets syscall result `n` (`r4 + n`), `n` in `0..8`.
+    pub fn set_ret(&mut self, n: usize, v: u32) {
+        match n {
+            0 => self.r4 = v,
+            1 => self.r5 = v,
+            2 => self.r6 = v,
+            3 => self.r7 = v,
+            4 => self.r8 = v,
+            5 => self.r9 = v,
+            6 => self.r10 = v,
+            _ => self.r11 = v,
+        }
+    }
+}
+
+/// What a healthy task is doing, as far as the scheduler cares.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum SchedState {
+    /// Not started (or restarted without `start`).
+    Stopped,
+    /// Ready to run.
+    Runnable,
+    /// Blocked sending to the task named; its message is in its registers.
+    InSend(TaskId),
+    /// Message delivered; blocked until the task named replies.
+    InReply(TaskId),
+    /// Blocked in `recv`: `None` open, `Some(id)` closed to one sender.
+    InRecv(Option<TaskId>),
+}
+
+/// Why a task stopped.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum FaultInfo {
+    /// MPU or bus refused an access; `address` when the hardware knew it.
+    MemoryAccess { address: Option<u32>, kind: FaultKind },
+    /// UsageFault: the raw UFSR bits.
+    IllegalInstruction { ufsr: u16 },
+    /// The task misused a syscall.
+    SyscallUsage(UsageError),
+    /// The task called `sys_panic`.
+    Panic,
+    /// A server refused its message with this `ReplyFaultReason` code.
+    FromServer { server: TaskId, reason: u32 },
+}
+
+impl FaultInfo {
+    /// The coarse kind reported to the supervisor.
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            FaultInfo::MemoryAccess { kind, .. } => *kind,
+            FaultInfo::IllegalInstruction { .. } => FaultKind::IllegalInstruction,
+            FaultInfo::SyscallUsage(_) => FaultKind::SyscallUsage,
+            FaultInfo::Panic => FaultKind::Panic,
+            FaultInfo::FromServer { .. } => FaultKind::FromServer,
+        }
+    }
+}
+
+/// Overall state: healthy (with a scheduling state) or faulted.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum TaskState {
+    Healthy(SchedState),
+    Faulted { fault: FaultInfo, original_state: SchedState },
+}
+
+/// The kernel's record of one task.
+#[repr(C)]
+pub struct Task {
+    /// Must stay the first field: the exception entry code depends on it.
+    pub save: SavedState,
+    pub state: TaskState,
+    pub generation: Generation,
+    pub priority: u8,
+    /// Notification bits posted and not yet received.
+    pub notifications: u32,
+    pub descriptor: &'static TaskDesc,
+}
+
+impl Task {
+    /// A task as described, not yet initialised (`reinitialize` makes it
+    /// ready to start).
+    pub fn new(descriptor: &'static TaskDesc) -> Self {
+        let mut t = Task {
+            save: SavedState::default(),
+            state: TaskState::Healthy(SchedState::Stopped),
+            generation: Generation::ZERO,
+            priority: descriptor.priority,
+            notifications: 0,
+            descriptor,
+        };
+        t.reinitialize();
+        if descriptor.flags & TASK_FLAG_START != 0 {
+            t.state = TaskState::Healthy(SchedState::Runnable);
+        }
+        t
+    }
+
+    /// Resets registers and state so the task starts from `_start` when next
+    /// scheduled; leaves it `Stopped`. The generation is not touched.
+    /// The initial exception frame itself is written by `arch` when the task
+    /// first runs (see `arch::prepare_initial_frame`).
+    pub fn reinitialize(&mut self) {
+        self.save = SavedState {
+            psp: self.descriptor.initial_stack - crate::arch::INITIAL_FRAME_BYTES,
+            exc_return: crate::arch::EXC_RETURN_THREAD_PSP,
+            ..SavedState::default()
+        };
+        self.state = TaskState::Healthy(SchedState::Stopped);
+        self.notifications = 0;
+    }
+
+    /// This incarnation's id.
+    pub fn id(&self) -> TaskId {
+        TaskId::for_index_and_gen(self.descriptor.index as usize, self.generation)
+    }
+
+    /// The scheduling state, if healthy.
+    pub fn sched(&self) -> Option<SchedState> {
+        match self.state {
+            TaskState::Healthy(s) => Some(s),
+            TaskState::Faulted { .. } => None,
+        }
+    }
+
+    /// True if the task can be given the CPU.
+    pub fn is_runnable(&self) -> bool {
+        self.state == TaskState::Healthy(SchedState::Runnable)
+    }
+
+    /// Response code meaning "you used a stale id for this task".
+    pub fn dead_code(&self) -> u32 {
+        dead_response_code(self.generation)
+    }
+
+    /// Checks `[base, base+len)` against this task's regions with `needed`
+    /// access (see [`crate::umem`]).
+    pub fn can_access(&self, regions: &[RegionDesc], base: u32, len: u32, needed: u32) -> bool {
+        crate::umem::task_can_access(self.descriptor, regions, base, len, needed)
+    }
+}

@@ -1,0 +1,96 @@
+//! Checks of task-supplied memory ranges against the task's own regions.
+//!
+//! Every pointer a task hands the kernel (syscall buffers, lease tables,
+//! leases) passes through [`task_can_access`] before the kernel touches it,
+//! so a task can never make the kernel read or write memory the task could
+//! not touch itself. Leases additionally may not name device memory.
+
+use crate::descs::{region_attr, RegionDesc, TaskDesc};
+
+/// True if `[base, base+len)` lies inside a single region of `task` that
+/// grants all of `needed` (`region_attr` bits). Zero-length ranges must
+/// still point into (or at the end of) a region, so a null pointer with
+/// length 0 is accepted only if the task owns address 0.
+///
+/// A range spanning two adjacent regions is refused: regions are
+/// allocated independently, and adjacency is not a promise.
+pub fn task_can_access(task: &TaskDesc, regions: &[RegionDesc], base: u32, len: u32, needed: u32) -> bool {
+    task.regions.iter().any(|&r| {
+        regions
+            .get(r as usize)
+            .is_some_and(|reg| reg.contains(base, len, needed))
+    })
+}
+
+/// True if a lease with these `region_attr` needs may cover the range:
+/// like [`task_can_access`] but never in device memory.
+pub fn lease_ok(task: &TaskDesc, regions: &[RegionDesc], base: u32, len: u32, needed: u32) -> bool {
+    task.regions.iter().any(|&r| {
+        regions.get(r as usize).is_some_and(|reg| {
+            reg.attributes & region_attr::DEVICE == 0 && reg.contains(base, len, needed)
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::descs::region_attr::*;
+
+    const REGIONS: [RegionDesc; 4] = [
+        RegionDesc::EMPTY,
+        RegionDesc { base: 0x0800_8000, size: 0x2000, attributes: READ | EXECUTE },
+        RegionDesc { base: 0x2000_4000, size: 0x400, attributes: READ | WRITE },
+        RegionDesc { base: 0x4001_1000, size: 0x400, attributes: READ | WRITE | DEVICE },
+    ];
+
+    fn desc() -> TaskDesc {
+        TaskDesc {
+            regions: [1, 2, 3, 0, 0, 0, 0, 0],
+            entry_point: 0x0800_8001,
+            initial_stack: 0x2000_4200,
+            priority: 2,
+            flags: 0,
+            index: 1,
+        }
+    }
+
+    #[test]
+    fn ram_is_readable_and_writable_in_bounds() {
+        let d = desc();
+        assert!(task_can_access(&d, &REGIONS, 0x2000_4000, 0x400, READ | WRITE));
+        assert!(task_can_access(&d, &REGIONS, 0x2000_43FF, 1, WRITE));
+        assert!(!task_can_access(&d, &REGIONS, 0x2000_43FF, 2, WRITE));
+        assert!(!task_can_access(&d, &REGIONS, 0x2000_3FFF, 1, READ));
+    }
+
+    #[test]
+    fn flash_is_read_only() {
+        let d = desc();
+        assert!(task_can_access(&d, &REGIONS, 0x0800_8000, 16, READ));
+        assert!(!task_can_access(&d, &REGIONS, 0x0800_8000, 16, WRITE));
+    }
+
+    #[test]
+    fn other_tasks_memory_and_wrapping_ranges_are_refused() {
+        let d = desc();
+        assert!(!task_can_access(&d, &REGIONS, 0x2000_0000, 4, READ));
+        assert!(!task_can_access(&d, &REGIONS, 0xFFFF_FFF0, 0x20, READ));
+        assert!(!task_can_access(&d, &REGIONS, 0x2000_4000, u32::MAX, READ));
+    }
+
+    #[test]
+    fn empty_region_grants_nothing() {
+        let mut d = desc();
+        d.regions = [0; 8];
+        assert!(!task_can_access(&d, &REGIONS, 0, 0, 0));
+    }
+
+    #[test]
+    fn leases_never_cover_device_memory() {
+        let d = desc();
+        assert!(task_can_access(&d, &REGIONS, 0x4001_1000, 4, READ));
+        assert!(!lease_ok(&d, &REGIONS, 0x4001_1000, 4, READ));
+        assert!(lease_ok(&d, &REGIONS, 0x2000_4010, 4, READ));
+    }
+}
