@@ -242,7 +242,7 @@ fn check_tasks(d: &mut Diags, tasks: &[TaskDraft], chip: Option<&Chip>) {
                 let others: Vec<&TaskDraft> = tasks.iter().filter(|t| t.name != "idle" && t.priority.is_some()).collect();
                 if let Some(worst) = others.iter().max_by_key(|t| t.priority) {
                     let wp = worst.priority.unwrap();
-                    if wp >= ip && i != 0 {
+                    if wp >= ip {
                         let fix = if wp < 31 {
                             format!("set `priority = {}` for idle, or give `{}` a priority number below {ip}", wp + 1, worst.name)
                         } else {

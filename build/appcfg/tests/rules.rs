@@ -149,6 +149,36 @@ fn idle_must_be_strictly_lowest() {
 }
 
 #[test]
+fn idle_cannot_be_the_supervisor() {
+    // idle declared first: it is task 0 at priority 0, so not the lowest.
+    let text = r#"
+name = "x"
+target = "thumbv7em-none-eabihf"
+board = "b"
+chip = "stm32f405"
+
+[kernel]
+name = "kboot"
+requires = { flash = 32768, ram = 8192 }
+stacksize = 2048
+
+[tasks.idle]
+name = "task-idle"
+priority = 0
+max-sizes = { flash = 256, ram = 256 }
+stacksize = 256
+
+[tasks.worker]
+name = "task-worker"
+priority = 3
+max-sizes = { flash = 256, ram = 256 }
+stacksize = 256
+"#;
+    let c = load_text(text);
+    c.expect("tasks.idle.priority", &["idle has priority 0", "strictly the lowest", "`worker` has priority 3"], &["priority = 4"]);
+}
+
+#[test]
 fn supervisor_and_idle_must_start() {
     let c = load_text(&edit("stacksize = 256\n", "stacksize = 256\nstart = false\n"));
     c.expect("tasks.idle.start", &["idle has `start = false`"], &["remove `start = false`"]);
