@@ -1,0 +1,362 @@
+//! One test per rule of the seeds (001 wheel, 000 hook chain, jiffies) and
+//! of the issue, through the public API.
+
+use timer_core::*;
+
+type W = Wheel<64, u32>;
+
+fn fire_all(w: &mut W, now: u64) -> Vec<(u32, u64)> {
+    let mut v = Vec::new();
+    w.run_timers(Jiffies(now), |e| v.push((e.token, e.expires.0)));
+    v
+}
+
+fn timer(w: &mut W, token: u32) -> TimerHandle {
+    w.alloc(Owner(1), token, TimerKind::Normal, 64).unwrap()
+}
+
+#[test]
+fn memory_targets() {
+    assert_eq!(Wheel::<1024>::bytes_per_timer(), 16);
+    assert!(Wheel::<1024>::head_bytes() <= 8 * 1024);
+    assert_eq!(Wheel::<1024>::head_bytes(), 1024 * 4 + 128);
+    assert_eq!(Wheel::<1024, u32, u32>::bytes_per_timer(), 24);
+}
+
+#[test]
+fn add_on_pending_is_an_error_and_mod_del_report_pending() {
+    let mut w = W::new(Jiffies(100));
+    let t = timer(&mut w, 1);
+    assert_eq!(w.timer_pending(t), Ok(false));
+    w.add_timer(t, Jiffies(110)).unwrap();
+    assert_eq!(w.timer_pending(t), Ok(true));
+    assert_eq!(w.add_timer(t, Jiffies(120)), Err(TimerError::AlreadyPending));
+    assert_eq!(w.expires(t), Ok(Some(Jiffies(110))));
+    assert_eq!(w.mod_timer(t, Jiffies(120)), Ok(true));
+    assert_eq!(w.expires(t), Ok(Some(Jiffies(120))));
+    assert_eq!(w.del_timer(t), Ok(true));
+    assert_eq!(w.del_timer(t), Ok(false));
+    assert_eq!(w.mod_timer(t, Jiffies(130)), Ok(false));
+    assert_eq!(w.timer_pending(t), Ok(true));
+    assert_eq!(fire_all(&mut w, 200), [(1, 130)]);
+    assert_eq!(w.timer_pending(t), Ok(false));
+}
+
+#[test]
+fn same_expiry_mod_keeps_fifo_position() {
+    let mut w = W::new(Jiffies(0));
+    let a = timer(&mut w, 1);
+    let b = timer(&mut w, 2);
+    w.add_timer(a, Jiffies(50)).unwrap();
+    w.add_timer(b, Jiffies(50)).unwrap();
+    assert_eq!(w.mod_timer(a, Jiffies(50)), Ok(true)); // fast path: a stays first
+    assert_eq!(fire_all(&mut w, 50), [(1, 50), (2, 50)]);
+    w.add_timer(a, Jiffies(60)).unwrap();
+    w.add_timer(b, Jiffies(60)).unwrap();
+    assert_eq!(w.mod_timer(a, Jiffies(61)), Ok(true));
+    assert_eq!(w.mod_timer(a, Jiffies(60)), Ok(true)); // re-armed: now after b
+    assert_eq!(fire_all(&mut w, 60), [(2, 60), (1, 60)]);
+}
+
+#[test]
+fn past_expiry_goes_to_the_current_slot_and_fires_next_run() {
+    let mut w = W::new(Jiffies(1000));
+    assert_eq!(fire_all(&mut w, 1000), []);
+    let t = timer(&mut w, 7);
+    w.add_timer(t, Jiffies(10)).unwrap();
+    assert_eq!(w.expires(t), Ok(Some(Jiffies(1001))));
+    assert_eq!(fire_all(&mut w, 1000), []); // not yet: 1000 was already run
+    assert_eq!(fire_all(&mut w, 1001), [(7, 1001)]);
+}
+
+#[test]
+fn far_expiry_is_clamped_to_max_timeout() {
+    let mut w = W::new(Jiffies(5));
+    let t = timer(&mut w, 1);
+    w.add_timer(t, Jiffies(5 + (1 << 40))).unwrap();
+    assert_eq!(w.expires(t), Ok(Some(Jiffies(5 + MAX_TIMEOUT))));
+    assert_eq!(fire_all(&mut w, 5 + MAX_TIMEOUT - 1), []);
+    assert_eq!(fire_all(&mut w, 5 + MAX_TIMEOUT), [(1, 5 + MAX_TIMEOUT)]);
+}
+
+#[test]
+fn cascade_when_tv1_index_wraps_fires_on_time_at_every_level() {
+    for start in [0u64, 0xFF, (1 << 14) - 1, (1 << 20) - 1, (1 << 26) - 1, (1 << 32) - 1, u64::MAX] {
+        let mut w = W::new(Jiffies(start));
+        let ds = [1u64, 255, 256, 257, (1 << 14) - 1, 1 << 14, (1 << 20) + 1, (1 << 26) + 3, (1 << 30) + 5];
+        for (k, d) in ds.iter().enumerate() {
+            let t = timer(&mut w, k as u32);
+            w.add_timer(t, Jiffies(start.wrapping_add(*d))).unwrap();
+        }
+        w.audit().unwrap();
+        // Step to one jiffy before each expiry, then onto it.
+        for (k, d) in ds.iter().enumerate() {
+            let e = start.wrapping_add(*d);
+            assert_eq!(fire_all(&mut w, e.wrapping_sub(1)), [], "start {start:#x} d {d:#x}");
+            assert_eq!(fire_all(&mut w, e), [(k as u32, e)], "start {start:#x} d {d:#x}");
+            w.audit().unwrap();
+        }
+    }
+}
+
+#[test]
+fn catch_up_after_missed_ticks_fires_in_expiry_then_arm_order() {
+    let mut w = W::new(Jiffies(0));
+    let e = [(1u32, 30u64), (2, 10), (3, 10), (4, 700), (5, 20_000), (6, 30)];
+    for (tok, at) in e {
+        let t = timer(&mut w, tok);
+        w.add_timer(t, Jiffies(at)).unwrap();
+    }
+    assert_eq!(
+        fire_all(&mut w, 100_000),
+        [(2, 10), (3, 10), (1, 30), (6, 30), (4, 700), (5, 20_000)]
+    );
+}
+
+#[test]
+fn fast_forward_covers_long_empty_stretches_in_few_steps() {
+    let mut w = W::new(Jiffies(0));
+    let t = timer(&mut w, 1);
+    w.add_timer(t, Jiffies(1 << 30)).unwrap();
+    let s = w.run_timers(Jiffies(3000), |_| ());
+    assert!(s.steps <= 2, "{s:?}");
+    let s = w.run_timers(Jiffies((1 << 30) - 1), |_| ());
+    // One jump per non-empty cascade on the way down (tv5 -> tv4.. -> tv1).
+    assert!(s.steps <= 8, "{s:?}");
+    assert_eq!(fire_all(&mut w, 1 << 30), [(1, 1 << 30)]);
+    let s = w.run_timers(Jiffies(1 << 50), |_| ());
+    assert_eq!(s.steps, 1);
+    assert_eq!(w.timer_jiffies(), Jiffies((1 << 50) + 1));
+}
+
+#[test]
+fn periodic_rearms_at_expires_plus_period_without_drift() {
+    let mut w = W::new(Jiffies(0));
+    let t = timer(&mut w, 1);
+    w.set_period(t, 100).unwrap();
+    w.add_timer(t, Jiffies(50)).unwrap();
+    // Run late (at 57) and in a big catch-up: the series stays on 50 + 100k.
+    assert_eq!(fire_all(&mut w, 57), [(1, 50)]);
+    assert_eq!(w.expires(t), Ok(Some(Jiffies(150))));
+    let fired = fire_all(&mut w, 1000);
+    assert_eq!(fired, (1..10).map(|k| (1, 50 + 100 * k)).collect::<Vec<_>>());
+    assert_eq!(w.period(t), Ok(100));
+    w.set_period(t, 0).unwrap();
+    assert_eq!(fire_all(&mut w, 2000), [(1, 1050)]);
+    assert_eq!(w.timer_pending(t), Ok(false));
+}
+
+#[test]
+fn deferrable_timers_fire_but_never_set_next_expiry() {
+    let mut w = W::new(Jiffies(0));
+    let d = w.alloc(Owner(1), 1, TimerKind::Deferrable, 8).unwrap();
+    let n = timer(&mut w, 2);
+    assert_eq!(w.kind(d), Ok(TimerKind::Deferrable));
+    w.add_timer(d, Jiffies(10)).unwrap();
+    assert_eq!(w.next_expiry(), None);
+    w.add_timer(n, Jiffies(5000)).unwrap();
+    assert_eq!(w.next_expiry(), Some(Jiffies(5000)));
+    // Same jiffy: the normal one first even though armed later.
+    w.mod_timer(d, Jiffies(5000)).unwrap();
+    assert_eq!(fire_all(&mut w, 6000), [(2, 5000), (1, 5000)]);
+}
+
+#[test]
+fn next_expiry_is_exact_at_every_level() {
+    for d in [0u64, 1, 255, 256, 300, 5000, 1 << 14, (1 << 14) + 77, 1 << 20, (1 << 26) + 9, MAX_TIMEOUT] {
+        for start in [0u64, 200, (1 << 14) - 3, u64::MAX - 10] {
+            let mut w = W::new(Jiffies(start));
+            let a = timer(&mut w, 1);
+            let b = timer(&mut w, 2);
+            w.add_timer(b, Jiffies(start.wrapping_add(d).wrapping_add(40))).unwrap();
+            w.add_timer(a, Jiffies(start.wrapping_add(d))).unwrap();
+            assert_eq!(w.next_expiry(), Some(Jiffies(start.wrapping_add(d))), "start {start:#x} d {d:#x}");
+        }
+    }
+}
+
+#[test]
+fn slack_rounds_later_never_earlier() {
+    let mut w = W::new(Jiffies(0));
+    let t = timer(&mut w, 1);
+    w.mod_timer_slack(t, Jiffies(1000), Jiffies(0), Slack::Jiffies(30)).unwrap();
+    assert_eq!(w.expires(t), Ok(Some(Jiffies(1024))));
+    w.mod_timer_slack(t, Jiffies(100_003), Jiffies(0), Slack::Default).unwrap();
+    let e = w.expires(t).unwrap().unwrap().0;
+    assert!((100_003..=100_003 + 100_003 / 256).contains(&e) && e % 256 == 0, "{e}");
+}
+
+#[test]
+fn stale_handles_quota_and_pool_exhaustion_are_errors() {
+    let mut w: Wheel<4, u32> = Wheel::new(Jiffies(0));
+    let a = w.alloc(Owner(1), 0, TimerKind::Normal, 2).unwrap();
+    let _b = w.alloc(Owner(1), 0, TimerKind::Normal, 2).unwrap();
+    assert_eq!(w.alloc(Owner(1), 0, TimerKind::Normal, 2), Err(TimerError::QuotaExceeded));
+    assert_eq!(w.owned_by(Owner(1)), 2);
+    let c = w.alloc(Owner(2), 0, TimerKind::Normal, 2).unwrap();
+    let _d = w.alloc(Owner(3), 0, TimerKind::Normal, 2).unwrap();
+    assert_eq!(w.alloc(Owner(4), 0, TimerKind::Normal, 2), Err(TimerError::PoolExhausted));
+    w.add_timer(a, Jiffies(10)).unwrap();
+    assert_eq!(w.free(a), Ok(true));
+    assert_eq!(w.owned_by(Owner(1)), 1);
+    assert_eq!(w.timer_pending(a), Err(TimerError::StaleHandle));
+    assert_eq!(w.mod_timer(a, Jiffies(5)), Err(TimerError::StaleHandle));
+    let a2 = w.alloc(Owner(5), 0, TimerKind::Normal, 2).unwrap();
+    assert_eq!(a2.index(), a.index());
+    assert_ne!(a2.generation(), a.generation());
+    assert_eq!(w.free(a), Err(TimerError::StaleHandle));
+    assert_eq!(TimerHandle::from_bits(c.to_bits()), c);
+    assert_eq!(w.owner_of(c), Ok(Owner(2)));
+    assert_eq!(w.timer_pending(TimerHandle::from_bits(0)), Err(TimerError::StaleHandle));
+    assert_eq!(w.timer_pending(TimerHandle::from_bits(99)), Err(TimerError::StaleHandle));
+    assert_eq!(fire_all(&mut Wheel::new(Jiffies(0)), 100), []);
+}
+
+#[test]
+fn owner_table_full_and_free_owner() {
+    let mut w: Wheel<8, (), u16, 2> = Wheel::new(Jiffies(0));
+    let a = w.alloc(Owner(1), (), TimerKind::Normal, 8).unwrap();
+    w.alloc(Owner(2), (), TimerKind::Normal, 8).unwrap();
+    assert_eq!(w.alloc(Owner(3), (), TimerKind::Normal, 8), Err(TimerError::TooManyOwners));
+    w.add_timer(a, Jiffies(3)).unwrap();
+    w.alloc(Owner(1), (), TimerKind::Normal, 8).unwrap();
+    assert_eq!(w.free_owner(Owner(1)), 2);
+    assert_eq!(w.allocated(), 1);
+    assert_eq!(w.next_expiry(), None);
+    w.alloc(Owner(3), (), TimerKind::Normal, 8).unwrap();
+    w.audit().unwrap();
+}
+
+#[test]
+fn u32_links_work_for_big_pools() {
+    // A 1.7 MB wheel: build it on a thread with room for it on the stack.
+    std::thread::Builder::new().stack_size(64 << 20).spawn(big_pool).unwrap().join().unwrap();
+}
+
+fn big_pool() {
+    let mut w: Box<Wheel<70_000, u32, u32>> = Box::new(Wheel::new(Jiffies(0)));
+    let mut hs = Vec::new();
+    for k in 0..70_000u32 {
+        let h = w.alloc(Owner(0), k, TimerKind::Normal, u16::MAX).unwrap_or_else(|_| {
+            // The quota counter is a u16: a second owner takes the rest.
+            w.alloc(Owner(1), k, TimerKind::Normal, u16::MAX).unwrap()
+        });
+        w.add_timer(h, Jiffies(1 + (k as u64 * 7919) % 100_000)).unwrap();
+        hs.push(h);
+    }
+    let mut last = 0;
+    let mut n = 0;
+    w.run_timers(Jiffies(200_000), |e| {
+        assert!(e.expires.0 >= last);
+        last = e.expires.0;
+        n += 1;
+    });
+    assert_eq!(n, 70_000);
+}
+
+// ----- the tick path and hook chain through TimerCore --------------------
+
+#[derive(Default)]
+struct Rec {
+    log: Vec<String>,
+    done: bool,
+}
+
+impl TickVisitor<u32> for Rec {
+    fn grabbed(&mut self, _: HookId, owner: Owner) -> bool {
+        self.log.push(format!("grab{}", owner.0));
+        self.done
+    }
+    fn hook(&mut self, _: HookId, owner: Owner) {
+        self.log.push(format!("hook{}", owner.0));
+    }
+    fn expired(&mut self, e: Expired<u32>) {
+        self.log.push(format!("timer{}@{}", e.token, e.expires.0));
+    }
+}
+
+type Core = TimerCore<16, 8, u32>;
+
+#[test]
+fn core_starts_at_initial_jiffies_with_builtins_in_order() {
+    let hz = Hz::new(1000).unwrap();
+    let c = Core::new(hz);
+    assert_eq!(c.jiffies(), hz.initial_jiffies());
+    assert_eq!(c.jiffies32(), (-300_000i32) as u32);
+    let kinds: Vec<_> = c.hooks().iter().map(|(_, k, _)| k).collect();
+    assert_eq!(kinds, [HookKind::AdvanceJiffies, HookKind::RunWheel]);
+}
+
+#[test]
+fn tick_advances_jiffies_runs_wheel_and_client_hooks_first() {
+    let hz = Hz::new(100).unwrap();
+    let mut c = Core::starting_at(hz, Jiffies(0xFFFF_FFFE));
+    let t = c.wheel_mut().alloc(Owner(4), 9, TimerKind::Normal, 4).unwrap();
+    let at = c.after_msecs(25); // 2.5 jiffies -> 3
+    assert_eq!(at, Jiffies(0x1_0000_0001));
+    c.wheel_mut().add_timer(t, at).unwrap();
+    c.register_hook(Owner(7), false).unwrap();
+    let mut r = Rec::default();
+    let rep = c.tick(1, &mut r);
+    assert_eq!(rep, TickReport { grabbed_done: false, advanced: true, ran_wheel: true, fired: 0 });
+    assert_eq!(r.log, ["hook7"]);
+    // Two missed ticks caught up at once: the wrap of the 32-bit view.
+    let rep = c.tick(2, &mut r);
+    assert_eq!(rep.fired, 1);
+    assert_eq!(c.jiffies(), Jiffies(0x1_0000_0001));
+    assert_eq!(c.jiffies32(), 1);
+    assert_eq!(r.log, ["hook7", "hook7", "timer9@4294967297"]);
+}
+
+#[test]
+fn grabber_done_suppresses_builtins_unless_run_always() {
+    let mut c = Core::starting_at(Hz::new(1000).unwrap(), Jiffies(0));
+    let t = c.wheel_mut().alloc(Owner(4), 1, TimerKind::Normal, 4).unwrap();
+    c.wheel_mut().add_timer(t, Jiffies(1)).unwrap();
+    let plain = c.register_hook(Owner(5), false).unwrap();
+    let always = c.register_hook(Owner(6), true).unwrap();
+    let g = c.register_hook(Owner(7), false).unwrap();
+    c.grab_hook(g).unwrap();
+    assert_eq!(c.grab_hook(plain), Err(HookError::Busy));
+    let mut r = Rec { done: true, ..Default::default() };
+    let rep = c.tick(1, &mut r);
+    assert_eq!(rep, TickReport { grabbed_done: true, advanced: false, ran_wheel: false, fired: 0 });
+    assert_eq!(c.jiffies(), Jiffies(0));
+    assert_eq!(r.log, ["grab7", "hook6"]);
+    // Not done: everything runs, grabber first and only once.
+    r.log.clear();
+    r.done = false;
+    let rep = c.tick(1, &mut r);
+    assert!(rep.advanced && rep.ran_wheel && rep.fired == 1);
+    assert_eq!(r.log, ["grab7", "hook6", "hook5", "timer1@1"]);
+    c.ungrab_hook(g).unwrap();
+    c.unregister_hook(always).unwrap();
+    assert_eq!(c.forget_owner(Owner(5)), (1, 0));
+    assert_eq!(c.forget_owner(Owner(4)), (0, 1));
+    // Built-ins cannot be unregistered.
+    let builtin = c.hooks().iter().last().unwrap().0;
+    assert_eq!(c.unregister_hook(builtin), Err(HookError::Stale));
+}
+
+#[test]
+fn tickless_deadline_respects_hooks_and_deferrable() {
+    let mut c = Core::starting_at(Hz::new(1000).unwrap(), Jiffies(100));
+    assert_eq!(c.tickless_deadline(), Some(None));
+    let d = c.wheel_mut().alloc(Owner(1), 0, TimerKind::Deferrable, 4).unwrap();
+    c.wheel_mut().add_timer(d, Jiffies(150)).unwrap();
+    assert_eq!(c.tickless_deadline(), Some(None));
+    let n = c.wheel_mut().alloc(Owner(1), 0, TimerKind::Normal, 4).unwrap();
+    c.wheel_mut().add_timer(n, Jiffies(90_000)).unwrap();
+    assert_eq!(c.tickless_deadline(), Some(Some(Jiffies(90_000))));
+    let h = c.register_hook(Owner(2), false).unwrap();
+    assert_eq!(c.tickless_deadline(), None);
+    c.unregister_hook(h).unwrap();
+    // Sleep until the deadline and catch up in one tick: the deferrable
+    // timer fires late, then the normal one, in expiry order.
+    let mut r = Rec::default();
+    c.tick(90_000 - 100, &mut r);
+    assert_eq!(r.log, ["timer0@150", "timer0@90000"]);
+    let s = c.mod_timer_slack(n, Jiffies(90_000 + 1000), Slack::Jiffies(30));
+    assert_eq!(s, Ok(false));
+    assert_eq!(c.wheel().expires(n), Ok(Some(Jiffies(91_008))));
+}
