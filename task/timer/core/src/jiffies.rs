@@ -197,14 +197,14 @@ impl Hz {
     }
 
     /// Ceiling of `amount * HZ / per_sec`, saturating at `u64::MAX`.
-    const fn to_jiffies(self, amount: u64, per_sec: u128) -> u64 {
+    const fn ceil_to_jiffies(self, amount: u64, per_sec: u128) -> u64 {
         let num = amount as u128 * self.get() as u128;
         let q = num.div_ceil(per_sec);
         if q > u64::MAX as u128 { u64::MAX } else { q as u64 }
     }
 
     /// Ceiling of `j * per_sec / HZ`, saturating at `u64::MAX`.
-    const fn from_jiffies(self, j: u64, per_sec: u128) -> u64 {
+    const fn ceil_jiffies_to(self, j: u64, per_sec: u128) -> u64 {
         let num = j as u128 * per_sec;
         let q = num.div_ceil(self.get() as u128);
         if q > u64::MAX as u128 { u64::MAX } else { q as u64 }
@@ -214,32 +214,32 @@ impl Hz {
     /// at 100 Hz, 1 ms is 1 jiffy and 10 ms is 1 jiffy, 11 ms is 2.
     /// Zero stays zero.
     pub const fn msecs_to_jiffies(self, ms: u64) -> u64 {
-        self.to_jiffies(ms, MSEC_PER_SEC)
+        self.ceil_to_jiffies(ms, MSEC_PER_SEC)
     }
 
     /// Microseconds to a jiffies duration, rounded up.
     pub const fn usecs_to_jiffies(self, us: u64) -> u64 {
-        self.to_jiffies(us, USEC_PER_SEC)
+        self.ceil_to_jiffies(us, USEC_PER_SEC)
     }
 
     /// Nanoseconds to a jiffies duration, rounded up.
     pub const fn nsecs_to_jiffies(self, ns: u64) -> u64 {
-        self.to_jiffies(ns, NSEC_PER_SEC)
+        self.ceil_to_jiffies(ns, NSEC_PER_SEC)
     }
 
     /// A jiffies duration to milliseconds, rounded up.
     pub const fn jiffies_to_msecs(self, j: u64) -> u64 {
-        self.from_jiffies(j, MSEC_PER_SEC)
+        self.ceil_jiffies_to(j, MSEC_PER_SEC)
     }
 
     /// A jiffies duration to microseconds, rounded up.
     pub const fn jiffies_to_usecs(self, j: u64) -> u64 {
-        self.from_jiffies(j, USEC_PER_SEC)
+        self.ceil_jiffies_to(j, USEC_PER_SEC)
     }
 
     /// A jiffies duration to nanoseconds, rounded up.
     pub const fn jiffies_to_nsecs(self, j: u64) -> u64 {
-        self.from_jiffies(j, NSEC_PER_SEC)
+        self.ceil_jiffies_to(j, NSEC_PER_SEC)
     }
 }
 

@@ -6,15 +6,15 @@
 //! lives here, where it can be property-tested and benchmarked.
 //!
 //! Modules, named after the seed concepts:
-//! - [`jiffies`]: `jiffies_64`, its 32-bit view, `INITIAL_JIFFIES`,
+//! - [`jiffies`] - `jiffies_64`, its 32-bit view, `INITIAL_JIFFIES`,
 //!   `time_after` and friends, ms/us/ns conversions at a runtime `HZ`.
-//! - [`pool`]: fixed-capacity timer storage, generation-checked
+//! - [`pool`] - fixed-capacity timer storage, generation-checked
 //!   [`TimerHandle`]s, per-owner accounting.
-//! - [`wheel`]: tv1..tv5, `internal_add_timer`, `cascade`, `run_timers`,
+//! - [`wheel`] - tv1..tv5, `internal_add_timer`, `cascade`, `run_timers`,
 //!   `next_expiry`, periodic and deferrable timers.
-//! - [`slack`]: `apply_slack`.
-//! - [`hooks`]: the tick hook chain with grab and `run_always`.
-//! - [`tick`]: [`TimerCore`], the tick path tying them together.
+//! - [`slack`] - `apply_slack`.
+//! - [`hooks`] - the tick hook chain with grab and `run_always`.
+//! - [`tick`] - [`TimerCore`], the tick path tying them together.
 //!
 //! Units: every `Jiffies` is an absolute point on the 64-bit jiffies line
 //! unless a doc says "duration"; periods and slack are `u32` jiffies.

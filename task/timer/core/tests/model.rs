@@ -231,10 +231,10 @@ fn run_case(start: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
         }
         prop_assert_eq!(w.next_expiry().map(|j| j.0), m.next_expiry());
-        for i in 0..K {
-            prop_assert_eq!(w.timer_pending(h[i]), Ok(m.t[i].pending.is_some()));
-            let e = m.t[i].pending.map(|k| Jiffies(k.0.wrapping_add(m.origin)));
-            prop_assert_eq!(w.expires(h[i]), Ok(e));
+        for (hi, mt) in h.iter().zip(m.t.iter()) {
+            prop_assert_eq!(w.timer_pending(*hi), Ok(mt.pending.is_some()));
+            let e = mt.pending.map(|k| Jiffies(k.0.wrapping_add(m.origin)));
+            prop_assert_eq!(w.expires(*hi), Ok(e));
         }
     }
     for s in stale {
