@@ -17,9 +17,7 @@ use std::process::Command;
 pub struct Image {
     pub name: String,
     pub board: String,
-    pub dir: PathBuf,
     pub final_elf: PathBuf,
-    pub final_bin: PathBuf,
     pub archive: PathBuf,
     pub image_id: u64,
 }
@@ -117,7 +115,7 @@ pub fn dist(app_path: &Path) -> Result<Image> {
     println!("image id  {image_id:#018x}");
     println!("final.elf {}", final_elf.display());
     println!("archive   {}", archive.display());
-    Ok(Image { name: app.name.clone(), board: app.board.clone(), dir, final_elf, final_bin, archive, image_id })
+    Ok(Image { name: app.name.clone(), board: app.board.clone(), final_elf, archive, image_id })
 }
 
 /// Environment variable names shared with `build-util` (which tasks and

@@ -80,6 +80,12 @@ fn app_path(app: Option<PathBuf>) -> PathBuf {
 fn run(app: &std::path::Path, icount: bool) -> Result<()> {
     let image = dist::dist(app)?;
     setup::ensure_qemu()?;
-    println!("booting {} in QEMU {} (quit: Ctrl-A X)", image.name, image.board);
+    println!(
+        "booting {} (image id {:#018x}, archive {}) in QEMU {}; quit with Ctrl-A X",
+        image.name,
+        image.image_id,
+        image.archive.display(),
+        image.board
+    );
     qemu::run_interactive(&image, icount)
 }

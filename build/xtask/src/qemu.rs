@@ -52,9 +52,18 @@ pub struct Captured {
     pub console: String,
 }
 
-/// Runs the image under icount, capturing the console, for at most `limit`
-/// of wall-clock time.
-pub fn run_captured(image: &Image, limit: Duration) -> Result<Captured> {
+/// When a captured run ends.
+pub enum Until<'a> {
+    /// When the image exits through semihosting.
+    Exit,
+    /// As soon as the console satisfies this check (for images that run
+    /// forever, like the demo); QEMU is then stopped.
+    Console(&'a dyn Fn(&str) -> bool),
+}
+
+/// Runs the image under icount, capturing the console, until `until` or
+/// at most `limit` of wall-clock time.
+pub fn run_captured(image: &Image, until: Until<'_>, limit: Duration) -> Result<Captured> {
     let mut cmd = base_command(image, true)?;
     cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
         .stdin(Stdio::null())
@@ -62,13 +71,28 @@ pub fn run_captured(image: &Image, limit: Duration) -> Result<Captured> {
         .stderr(Stdio::inherit());
     let mut child = cmd.spawn().context("starting qemu-system-arm")?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
     let reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf);
-        buf
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
     });
     let start = Instant::now();
+    let mut bytes = Vec::new();
     let status = loop {
+        while let Ok(chunk) = rx.try_recv() {
+            bytes.extend_from_slice(&chunk);
+        }
+        if let Until::Console(done) = &until {
+            if done(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n")) {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
         if let Some(s) = child.try_wait()? {
             break s.code();
         }
@@ -79,6 +103,9 @@ pub fn run_captured(image: &Image, limit: Duration) -> Result<Captured> {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let bytes = reader.join().unwrap_or_default();
+    let _ = reader.join();
+    while let Ok(chunk) = rx.try_recv() {
+        bytes.extend_from_slice(&chunk);
+    }
     Ok(Captured { status, console: String::from_utf8_lossy(&bytes).replace("\r\n", "\n") })
 }
