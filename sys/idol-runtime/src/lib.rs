@@ -189,6 +189,20 @@ pub fn check_message(msg: &RecvMessage, spec: &OpSpec) -> Result<(), ReplyFaultR
     Ok(())
 }
 
+/// The largest of `sizes` (0 for none): generated code computes buffer
+/// sizes with it at compile time.
+pub const fn max_size(sizes: &[usize]) -> usize {
+    let mut max = 0;
+    let mut i = 0;
+    while i < sizes.len() {
+        if sizes[i] > max {
+            max = sizes[i];
+        }
+        i += 1;
+    }
+    max
+}
+
 /// Decodes a wire `u8` as a `bool`: 0 and 1 only; anything else is a
 /// malformed message.
 pub fn decode_bool(raw: u8) -> Result<bool, ReplyFaultReason> {
@@ -469,6 +483,13 @@ mod tests {
         assert_eq!(l.clamp(10, 4), 10..10);
         assert_eq!(l.clamp(usize::MAX, usize::MAX), 10..10);
         assert_eq!(l.clamp(3, usize::MAX), 3..10);
+    }
+
+    #[test]
+    fn max_size_is_the_largest() {
+        const M: usize = max_size(&[4, 12, 0, 8]);
+        assert_eq!(M, 12);
+        assert_eq!(max_size(&[]), 0);
     }
 
     #[test]
