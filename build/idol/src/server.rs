@@ -61,8 +61,10 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
     let msg_sizes: Vec<String> = iface.ops.values().map(|op| codegen::msg_size_expr(iface, op)).collect();
     let reply_sizes: Vec<String> = iface.ops.values().map(codegen::reply_size_expr).collect();
     code.doc(&format!("Size of the largest {name} message, in bytes: the server's receive buffer."));
+    code.line("#[allow(dead_code)]");
     code.line(format!("pub const {upper}_MSG_SIZE: usize = idol_runtime::max_size(&[{}]);", msg_sizes.join(", ")));
     code.doc(&format!("Size of the largest {name} success reply, in bytes."));
+    code.line("#[allow(dead_code)]");
     code.line(format!(
         "pub const {upper}_REPLY_SIZE: usize = idol_runtime::max_size(&[{}]);",
         reply_sizes.join(", ")
@@ -105,6 +107,7 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
 
     // Receive loops.
     code.doc("Receives one message (ignoring notifications) and serves it.");
+    code.line("#[allow(dead_code)]");
     code.open(format!("pub fn dispatch<S: {trait_name}>(buffer: &mut [u8; {upper}_MSG_SIZE], server: &mut S) {{"));
     code.line("let msg = userlib::sys_recv_open(buffer, 0);");
     code.line("handle_message(buffer, &msg, server);");
@@ -114,6 +117,7 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
         "Receives one message or notification, waiting for the bits\n\
          `server.current_notification_mask()` names, and serves it.",
     );
+    code.line("#[allow(dead_code)]");
     code.open(format!(
         "pub fn dispatch_n<S: {trait_name} + idol_runtime::NotificationHandler>(buffer: &mut [u8; {upper}_MSG_SIZE], server: &mut S) {{"
     ));
@@ -133,6 +137,7 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
          least the message's size), `msg` what `recv` returned. Malformed\n\
          messages are refused with `reply_fault`.",
     );
+    code.line("#[allow(dead_code)]");
     code.open(format!(
         "pub fn handle_message<S: {trait_name}>(incoming: &[u8], msg: &userlib::RecvMessage, server: &mut S) {{"
     ));

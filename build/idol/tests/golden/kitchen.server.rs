@@ -55,8 +55,10 @@ pub struct KitchenSink_leases_ARGS {
 }
 
 /// Size of the largest KitchenSink message, in bytes: the server's receive buffer.
+#[allow(dead_code)]
 pub const KITCHEN_SINK_MSG_SIZE: usize = idol_runtime::max_size(&[0, core::mem::size_of::<KitchenSink_primitives_ARGS>(), core::mem::size_of::<KitchenSink_flag_ARGS>(), core::mem::size_of::<KitchenSink_named_ARGS>(), core::mem::size_of::<KitchenSink_leases_ARGS>()]);
 /// Size of the largest KitchenSink success reply, in bytes.
+#[allow(dead_code)]
 pub const KITCHEN_SINK_REPLY_SIZE: usize = idol_runtime::max_size(&[core::mem::size_of::<()>(), core::mem::size_of::<u64>(), core::mem::size_of::<u8>(), core::mem::size_of::<Point>(), core::mem::size_of::<()>()]);
 
 /// The server side of KitchenSink: one method per op, called in arrival order.
@@ -78,6 +80,7 @@ pub trait InOrderKitchenSinkImpl {
 }
 
 /// Receives one message (ignoring notifications) and serves it.
+#[allow(dead_code)]
 pub fn dispatch<S: InOrderKitchenSinkImpl>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], server: &mut S) {
     let msg = userlib::sys_recv_open(buffer, 0);
     handle_message(buffer, &msg, server);
@@ -85,6 +88,7 @@ pub fn dispatch<S: InOrderKitchenSinkImpl>(buffer: &mut [u8; KITCHEN_SINK_MSG_SI
 
 /// Receives one message or notification, waiting for the bits
 /// `server.current_notification_mask()` names, and serves it.
+#[allow(dead_code)]
 pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], server: &mut S) {
     let mask = server.current_notification_mask();
     let msg = userlib::sys_recv_open(buffer, mask);
@@ -98,6 +102,7 @@ pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>
 /// Serves one received message: `incoming` is the receive buffer (at
 /// least the message's size), `msg` what `recv` returned. Malformed
 /// messages are refused with `reply_fault`.
+#[allow(dead_code)]
 pub fn handle_message<S: InOrderKitchenSinkImpl>(incoming: &[u8], msg: &userlib::RecvMessage, server: &mut S) {
     let Some(op) = <KitchenSinkOperation as num_traits::FromPrimitive>::from_u32(msg.operation) else {
         userlib::sys_reply_fault(msg.sender, userlib::ReplyFaultReason::UndefinedOperation);
