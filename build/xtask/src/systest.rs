@@ -61,7 +61,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "kern: task #2 echo restarted, gen 1",
             "PASS server-death-seen",
             "PASS call-after-restart",
-            "kern: task #6 intruder gen 0 faulted: MemoryAccess at 0x",
+            "kern: task #6 intruder gen 0 faulted: MemoryAccess at 0x2000",
             "PASS isolation-ram",
             "kern: task #6 intruder gen 1 faulted: MemoryAccess at 0x40000800",
             "PASS isolation-peripheral",

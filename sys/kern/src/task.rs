@@ -149,10 +149,10 @@ impl Task {
     }
 
     /// Resets registers and state so the task starts from `_start` when next
-    /// scheduled; leaves it `Stopped`. The generation is not touched.
-    /// The initial exception frame itself is written by `arch` when the task
-    /// first runs (see `arch::prepare_initial_frame`).
+    /// scheduled, and writes its initial exception frame on its stack;
+    /// leaves it `Stopped`. The generation is not touched.
     pub fn reinitialize(&mut self) {
+        crate::arch::prepare_initial_frame(self.descriptor);
         self.save = SavedState {
             psp: self.descriptor.initial_stack - crate::arch::INITIAL_FRAME_BYTES,
             exc_return: crate::arch::EXC_RETURN_THREAD_PSP,

@@ -19,21 +19,25 @@
 #![no_std]
 #![no_main]
 
+#[allow(unused_imports)]
 use drv_console_api::{console_writeln, Console};
 use userlib::*;
 
 include!(concat!(env!("OUT_DIR"), "/task_config.rs"));
 
+#[allow(dead_code)]
 fn console() -> Console {
     Console::from(slots::CONSOLE)
 }
 
 /// This task's current generation (how many times it was restarted).
+#[allow(dead_code)]
 fn my_generation() -> u8 {
     sys_refresh_task_id(TaskId::for_index_and_gen(TASK_INDEX, Generation::ZERO)).generation().get()
 }
 
 /// Blocks forever (a closed receive from the kernel with no bits).
+#[allow(dead_code)]
 fn park() -> ! {
     loop {
         sys_recv_notification(0);
@@ -109,17 +113,21 @@ mod role {
 mod role {
     use super::*;
 
-    /// Waits for bits 0 and 2, then posts what it got back to the runner,
-    /// shifted into the runner's `echoed` bits.
+    /// Waits in an open receive for messages or its `wake-a`/`wake-b`
+    /// bits. A notification is remembered; any message is answered with
+    /// the bits of the last notification (4 bytes, little-endian), which is
+    /// how the runner checks what the post delivered.
     pub fn run() -> ! {
+        let mut last: u32 = 0;
         loop {
-            let got = sys_recv_notification(notifications::WAKE_A_MASK | notifications::WAKE_B_MASK);
-            sys_post(slots::RUNNER, got << RUNNER_ECHO_SHIFT);
+            let m = sys_recv_open(&mut [], notifications::WAKE_A_MASK | notifications::WAKE_B_MASK);
+            if m.is_notification() {
+                last = m.operation;
+            } else {
+                sys_reply(m.sender, 0, &last.to_le_bytes());
+            }
         }
     }
-
-    /// The runner's notification `echoed-a` is bit 1, so bits shift by 1.
-    const RUNNER_ECHO_SHIFT: u32 = 1;
 }
 
 #[cfg(feature = "intruder")]
@@ -158,8 +166,9 @@ mod role {
     use super::*;
     use echo_api::{Echo, EchoError};
 
-    /// Memory of ours the intruder is asked to read.
-    static SECRET: [u32; 4] = [0xC0FFEE, 1, 2, 3];
+    /// RAM of ours (an atomic lives in .data, not flash) the intruder is
+    /// asked to read.
+    static SECRET: core::sync::atomic::AtomicU32 = core::sync::atomic::AtomicU32::new(0xC0FFEE);
 
     struct Tally {
         failed: u32,
@@ -194,11 +203,19 @@ mod role {
         let r = echo.divide(7, 0);
         t.check("error-reply", r == Err(EchoError::DivideByZero), format_args!("{:?}", r));
 
-        // Notifications: post bits to the listener (which outranks us, so it
-        // runs at once) and get them echoed back, shifted by one.
-        sys_post(slots::LISTENER, 1 << 2);
-        let got = sys_recv_notification(notifications::ECHOED_A_MASK | notifications::ECHOED_B_MASK);
-        t.check("post-wakes-recv", got == notifications::ECHOED_B_MASK, format_args!("got {:#x}", got));
+        // Notifications: post a bit to the listener, which waits in recv for
+        // bits 0 and 1 (and outranks us, so it runs at once); bit 2 is not in
+        // its mask and must stay pending. Then ask it what it received.
+        let rc = sys_post(slots::LISTENER, 1 << 1 | 1 << 2);
+        let mut got = [0u8; 4];
+        let (qrc, n) = sys_send(slots::LISTENER, 1, &[], &mut got, &[]);
+        let got = u32::from_le_bytes(got);
+        let pending = kipc::read_task_status(slots::LISTENER.index()).pending;
+        t.check(
+            "post-wakes-recv",
+            rc == 0 && qrc == 0 && n == 4 && got == 1 << 1 && pending == 1 << 2,
+            format_args!("rc {} got {:#x} pending {:#x}", rc, got, pending),
+        );
 
         // IRQ: TIM3 update interrupts reach us as the `tim3` notification.
         t.check("irq-notification", tim3_irqs(3), format_args!("no TIM3 interrupt"));

@@ -190,9 +190,6 @@ pub fn start(kernel: &'static mut Kernel) -> ! {
 
         KERNEL = kernel;
         let k = &mut *KERNEL;
-        for t in k.tasks.iter() {
-            prepare_initial_frame(t.descriptor);
-        }
         k.reschedule();
         CURRENT_TASK_PTR = core::ptr::null_mut();
         switch_to_current(k);
