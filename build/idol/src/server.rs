@@ -79,6 +79,9 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
          `Err(RequestError::Fail(reason))` reply-faults the client;\n\
          `Err(RequestError::WentAway)` answers nobody.",
     );
+    if iface.ops.values().any(|op| 2 + op.args.len() + op.leases.len() > 7) {
+        code.line("#[allow(clippy::too_many_arguments)]");
+    }
     code.open(format!("pub trait {trait_name} {{"));
     for (i, op) in iface.ops.values().enumerate() {
         if i > 0 {

@@ -70,6 +70,7 @@ impl From<userlib::TaskId> for KitchenSink {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 impl KitchenSink {
     /// The server's id as this client last saw it.
     pub fn task_id(&self) -> userlib::TaskId {

@@ -66,6 +66,7 @@ pub const KITCHEN_SINK_REPLY_SIZE: usize = idol_runtime::max_size(&[core::mem::s
 /// Methods see only well-formed messages. Returning
 /// `Err(RequestError::Fail(reason))` reply-faults the client;
 /// `Err(RequestError::WentAway)` answers nobody.
+#[allow(clippy::too_many_arguments)]
 pub trait InOrderKitchenSinkImpl {
     fn nothing(&mut self, msg: &userlib::RecvMessage) -> Result<(), idol_runtime::RequestError<core::convert::Infallible>>;
 
