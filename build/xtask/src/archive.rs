@@ -75,3 +75,36 @@ fn git_rev() -> String {
     let dirty = out(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
     if dirty { format!("{rev}-dirty") } else { rev }
 }
+
+/// Checks a written archive the way humility reads it: the comment, every
+/// required entry, task ELFs in task-id order, and a kernel whose
+/// `HUBRIS_IMAGE_ID` symbol holds `image_id`. Used by the system tests.
+pub fn check(path: &Path, task_names: &[String], image_id: u64) -> Result<()> {
+    use object::{Object, ObjectSection, ObjectSymbol};
+    use std::io::Read;
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path)?)?;
+    anyhow::ensure!(z.comment() == ARCHIVE_COMMENT.as_bytes(), "zip comment is {:?}", String::from_utf8_lossy(z.comment()));
+    for name in ["README.TXT", "git-rev", "image-name", "app.toml", "chip.toml", "img/flash.ron", "elf/kernel", "img/final.elf", "img/final.bin"] {
+        anyhow::ensure!(z.by_name(name).is_ok(), "entry {name} missing");
+    }
+    // Task ids are the order of the entries in the central directory.
+    let mut by_index = Vec::new();
+    for i in 0..z.len() {
+        let f = z.by_index(i)?;
+        if let Some(t) = f.name().strip_prefix("elf/task/") {
+            by_index.push(t.to_string());
+        }
+    }
+    anyhow::ensure!(by_index == task_names, "task ELFs in order {by_index:?}, want {task_names:?}");
+    let mut kernel = Vec::new();
+    z.by_name("elf/kernel")?.read_to_end(&mut kernel)?;
+    let elf = object::File::parse(&*kernel)?;
+    anyhow::ensure!(elf.section_by_name(".text").is_some(), "elf/kernel has no .text");
+    let sym = elf.symbols().find(|s| s.name() == Ok("HUBRIS_IMAGE_ID")).context("elf/kernel has no HUBRIS_IMAGE_ID")?;
+    let section = elf.section_by_index(sym.section_index().context("HUBRIS_IMAGE_ID is undefined")?)?;
+    let data = section.data()?;
+    let off = (sym.address() - section.address()) as usize;
+    let value = u64::from_le_bytes(data[off..off + 8].try_into()?);
+    anyhow::ensure!(value == image_id, "HUBRIS_IMAGE_ID in elf/kernel is {value:#x}, the build says {image_id:#x}");
+    Ok(())
+}

@@ -20,6 +20,8 @@ pub struct Image {
     pub final_elf: PathBuf,
     pub archive: PathBuf,
     pub image_id: u64,
+    /// Task names in task-id order.
+    pub tasks: Vec<String>,
 }
 
 /// A task after linking: where its ELF is and what it contains.
@@ -115,7 +117,14 @@ pub fn dist(app_path: &Path) -> Result<Image> {
     println!("image id  {image_id:#018x}");
     println!("final.elf {}", final_elf.display());
     println!("archive   {}", archive.display());
-    Ok(Image { name: app.name.clone(), board: app.board.clone(), final_elf, archive, image_id })
+    Ok(Image {
+        name: app.name.clone(),
+        board: app.board.clone(),
+        final_elf,
+        archive,
+        image_id,
+        tasks: app.tasks.iter().map(|t| t.name.clone()).collect(),
+    })
 }
 
 /// Environment variable names shared with `build-util` (which tasks and

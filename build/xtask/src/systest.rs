@@ -136,6 +136,7 @@ pub fn judge(console: &str, expect: &[&str]) -> Result<(), String> {
 
 fn run_system_test(t: &SysTest) -> Result<()> {
     let image = dist::dist(&crate::root().join(t.app))?;
+    crate::archive::check(&image.archive, &image.tasks, image.image_id).context("the build archive is not what humility expects")?;
     let limit = Duration::from_secs(120);
     let show = |c: &str| c.lines().map(|l| format!("    | {l}\n")).collect::<String>();
     if !t.exits {
