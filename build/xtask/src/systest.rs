@@ -13,7 +13,18 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Packages with host unit tests (the rest are target-only binaries).
-const HOST_PACKAGES: &[&str] = &["abi", "kern", "appcfg", "idol", "ringbuf", "timer-core", "xtask"];
+const HOST_PACKAGES: &[&str] = &[
+    "abi",
+    "kern",
+    "appcfg",
+    "idol",
+    "idol-runtime",
+    "ringbuf",
+    "echo-api",
+    "drv-console-api",
+    "timer-core",
+    "xtask",
+];
 
 /// Apps that must build but cannot run here (no QEMU model of the board).
 const BUILD_ONLY_APPS: &[&str] = &["build/apps/stm32f4-discovery.toml"];
