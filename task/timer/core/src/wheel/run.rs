@@ -130,6 +130,15 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
     pub fn run_timers(&mut self, now: Jiffies, mut f: impl FnMut(Expired<T>)) -> RunStats {
         let now = now.0;
         let mut stats = RunStats::default();
+        // The common periodic tick: exactly one jiffy, not a cascade point,
+        // and its tv1 slot empty in both classes.
+        let tj = self.timer_jiffies;
+        let idx = (tj & TVR_MASK) as usize;
+        if now == tj && idx != 0 && (self.occ[0].0[idx >> 6] | self.occ[1].0[idx >> 6]) & (1 << (idx & 63)) == 0 {
+            self.timer_jiffies = tj.wrapping_add(1);
+            stats.steps = 1;
+            return stats;
+        }
         while time_after_eq64(now, self.timer_jiffies) {
             let tj = self.timer_jiffies;
             let idx = (tj & TVR_MASK) as usize;
