@@ -1,0 +1,191 @@
+//! The humility build archive (`build-<name>.zip`) as the inspector reads
+//! it.
+//!
+//! Why: every view is driven by the archive, never by knowledge compiled
+//! into the inspector. This module opens the zip, checks the
+//! `hubris build archive vN` comment, and hands out the app text, the
+//! kernel and task ELFs (task id = order of the `elf/task/*` entries, as
+//! humility numbers them), the combined `img/final.elf`, and the image id
+//! the kernel ELF records in `HUBRIS_IMAGE_ID`.
+//!
+//! Guarantees: an [`Archive`] always has a kernel ELF with a readable
+//! `HUBRIS_IMAGE_ID`, at least one task, and keeps the raw zip bytes so a
+//! dump can embed the archive unchanged.
+
+use anyhow::{bail, Context, Result};
+use object::{Object, ObjectSection, ObjectSymbol};
+use std::io::{Cursor, Read};
+use std::path::Path;
+
+/// Highest archive version this inspector understands (humility 0.13's).
+pub const MAX_ARCHIVE_VERSION: u32 = 11;
+
+/// One ELF from the archive: the kernel or a task.
+pub struct Elf {
+    /// `kernel` or the task's name.
+    pub name: String,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+/// A loaded build archive.
+pub struct Archive {
+    /// Where it came from (a path, or "dump FILE").
+    pub source: String,
+    /// The whole zip, as read.
+    pub zip_bytes: Vec<u8>,
+    /// Archive version from the zip comment.
+    pub version: u32,
+    /// `app.toml` as stored.
+    pub app_toml: String,
+    /// `chip.toml` as stored, if present.
+    pub chip_toml: Option<String>,
+    /// `git-rev`, if present.
+    pub git_rev: Option<String>,
+    /// `image-name`, if present.
+    pub image_name: Option<String>,
+    /// `elf/kernel`.
+    pub kernel: Elf,
+    /// `elf/task/*` in task-id order.
+    pub tasks: Vec<Elf>,
+    /// `img/final.elf`, if present.
+    pub final_elf: Option<Vec<u8>>,
+    /// The image id recorded in the kernel ELF.
+    pub image_id: u64,
+    /// Address of `HUBRIS_IMAGE_ID` in target memory.
+    pub image_id_addr: u64,
+}
+
+impl Archive {
+    /// Reads an archive from a file.
+    pub fn open(path: &Path) -> Result<Archive> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading archive {}", path.display()))?;
+        Self::from_bytes(bytes, path.display().to_string())
+    }
+
+    /// Parses an archive held in memory (a file, or a dump's note).
+    pub fn from_bytes(zip_bytes: Vec<u8>, source: String) -> Result<Archive> {
+        let mut z = zip::ZipArchive::new(Cursor::new(&zip_bytes[..]))
+            .with_context(|| format!("{source} is not a zip file (expected a build-<name>.zip from `cargo xtask dist`)"))?;
+        let comment = String::from_utf8_lossy(z.comment()).to_string();
+        let version = parse_comment(&comment).with_context(|| format!("{source} is not a hubris build archive"))?;
+        let mut read = |name: &str| -> Result<Option<Vec<u8>>> {
+            match z.by_name(name) {
+                Ok(mut f) => {
+                    let mut v = Vec::new();
+                    f.read_to_end(&mut v).with_context(|| format!("{source}: reading entry {name}"))?;
+                    Ok(Some(v))
+                }
+                Err(zip::result::ZipError::FileNotFound) => Ok(None),
+                Err(e) => Err(e).with_context(|| format!("{source}: entry {name}")),
+            }
+        };
+        let text = |v: Vec<u8>| String::from_utf8_lossy(&v).trim().to_string();
+        let app_toml = read("app.toml")?.map(text).with_context(|| format!("{source} has no app.toml"))?;
+        let chip_toml = read("chip.toml")?.map(text);
+        let git_rev = read("git-rev")?.map(text);
+        let image_name = read("image-name")?.map(text);
+        let kernel = read("elf/kernel")?.with_context(|| format!("{source} has no elf/kernel"))?;
+        let final_elf = read("img/final.elf")?;
+        // Task ids are the order of the task ELFs in the central directory.
+        let mut names = Vec::new();
+        for i in 0..z.len() {
+            let f = z.by_index_raw(i)?;
+            if let Some(t) = f.name().strip_prefix("elf/task/") {
+                names.push(t.to_string());
+            }
+        }
+        if names.is_empty() {
+            bail!("{source} has no elf/task/* entries");
+        }
+        let mut tasks = Vec::new();
+        for n in names {
+            let data = z.by_name(&format!("elf/task/{n}")).and_then(|mut f| {
+                let mut v = Vec::new();
+                f.read_to_end(&mut v)?;
+                Ok(v)
+            });
+            tasks.push(Elf { name: n.clone(), data: data.with_context(|| format!("{source}: reading elf/task/{n}"))? });
+        }
+        let (image_id_addr, image_id) = read_image_id(&kernel).with_context(|| format!("{source}: elf/kernel"))?;
+        Ok(Archive {
+            source,
+            zip_bytes,
+            version,
+            app_toml,
+            chip_toml,
+            git_rev,
+            image_name,
+            kernel: Elf { name: "kernel".into(), data: kernel },
+            tasks,
+            final_elf,
+            image_id,
+            image_id_addr,
+        })
+    }
+
+    /// Task names in task-id order.
+    pub fn task_names(&self) -> Vec<String> {
+        self.tasks.iter().map(|t| t.name.clone()).collect()
+    }
+
+    /// The kernel followed by every task.
+    pub fn elfs(&self) -> impl Iterator<Item = &Elf> {
+        std::iter::once(&self.kernel).chain(self.tasks.iter())
+    }
+
+    /// The task with this name, or an error listing the names there are.
+    pub fn task_index(&self, name: &str) -> Result<usize> {
+        self.tasks.iter().position(|t| t.name == name).with_context(|| {
+            format!("no task named `{name}` in this image; tasks are: {}", self.task_names().join(", "))
+        })
+    }
+}
+
+/// Parses `hubris build archive vN`, refusing versions newer than ours.
+pub fn parse_comment(comment: &str) -> Result<u32> {
+    let v = comment
+        .trim()
+        .strip_prefix("hubris build archive v")
+        .with_context(|| format!("zip comment is {comment:?}, want \"hubris build archive vN\""))?;
+    let n: u32 = v.parse().with_context(|| format!("archive version {v:?} is not a number"))?;
+    if n > MAX_ARCHIVE_VERSION {
+        bail!("archive version {n} is newer than this inspector understands (at most {MAX_ARCHIVE_VERSION})");
+    }
+    Ok(n)
+}
+
+/// Finds `HUBRIS_IMAGE_ID` in a kernel ELF: its address and stored value.
+pub fn read_image_id(kernel: &[u8]) -> Result<(u64, u64)> {
+    let elf = object::File::parse(kernel).context("not an ELF file")?;
+    let sym = elf
+        .symbols()
+        .find(|s| s.name() == Ok("HUBRIS_IMAGE_ID"))
+        .context("no HUBRIS_IMAGE_ID symbol: the kernel must export its image id")?;
+    let index = sym.section_index().context("HUBRIS_IMAGE_ID is undefined")?;
+    let section = elf.section_by_index(index)?;
+    let data = section.data()?;
+    let off = (sym.address() - section.address()) as usize;
+    let bytes = data.get(off..off + 8).context("HUBRIS_IMAGE_ID lies outside its section's data")?;
+    Ok((sym.address(), u64::from_le_bytes(bytes.try_into().unwrap())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comment_versions() {
+        assert_eq!(parse_comment("hubris build archive v11").unwrap(), 11);
+        assert_eq!(parse_comment("hubris build archive v3\n").unwrap(), 3);
+        assert!(parse_comment("hubris build archive v12").unwrap_err().to_string().contains("newer"));
+        assert!(parse_comment("some zip").is_err());
+        assert!(parse_comment("hubris build archive vX").is_err());
+    }
+
+    #[test]
+    fn not_a_zip_is_refused_with_the_reason() {
+        let e = Archive::from_bytes(b"hello".to_vec(), "x.zip".into()).err().unwrap();
+        assert!(format!("{e:#}").contains("not a zip file"), "{e:#}");
+    }
+}
