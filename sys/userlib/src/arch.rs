@@ -11,20 +11,20 @@ use abi::Sysnum;
 /// Issues syscall `nr` with `args` in `r4..=r10`; returns `r4..=r11`.
 #[inline(always)]
 pub fn syscall(nr: Sysnum, args: &[u32; 7]) -> [u32; 8] {
-    let mut out = [0u32; 8];
-    // Safety: `syscall_stub` reads exactly 7 words from `args` and writes
-    // exactly 8 words to `out`, both valid for those sizes; it saves and
-    // restores every callee-saved register it touches.
     #[cfg(target_arch = "arm")]
-    unsafe {
-        syscall_stub(args.as_ptr(), out.as_mut_ptr(), nr as u32)
-    };
+    {
+        let mut out = [0u32; 8];
+        // Safety: `syscall_stub` reads exactly 7 words from `args` and writes
+        // exactly 8 words to `out`, both valid for those sizes; it saves and
+        // restores every callee-saved register it touches.
+        unsafe { syscall_stub(args.as_ptr(), out.as_mut_ptr(), nr as u32) };
+        out
+    }
     #[cfg(not(target_arch = "arm"))]
     {
-        let _ = (nr, args, &mut out);
+        let _ = (nr, args);
         panic!("Escapement syscalls exist only on the ARMv7-M target");
     }
-    out
 }
 
 #[cfg(target_arch = "arm")]

@@ -1,5 +1,7 @@
 //! `timer-core`: the logic of the Escapement timer server, as a `no_std`,
-//! heap-free, `unsafe`-free library that builds and tests on the host.
+//! heap-free library that builds and tests on the host. The only `unsafe`
+//! is in the in-place constructors (`TimerCore::init_in` and the helpers it
+//! calls), which fill large arrays element by element through raw pointers.
 //!
 //! Why this crate exists: the timer server task wraps it in an IPC loop; all
 //! of its behaviour (jiffies, the cascading timer wheel, the tick hook chain)
@@ -20,7 +22,10 @@
 //! unless a doc says "duration"; periods and slack are `u32` jiffies.
 //! Real-time units appear only in the [`Hz`] conversion functions.
 #![no_std]
-#![forbid(unsafe_code)]
+// Unsafe code is denied everywhere except the `init_in` constructors, which
+// build the large pool and wheel arrays in place (for tasks whose stacks
+// cannot hold a temporary copy); each carries its own `allow` and Safety.
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 #[cfg(test)]

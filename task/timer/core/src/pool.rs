@@ -220,6 +220,36 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Poo
         }
     }
 
+    /// Initialises a pool at `p` in place, equal to [`Pool::new`] but
+    /// without building a temporary on the stack.
+    ///
+    /// # Safety
+    /// `p` must be valid for writes and suitably aligned; any previous
+    /// contents are overwritten without being dropped.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn init_at(p: *mut Self) {
+        const { assert!(CAP <= I::MAX_NODES, "pool capacity too large for the link index type") };
+        // Safety: the caller guarantees `p` is valid and aligned; every
+        // field is written exactly once through a raw pointer, element by
+        // element for the arrays, so no reference to uninitialised memory
+        // is ever formed.
+        unsafe {
+            let nodes = core::ptr::addr_of_mut!((*p).nodes) as *mut Node<I>;
+            let tokens = core::ptr::addr_of_mut!((*p).tokens) as *mut T;
+            for i in 0..CAP {
+                let next = if i + 1 < CAP { I::from_usize(i + 1) } else { I::NIL };
+                nodes.add(i).write(Node { link: Link { next, prev: I::NIL }, expires: 0, period: 0, owner: 0, meta: 1 });
+                tokens.add(i).write(T::default());
+            }
+            core::ptr::addr_of_mut!((*p).free_head).write(if CAP > 0 { I::from_usize(0) } else { I::NIL });
+            core::ptr::addr_of_mut!((*p).allocated).write(0);
+            let owners = core::ptr::addr_of_mut!((*p).owners) as *mut OwnerCount;
+            for i in 0..OWNERS {
+                owners.add(i).write(OwnerCount { owner: 0, count: 0 });
+            }
+        }
+    }
+
     /// Index of the live node named by `h`.
     #[inline(always)]
     pub fn resolve(&self, h: TimerHandle) -> Result<usize, TimerError> {

@@ -69,10 +69,37 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
     /// the time line).
     pub fn starting_at(hz: Hz, start: Jiffies) -> Self {
         let mut hooks = HookChain::new();
-        // Reverse order, each at the head: the chain reads Advance, RunWheel.
+        Self::setup_builtin_steps(&mut hooks);
+        TimerCore { hz, jiffies: start, wheel: Wheel::new(start), hooks }
+    }
+
+    /// The built-in steps, set up in reverse order, each at the head: the
+    /// chain then reads AdvanceJiffies, RunWheel.
+    fn setup_builtin_steps(hooks: &mut HookChain<HOOKS>) {
         hooks.setup(HookKind::RunWheel, false).expect("HOOKS must be at least 2");
         hooks.setup(HookKind::AdvanceJiffies, false).expect("HOOKS must be at least 2");
-        TimerCore { hz, jiffies: start, wheel: Wheel::new(start), hooks }
+    }
+
+    /// [`TimerCore::starting_at`], built in place in `slot` (a static, say)
+    /// instead of on the stack: a pool of 512 timers is over 14 KiB, more
+    /// than a task stack should hold even once, and a by-value return may
+    /// need several copies.
+    #[allow(unsafe_code)]
+    pub fn init_in(slot: &mut core::mem::MaybeUninit<Self>, hz: Hz, start: Jiffies) -> &mut Self {
+        let p = slot.as_mut_ptr();
+        // Safety: `p` comes from a `&mut MaybeUninit<Self>`, so it is valid
+        // and aligned; every field is initialised below before
+        // `assume_init_mut` (the wheel by `Wheel::init_at`, whose contract
+        // is exactly this).
+        unsafe {
+            core::ptr::addr_of_mut!((*p).hz).write(hz);
+            core::ptr::addr_of_mut!((*p).jiffies).write(start);
+            Wheel::init_at(core::ptr::addr_of_mut!((*p).wheel), start);
+            core::ptr::addr_of_mut!((*p).hooks).write(HookChain::new());
+            let this = slot.assume_init_mut();
+            Self::setup_builtin_steps(&mut this.hooks);
+            this
+        }
     }
 
     /// Tick rate.

@@ -360,3 +360,32 @@ fn tickless_deadline_respects_hooks_and_deferrable() {
     assert_eq!(s, Ok(false));
     assert_eq!(c.wheel().expires(n), Ok(Some(Jiffies(91_008))));
 }
+
+#[test]
+fn init_in_builds_the_same_core_as_starting_at() {
+    let hz = Hz::new(100).unwrap();
+    let start = Jiffies(0xFFFF_FF00);
+    let mut by_value = Core::starting_at(hz, start);
+    let mut slot = std::mem::MaybeUninit::uninit();
+    let in_place = Core::init_in(&mut slot, hz, start);
+    let mut logs = Vec::new();
+    for c in [&mut by_value, in_place] {
+        assert_eq!(c.jiffies(), start);
+        let kinds: Vec<_> = c.hooks().iter().map(|(_, k, _)| k).collect();
+        assert_eq!(kinds, [HookKind::AdvanceJiffies, HookKind::RunWheel]);
+        // Fill the whole pool (the free list must be intact) and run past
+        // every expiry, across the 32-bit wrap.
+        for i in 0..16u32 {
+            let t = c.wheel_mut().alloc(Owner(1), i, TimerKind::Normal, 16).unwrap();
+            c.wheel_mut().add_timer(t, Jiffies(start.0 + 3 + (i as u64 * 37) % 300)).unwrap();
+        }
+        assert!(c.wheel_mut().alloc(Owner(1), 99, TimerKind::Normal, 32).is_err());
+        let mut r = Rec::default();
+        for _ in 0..310 {
+            c.tick(1, &mut r);
+        }
+        logs.push(r.log);
+    }
+    assert_eq!(logs[0].len(), 16);
+    assert_eq!(logs[0], logs[1]);
+}

@@ -96,6 +96,27 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
         Wheel { timer_jiffies: start.0, heads, occ: [Occupancy::default(); 2], pool: Pool::new() }
     }
 
+    /// Initialises a wheel at `p` in place, equal to [`Wheel::new`] but
+    /// without building a temporary on the stack.
+    ///
+    /// # Safety
+    /// `p` must be valid for writes and suitably aligned; any previous
+    /// contents are overwritten without being dropped.
+    #[allow(unsafe_code)]
+    pub(crate) unsafe fn init_at(p: *mut Self, start: Jiffies) {
+        // Safety: as for `Pool::init_at`: each field written once through a
+        // raw pointer, arrays element by element.
+        unsafe {
+            core::ptr::addr_of_mut!((*p).timer_jiffies).write(start.0);
+            let heads = core::ptr::addr_of_mut!((*p).heads) as *mut Link<I>;
+            for h in 0..HEADS {
+                heads.add(h).write(Link { next: I::from_usize(h), prev: I::from_usize(h) });
+            }
+            core::ptr::addr_of_mut!((*p).occ).write([Occupancy::default(); 2]);
+            Pool::init_at(core::ptr::addr_of_mut!((*p).pool));
+        }
+    }
+
     /// Bytes of state per timer: the 16-byte node (20 with `u32` links)
     /// plus the token.
     pub const fn bytes_per_timer() -> usize {

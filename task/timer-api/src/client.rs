@@ -1,0 +1,228 @@
+//! [`Timers`]: a task's set of timers that survives timer-server restarts.
+//!
+//! The set remembers how each timer was set up and where it is armed. When
+//! a call comes back `ServerDied` (the server restarted, so every handle is
+//! stale), the set sets every timer up again, re-arms the armed ones at
+//! their original absolute expiries (jiffies follow the clocksource, which
+//! outlives the server), and retries the call once. An expiry that passed
+//! during the outage fires on the next tick: no timer is lost.
+//!
+//! Expiries arrive as the timer's notification bit; [`Timers::collect`]
+//! then fetches the records and keeps, per timer, the latest one of its
+//! current arm (records of earlier arms are stale and dropped by the server
+//! already; the arm sequence check here is a second line).
+
+use crate::wire::{FiredRecord, TimerError, FIRED_PER_FETCH, FIRED_RECORD_BYTES};
+use crate::Timer;
+use userlib::TaskId;
+use zerocopy::FromBytes;
+
+/// A timer of a [`Timers`] set (its index).
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct Id(pub u8);
+
+/// How a timer is set up (see the `setup` op).
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct Spec {
+    /// Notification bit posted on expiry (0..32).
+    pub notification: u8,
+    /// Returned in fired records.
+    pub token: u32,
+    /// Re-arm period in jiffies; 0 for one-shot.
+    pub period: u32,
+    /// Slack in jiffies; `SLACK_DEFAULT` (-1) or `SLACK_NONE` (0) or more.
+    pub slack: i32,
+    /// Never wakes the system from tickless idle.
+    pub deferrable: bool,
+}
+
+impl Spec {
+    /// An exact one-shot timer posting bit `notification`.
+    pub const fn oneshot(notification: u8) -> Self {
+        Spec { notification, token: 0, period: 0, slack: 0, deferrable: false }
+    }
+
+    /// The notification mask of this timer.
+    pub const fn mask(&self) -> u32 {
+        1 << self.notification
+    }
+}
+
+#[derive(Copy, Clone, Debug)]
+struct Slot {
+    spec: Spec,
+    handle: u64,
+    /// Absolute expiry while armed (the next one, for periodic timers).
+    armed: Option<u64>,
+    seq: u32,
+    fired: Option<FiredRecord>,
+}
+
+/// Up to `N` timers of one task, re-armed transparently after a server
+/// restart.
+pub struct Timers<const N: usize> {
+    server: Timer,
+    slots: [Option<Slot>; N],
+    /// Times the set re-created its timers after a server restart.
+    pub recoveries: u32,
+}
+
+impl<const N: usize> Timers<N> {
+    /// An empty set talking to the timer server at `server`.
+    pub fn new(server: TaskId) -> Self {
+        Timers { server: Timer::from(server), slots: [None; N], recoveries: 0 }
+    }
+
+    /// The raw client, for ops the set does not wrap (hooks, ktime).
+    pub fn server(&self) -> &Timer {
+        &self.server
+    }
+
+    /// Current jiffies_64.
+    pub fn jiffies(&self) -> u64 {
+        self.server.jiffies()
+    }
+
+    /// Sets up a new timer.
+    pub fn setup(&mut self, spec: Spec) -> Result<Id, TimerError> {
+        let free = self.slots.iter().position(|s| s.is_none()).ok_or(TimerError::QuotaExceeded)?;
+        let handle = self.retry(|s| s.server.setup(spec.notification, spec.token, spec.period, spec.slack, spec.deferrable))?;
+        self.slots[free] = Some(Slot { spec, handle, armed: None, seq: 0, fired: None });
+        Ok(Id(free as u8))
+    }
+
+    fn slot(&self, id: Id) -> Result<&Slot, TimerError> {
+        self.slots.get(id.0 as usize).and_then(|s| s.as_ref()).ok_or(TimerError::StaleHandle)
+    }
+
+    fn slot_mut(&mut self, id: Id) -> Result<&mut Slot, TimerError> {
+        self.slots.get_mut(id.0 as usize).and_then(|s| s.as_mut()).ok_or(TimerError::StaleHandle)
+    }
+
+    /// The notification mask of timer `id` (0 for an unknown id).
+    pub fn mask(&self, id: Id) -> u32 {
+        self.slot(id).map_or(0, |s| s.spec.mask())
+    }
+
+    /// `add_timer`: arm at absolute jiffy `expires`.
+    pub fn add(&mut self, id: Id, expires: u64) -> Result<(), TimerError> {
+        self.slot(id)?;
+        let seq = self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.add_timer(h, expires)
+        })?;
+        let slot = self.slot_mut(id)?;
+        slot.armed = Some(expires);
+        slot.seq = seq;
+        slot.fired = None;
+        Ok(())
+    }
+
+    /// `mod_timer`: (re)arm at `expires`; returns whether it was pending.
+    pub fn modify(&mut self, id: Id, expires: u64) -> Result<bool, TimerError> {
+        self.slot(id)?;
+        let armed = self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.mod_timer(h, expires)
+        })?;
+        let slot = self.slot_mut(id)?;
+        slot.armed = Some(expires);
+        slot.seq = armed.seq;
+        slot.fired = None;
+        Ok(armed.was_pending != 0)
+    }
+
+    /// `del_timer` (with del_timer_sync's meaning); returns whether it was
+    /// pending. A fired record not yet taken is discarded too.
+    pub fn del(&mut self, id: Id) -> Result<bool, TimerError> {
+        self.slot(id)?;
+        let was = self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.del_timer(h)
+        })?;
+        let slot = self.slot_mut(id)?;
+        slot.armed = None;
+        slot.fired = None;
+        Ok(was)
+    }
+
+    /// `timer_pending`.
+    pub fn pending(&mut self, id: Id) -> Result<bool, TimerError> {
+        self.slot(id)?;
+        self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.timer_pending(h)
+        })
+    }
+
+    /// Releases timer `id`.
+    pub fn free(&mut self, id: Id) -> Result<(), TimerError> {
+        let h = self.slot(id)?.handle;
+        // After a restart the server no longer knows the handle: nothing to
+        // free there.
+        match self.server.free(h) {
+            Ok(()) | Err(TimerError::ServerDied) | Err(TimerError::StaleHandle) => {}
+            Err(e) => return Err(e),
+        }
+        self.slots[id.0 as usize] = None;
+        Ok(())
+    }
+
+    /// Fetches every delivered expiry from the server into the set. Call
+    /// after a timer notification arrives.
+    pub fn collect(&mut self) -> Result<(), TimerError> {
+        loop {
+            let mut buf = [0u8; FIRED_PER_FETCH * FIRED_RECORD_BYTES];
+            let got = self.retry(|s| s.server.fetch_fired(&mut buf))?;
+            for chunk in buf.chunks_exact(FIRED_RECORD_BYTES).take(got.count as usize) {
+                let Ok(rec) = FiredRecord::read_from_bytes(chunk) else { continue };
+                self.record(rec);
+            }
+            if got.remaining == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn record(&mut self, rec: FiredRecord) {
+        for slot in self.slots.iter_mut().flatten() {
+            if slot.handle == rec.handle && slot.seq == rec.seq {
+                slot.armed = (slot.spec.period != 0).then(|| rec.expires + slot.spec.period as u64);
+                slot.fired = Some(rec);
+            }
+        }
+    }
+
+    /// Takes timer `id`'s latest expiry, if it fired since the last take.
+    pub fn take_fired(&mut self, id: Id) -> Option<FiredRecord> {
+        self.slot_mut(id).ok()?.fired.take()
+    }
+
+    /// Runs `op`; on `ServerDied`, re-creates every timer and retries once.
+    fn retry<T>(&mut self, mut op: impl FnMut(&mut Self) -> Result<T, TimerError>) -> Result<T, TimerError> {
+        match op(self) {
+            Err(TimerError::ServerDied) => {
+                self.recover()?;
+                op(self)
+            }
+            r => r,
+        }
+    }
+
+    /// Sets every timer up again on a restarted server and re-arms the
+    /// armed ones at their absolute expiries.
+    fn recover(&mut self) -> Result<(), TimerError> {
+        self.recoveries += 1;
+        for i in 0..N {
+            let Some(slot) = self.slots[i] else { continue };
+            let sp = slot.spec;
+            let handle = self.server.setup(sp.notification, sp.token, sp.period, sp.slack, sp.deferrable)?;
+            let mut seq = 0;
+            if let Some(expires) = slot.armed {
+                seq = self.server.add_timer(handle, expires)?;
+            }
+            self.slots[i] = Some(Slot { handle, seq, ..slot });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,30 @@
+//! Client side of the timer server (`task/timer`, `idl/timer.idol`).
+//!
+//! - [`Timer`] is the generated IPC client: one method per op.
+//! - [`wire`] holds the types that cross IPC ([`Armed`], [`Fetched`],
+//!   [`FiredRecord`]) and [`TimerError`].
+//! - [`client`] is what most tasks use: a [`client::Timers`] set that keeps
+//!   what it asked for, so when the server restarts (every handle then
+//!   stale, calls answered `ServerDied`) it sets the timers up again and
+//!   re-arms them at their original absolute expiries, and nothing is lost.
+//! - [`sleep`] has `sleep_for`, `msleep` and `wait_event_timeout` (the
+//!   `schedule_timeout` pattern of LDD3 chapter 6), [`ticker`] a periodic
+//!   ticker, [`watchdog`] a watchdog fed with `mod_timer`, and [`delay`]
+//!   calibrated busy-waits (`udelay`, `mdelay`) for delays shorter than a
+//!   tick.
+//!
+//! Times are jiffies (absolute, on the 64-bit line) unless named `_ms`,
+//! `_us` or `_ns`.
+
+#![no_std]
+
+pub mod client;
+pub mod delay;
+pub mod sleep;
+pub mod ticker;
+pub mod watchdog;
+pub mod wire;
+
+pub use wire::{Armed, Fetched, FiredRecord, TimerError};
+
+include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));

@@ -1,0 +1,114 @@
+//! The timer interface's wire types: fixed layouts (`repr(C)`, no
+//! padding) shared by the server and its clients.
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// Errors of the timer interface. Discriminants are response codes:
+/// non-zero and fixed once published.
+#[derive(Copy, Clone, Debug, Eq, PartialEq, num_derive::FromPrimitive)]
+#[repr(u32)]
+pub enum TimerError {
+    /// The server restarted (every handle is now stale), or answered with a
+    /// code this enum does not know.
+    ServerDied = 1,
+    /// The handle names no live timer (freed, or from before a restart).
+    StaleHandle = 2,
+    /// `add_timer` on an armed timer.
+    AlreadyPending = 3,
+    /// Every timer of the server's pool is in use.
+    PoolExhausted = 4,
+    /// The caller holds as many timers as its quota (app.toml) allows.
+    QuotaExceeded = 5,
+    /// Too many distinct tasks hold timers.
+    TooManyOwners = 6,
+    /// Notification bit out of 0..32.
+    BadNotification = 7,
+    /// No free hook slot.
+    HookTableFull = 8,
+    /// Another hook holds the grab.
+    Busy = 9,
+    /// The op is for the grabber only.
+    NotGrabber = 10,
+    /// The timer or hook belongs to another task.
+    NotOwner = 11,
+    /// A tick-rate multiplier outside 1..=8.
+    BadRate = 12,
+    /// The clock event device cannot do what was asked.
+    Unsupported = 13,
+}
+
+impl idol_runtime::ServerDeath for TimerError {
+    fn server_died() -> Self {
+        Self::ServerDied
+    }
+}
+
+/// Reply of `mod_timer`.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Armed {
+    /// Arm sequence number of the new arm (carried by its fired records).
+    pub seq: u32,
+    /// 1 if the timer was pending before the call (Linux's return value).
+    pub was_pending: u32,
+}
+
+/// Reply of `fetch_fired`.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Fetched {
+    /// Records written to the lease.
+    pub count: u32,
+    /// Records still queued (call again).
+    pub remaining: u32,
+}
+
+/// One delivered expiry.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct FiredRecord {
+    /// The timer's handle.
+    pub handle: u64,
+    /// The jiffy it was due (after slack).
+    pub expires: u64,
+    /// jiffies_64 when it fired: equal to `expires` unless the expiry was
+    /// already past when armed, or ticks were missed.
+    pub fired_at: u64,
+    /// The token given at `setup`.
+    pub token: u32,
+    /// The arm sequence it fired under (see `add_timer`/`mod_timer`).
+    pub seq: u32,
+}
+
+/// Bytes of one [`FiredRecord`] on the wire.
+pub const FIRED_RECORD_BYTES: usize = core::mem::size_of::<FiredRecord>();
+/// Records per `fetch_fired` call (the lease limit is 256 bytes).
+pub const FIRED_PER_FETCH: usize = 256 / FIRED_RECORD_BYTES;
+
+/// `setup`'s `slack` for Linux's default slack (0.4% of the delay).
+pub const SLACK_DEFAULT: i32 = -1;
+/// `setup`'s `slack` for an exact timer.
+pub const SLACK_NONE: i32 = 0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_layout_is_fixed() {
+        assert_eq!(FIRED_RECORD_BYTES, 32);
+        assert_eq!(FIRED_PER_FETCH, 8);
+        assert_eq!(core::mem::size_of::<Armed>(), 8);
+        assert_eq!(core::mem::size_of::<Fetched>(), 8);
+    }
+
+    #[test]
+    fn error_codes_are_valid_and_decode() {
+        for code in 1..=13u32 {
+            assert!(idol_runtime::is_valid_error_code(code));
+            let e: TimerError = idol_runtime::decode_error(code);
+            assert_eq!(e as u32, code);
+        }
+        assert_eq!(idol_runtime::decode_error::<TimerError>(99), TimerError::ServerDied);
+    }
+}
