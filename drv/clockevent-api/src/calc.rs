@@ -184,9 +184,7 @@ impl EventTiming {
             return Err(ClockEventError::Etime);
         }
         let ns = (delta_ns as u64).clamp(self.min_delta_ns(), self.max_delta_ns());
-        let cycles = self
-            .ns_to_cycles_ceil(ns)
-            .clamp(u64::from(self.min_cycles), u64::from(self.max_cycles));
+        let cycles = self.ns_to_cycles_ceil(ns).clamp(u64::from(self.min_cycles), u64::from(self.max_cycles));
         Ok((cycles as u32, self.cycles_to_ns_floor(cycles)))
     }
 

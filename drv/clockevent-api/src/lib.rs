@@ -25,6 +25,8 @@ pub mod state;
 pub use calc::{CounterExtender, EventTiming, NSEC_PER_SEC};
 pub use state::{ClockEventState, Transition};
 
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
 /// Feature bit: the device can fire at a fixed period
 /// (`CLOCK_EVT_FEAT_PERIODIC`).
 pub const FEAT_PERIODIC: u32 = 1;
@@ -86,9 +88,7 @@ fn name_str(field: &[u8; 8]) -> &str {
 
 /// Fixed description of one clock event device (`describe`), the fields of
 /// Linux's `struct clock_event_device` a user needs.
-#[derive(
-    Copy, Clone, Debug, Eq, PartialEq, zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable, zerocopy::KnownLayout,
-)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct DeviceInfo {
     /// Name, ASCII, zero-padded (e.g. `b"tim2\0\0\0\0"`).
@@ -147,9 +147,7 @@ impl DeviceInfo {
 
 /// Fixed description of the clocksource (`clocksource_info`), the fields of
 /// Linux's `struct clocksource` a user needs.
-#[derive(
-    Copy, Clone, Debug, Eq, PartialEq, zerocopy::FromBytes, zerocopy::IntoBytes, zerocopy::Immutable, zerocopy::KnownLayout,
-)]
+#[derive(Copy, Clone, Debug, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct ClocksourceInfo {
     /// The longest interval, in ns, between two `read_counter` calls for
@@ -185,7 +183,8 @@ impl ClocksourceInfo {
         } else if sec > 600 && mask > u64::from(u32::MAX) {
             sec = 600;
         }
-        let (mult, shift) = calc::clocks_calc_mult_shift(rate, NSEC_PER_SEC as u32, sec.min(u64::from(u32::MAX)) as u32);
+        let (mult, shift) =
+            calc::clocks_calc_mult_shift(rate, NSEC_PER_SEC as u32, sec.min(u64::from(u32::MAX)) as u32);
         let (max_idle_ns, _) = calc::clocks_calc_max_nsecs(mult, shift, calc::clocksource_max_adjustment(mult), mask);
         Self { max_idle_ns, name: name_field(name), rating, rate_hz: rate, mult, shift }
     }
@@ -260,10 +259,10 @@ mod tests {
         assert_eq!(info.name(), "tim2");
         assert!(info.has(FEAT_ONESHOT) && info.has(FEAT_PERIODIC | FEAT_ONESHOT));
         assert_eq!((info.min_delta_ns, info.max_delta_ns), (2_000, 4_294_967_295_000));
-        let bytes = zerocopy::IntoBytes::as_bytes(&info);
+        let bytes = info.as_bytes();
         assert_eq!(&bytes[..8], b"tim2\0\0\0\0");
         assert_eq!(&bytes[44..48], &28u32.to_le_bytes());
-        let back = <DeviceInfo as zerocopy::FromBytes>::read_from_bytes(bytes).unwrap();
+        let back = DeviceInfo::read_from_bytes(bytes).unwrap();
         assert_eq!(back, info);
     }
 

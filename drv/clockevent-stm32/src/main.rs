@@ -1,0 +1,372 @@
+//! The clockevent driver: Linux's clock event devices (seed 002) on STM32F4
+//! general-purpose timers, served over `idl/clockevent.idol`.
+//!
+//! Why it is a task of its own: the timer registers are mapped for this
+//! task alone (app.toml `uses = ["tim2", "tim4", "tim5"]`), so a fault in
+//! the timer server cannot leave a timer half-programmed, and the server
+//! stays portable: it sees devices, states and nanoseconds, not registers.
+//!
+//! Devices (indices of the `dev` argument):
+//!
+//! | dev | timer | width  | features          | rating | counts at | min delta | max delta    |
+//! |-----|-------|--------|-------------------|--------|-----------|-----------|--------------|
+//! | 0   | TIM2  | 32-bit | PERIODIC, ONESHOT | 300    | 1 MHz     | 2 µs      | 4294.97 s    |
+//! | 1   | TIM4  | 16-bit | PERIODIC          | 100    | 100 kHz   | 20 µs     | 655.35 ms    |
+//!
+//! and the clocksource, TIM5 (32-bit, undivided timer clock: 1 GHz on QEMU,
+//! wrapping every 4.29 s, `max_idle_ns` 1.91 s; 84 MHz on silicon, wrapping
+//! every 51.1 s, `max_idle_ns` 22.7 s). The counting rates are reached with
+//! prescalers computed from `config.timer-clock-hz` (QEMU: PSC 999 and 9999;
+//! silicon at 84 MHz: 83 and 839); the minimum is two counts, the maximum
+//! the counter's range.
+//!
+//! The timers' update interrupts are not routed here: app.toml gives them to
+//! the task that handles ticks (the timer server), which calls `ack`. This
+//! driver outranks that task, so each call is served at once.
+//!
+//! `config.qemu-timer-model` selects the QEMU 7.2 register sequences (see
+//! `tim.rs`); it must be true exactly when the image runs under QEMU.
+//!
+//! Guarantees: nothing a client sends can fault this task (bad device
+//! indices, transitions and deltas are typed errors; malformed messages are
+//! refused by the generated dispatch); every state change is traced in the
+//! ring buffer; the clocksource is read on every request served, so it stays
+//! exact while requests (or `read_counter` calls) come at least every
+//! `max_idle_ns`.
+
+#![no_std]
+#![no_main]
+
+mod tim;
+
+use core::convert::Infallible;
+
+use drv_clockevent_api::state::{check_program, switch_state};
+use drv_clockevent_api::{
+    ClockEventError, ClockEventState, ClocksourceInfo, CounterExtender, DeviceInfo, EventTiming, Transition,
+    FEAT_ONESHOT, FEAT_PERIODIC,
+};
+use idol_runtime::RequestError;
+use ringbuf::{ringbuf, ringbuf_entry};
+use tim::{Mode, Model, Tim};
+use userlib::RecvMessage;
+
+include!(concat!(env!("OUT_DIR"), "/task_config.rs"));
+
+mod idl {
+    use drv_clockevent_api::{ClockEventError, ClocksourceInfo, DeviceInfo};
+    include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
+}
+
+/// What the ring buffer records: start-up, every state change, every
+/// programmed event, refusals and acknowledgements.
+#[derive(Copy, Clone, PartialEq)]
+enum Trace {
+    None,
+    /// The driver started; `qemu` is the register model in use.
+    Start {
+        qemu: bool,
+        timer_clock_hz: u32,
+    },
+    /// QEMU: device `dev`'s model offset was zeroed in `tries` attempts.
+    Aligned {
+        dev: u8,
+        tries: u8,
+    },
+    /// QEMU: the offset of device `dev` could not be zeroed.
+    AlignFailed {
+        dev: u8,
+    },
+    /// Device `dev` entered `state`.
+    State {
+        dev: u8,
+        state: ClockEventState,
+    },
+    /// Device `dev` runs periodically every `cycles`.
+    Periodic {
+        dev: u8,
+        cycles: u32,
+    },
+    /// Device `dev` was armed for one event `cycles` from now.
+    Program {
+        dev: u8,
+        cycles: u32,
+    },
+    /// A request for device `dev` was refused.
+    Refused {
+        dev: u8,
+        err: ClockEventError,
+    },
+    /// `ack` of device `dev`: whether the update flag was set.
+    Ack {
+        dev: u8,
+        fired: bool,
+    },
+}
+
+ringbuf!(Trace, 32, Trace::None);
+
+/// NVIC numbers of the update interrupts (RM0090, vector table).
+const TIM2_IRQ: u32 = 28;
+const TIM4_IRQ: u32 = 30;
+
+/// Shortest delay, in counts, either model times correctly (an auto-reload
+/// value of 0 stops a silicon counter).
+const MIN_CYCLES: u32 = 2;
+
+/// Attempts at zeroing a QEMU model offset (each fails only when a 1 µs
+/// tick boundary falls inside a few instructions).
+const ALIGN_TRIES: u8 = 16;
+
+/// What distinguishes one device; the rest is derived at start.
+struct Spec {
+    name: &'static str,
+    base: u32,
+    /// Counter width in bits (16 or 32).
+    bits: u32,
+    features: u32,
+    rating: u32,
+    /// Wanted counting rate, in Hz; the prescaler gets as close as it can.
+    target_hz: u32,
+    irq: u32,
+}
+
+const SPECS: [Spec; 2] = [
+    // The ONESHOT-capable, preferred device: 1 µs resolution, 71 min range.
+    Spec {
+        name: "tim2",
+        base: peripherals::TIM2_BASE,
+        bits: 32,
+        features: FEAT_PERIODIC | FEAT_ONESHOT,
+        rating: 300,
+        target_hz: 1_000_000,
+        irq: TIM2_IRQ,
+    },
+    // The periodic-only fallback, like a PIT: 10 µs steps so that 16 bits
+    // reach 655 ms (any HZ from 2 up).
+    Spec {
+        name: "tim4",
+        base: peripherals::TIM4_BASE,
+        bits: 16,
+        features: FEAT_PERIODIC,
+        rating: 100,
+        target_hz: 100_000,
+        irq: TIM4_IRQ,
+    },
+];
+
+/// One clock event device.
+struct Device {
+    tim: Tim,
+    info: DeviceInfo,
+    timing: EventTiming,
+    state: ClockEventState,
+}
+
+struct Driver {
+    model: Model,
+    devices: [Device; 2],
+    clocksource: Tim,
+    clocksource_info: ClocksourceInfo,
+    counter: CounterExtender,
+}
+
+impl Driver {
+    /// Takes the timers over: the clocksource runs (or keeps running), both
+    /// devices are stopped with interrupts masked, in DETACHED.
+    fn start() -> Self {
+        let model = if config::QEMU_TIMER_MODEL { Model::Qemu } else { Model::Silicon };
+        let clock_hz = config::TIMER_CLOCK_HZ;
+        ringbuf_entry!(Trace::Start { qemu: model == Model::Qemu, timer_clock_hz: clock_hz });
+
+        // Safety: TIM5 is in this task's `uses`, and this is its only `Tim`.
+        let clocksource = unsafe { Tim::new(peripherals::TIM5_BASE) };
+        clocksource.start_free_running(model);
+        let clocksource_info = ClocksourceInfo::new("tim5", 300, clock_hz, 32);
+        let counter = CounterExtender::new(clocksource.cnt());
+
+        let devices = core::array::from_fn(|i| {
+            let spec = &SPECS[i];
+            // Safety: TIM2 and TIM4 are in this task's `uses`, one `Tim`
+            // each (SPECS names each once).
+            let tim = unsafe { Tim::new(spec.base) };
+            let (psc, rate_hz) = drv_clockevent_api::calc::prescaler_for(clock_hz, spec.target_hz);
+            let max_cycles = u32::MAX >> (32 - spec.bits);
+            let timing = EventTiming::new(rate_hz, MIN_CYCLES, max_cycles);
+            tim.stop();
+            tim.set_update_irq(false);
+            tim.clear_update();
+            // QEMU: the prescaler is written (and the offset zeroed) once
+            // per power-on; a restarted driver finds it set and leaves the
+            // zero offset alone. Silicon: `start` loads it each time.
+            if model == Model::Silicon || tim.psc() != u32::from(psc) {
+                tim.set_prescaler(psc);
+                if model == Model::Qemu {
+                    match tim.qemu_align(psc, &clocksource, ALIGN_TRIES) {
+                        Some(tries) => ringbuf_entry!(Trace::Aligned { dev: i as u8, tries }),
+                        None => ringbuf_entry!(Trace::AlignFailed { dev: i as u8 }),
+                    }
+                }
+            }
+            Device {
+                tim,
+                info: DeviceInfo::new(spec.name, spec.features, spec.rating, &timing, spec.irq),
+                timing,
+                state: ClockEventState::Detached,
+            }
+        });
+        Self { model, devices, clocksource, clocksource_info, counter }
+    }
+
+    /// The clocksource's 64-bit count, refreshing the wrap extension.
+    fn counter_now(&mut self) -> u64 {
+        let raw = self.clocksource.cnt();
+        self.counter.extend(raw)
+    }
+
+    fn device(&mut self, dev: u8) -> Result<&mut Device, ClockEventError> {
+        self.devices.get_mut(usize::from(dev)).ok_or(ClockEventError::NoSuchDevice)
+    }
+
+    /// Runs `f` on device `dev`, tracing a refusal.
+    fn with_device<T>(
+        &mut self,
+        dev: u8,
+        f: impl FnOnce(Model, &mut Device) -> Result<T, ClockEventError>,
+    ) -> Result<T, RequestError<ClockEventError>> {
+        let model = self.model;
+        let result = self.device(dev).and_then(|d| f(model, d));
+        if let Err(err) = result {
+            ringbuf_entry!(Trace::Refused { dev, err });
+        }
+        result.map_err(RequestError::Runtime)
+    }
+}
+
+impl Device {
+    /// Applies the rules of `switch_state` for going to `to`; on `Enter`,
+    /// `enter` programs the hardware before the state is recorded.
+    fn switch(&mut self, dev: u8, to: ClockEventState, enter: impl FnOnce(&Tim)) -> Result<(), ClockEventError> {
+        if switch_state(self.state, to, self.info.features)? == Transition::Enter {
+            enter(&self.tim);
+            self.state = to;
+            ringbuf_entry!(Trace::State { dev, state: to });
+        }
+        Ok(())
+    }
+}
+
+/// Stops `tim`, masks its interrupt and forgets a pending update.
+fn shut(tim: &Tim) {
+    tim.stop();
+    tim.set_update_irq(false);
+    tim.clear_update();
+}
+
+impl idl::InOrderClockEventImpl for Driver {
+    fn device_count(&mut self, _msg: &RecvMessage) -> Result<u8, RequestError<Infallible>> {
+        Ok(self.devices.len() as u8)
+    }
+
+    fn describe(&mut self, _msg: &RecvMessage, dev: u8) -> Result<DeviceInfo, RequestError<ClockEventError>> {
+        self.with_device(dev, |_, d| Ok(d.info))
+    }
+
+    fn state(&mut self, _msg: &RecvMessage, dev: u8) -> Result<u8, RequestError<ClockEventError>> {
+        self.with_device(dev, |_, d| Ok(d.state as u8))
+    }
+
+    fn set_state_shutdown(&mut self, _msg: &RecvMessage, dev: u8) -> Result<(), RequestError<ClockEventError>> {
+        self.with_device(dev, |_, d| d.switch(dev, ClockEventState::Shutdown, shut))
+    }
+
+    fn set_state_periodic(
+        &mut self,
+        _msg: &RecvMessage,
+        dev: u8,
+        period_ns: u64,
+    ) -> Result<u64, RequestError<ClockEventError>> {
+        self.with_device(dev, |model, d| {
+            // Check everything before touching the hardware: a refused
+            // request leaves the device as it was.
+            switch_state(d.state, ClockEventState::Periodic, d.info.features)?;
+            let (cycles, ns) = d.timing.periodic_cycles(period_ns)?;
+            d.switch(dev, ClockEventState::Periodic, |tim| {
+                tim.set_update_irq(true);
+                tim.start(model, Mode::Periodic, cycles);
+            })?;
+            ringbuf_entry!(Trace::Periodic { dev, cycles });
+            Ok(ns)
+        })
+    }
+
+    fn set_state_oneshot(&mut self, _msg: &RecvMessage, dev: u8) -> Result<(), RequestError<ClockEventError>> {
+        self.with_device(dev, |_, d| {
+            d.switch(dev, ClockEventState::Oneshot, |tim| {
+                tim.stop();
+                tim.clear_update();
+                tim.set_update_irq(true);
+            })
+        })
+    }
+
+    fn set_state_oneshot_stopped(&mut self, _msg: &RecvMessage, dev: u8) -> Result<(), RequestError<ClockEventError>> {
+        self.with_device(dev, |_, d| {
+            d.switch(dev, ClockEventState::OneshotStopped, |tim| {
+                tim.stop();
+                tim.clear_update();
+            })
+        })
+    }
+
+    fn program_event(
+        &mut self,
+        _msg: &RecvMessage,
+        dev: u8,
+        delta_ns: i64,
+    ) -> Result<u64, RequestError<ClockEventError>> {
+        self.with_device(dev, |model, d| {
+            check_program(d.state)?;
+            let (cycles, ns) = d.timing.event_cycles(delta_ns)?;
+            d.tim.start(model, Mode::Oneshot, cycles);
+            ringbuf_entry!(Trace::Program { dev, cycles });
+            Ok(ns)
+        })
+    }
+
+    fn ack(&mut self, _msg: &RecvMessage, dev: u8) -> Result<bool, RequestError<ClockEventError>> {
+        self.with_device(dev, |_, d| {
+            let fired = d.tim.update_pending();
+            if fired {
+                d.tim.clear_update();
+                if d.state == ClockEventState::Oneshot {
+                    // The event happened: on QEMU (no one-pulse mode) this
+                    // is what keeps it from repeating; on silicon the counter
+                    // has already stopped.
+                    d.tim.stop();
+                }
+            }
+            ringbuf_entry!(Trace::Ack { dev, fired });
+            Ok(fired)
+        })
+    }
+
+    fn read_counter(&mut self, _msg: &RecvMessage) -> Result<u64, RequestError<ClockEventError>> {
+        Ok(self.counter_now())
+    }
+
+    fn clocksource_info(&mut self, _msg: &RecvMessage) -> Result<ClocksourceInfo, RequestError<Infallible>> {
+        Ok(self.clocksource_info)
+    }
+}
+
+#[export_name = "main"]
+fn main() -> ! {
+    let mut driver = Driver::start();
+    let mut buffer = [0u8; idl::CLOCK_EVENT_MSG_SIZE];
+    loop {
+        idl::dispatch(&mut buffer, &mut driver);
+        // Every request keeps the clocksource's wrap count current.
+        driver.counter_now();
+    }
+}
