@@ -63,8 +63,7 @@ pub fn dist(app_path: &Path) -> Result<Image> {
         let regions = alloc.tasks[i];
         let config = gen.join(format!("task-{}.rs", task.name));
         write_if_changed(&config, &appcfg::task_config_rs(&app, i))?;
-        let script = gen.join(format!("task-{}.ld", task.name));
-        write_if_changed(&script, &linker::task_script(regions.flash, regions.ram, task.stacksize))?;
+        let script = content_named(&gen, &format!("task-{}", task.name), "ld", &linker::task_script(regions.flash, regions.ram, task.stacksize))?;
         let built = cargo_build_bin(
             &task.package,
             &task.features,
@@ -90,8 +89,7 @@ pub fn dist(app_path: &Path) -> Result<Image> {
     let image_id = image_id(&app, &linked)?;
     let kconfig_path = gen.join("kconfig.rs");
     write_if_changed(&kconfig_path, &kconfig::generate(&app, &alloc, &linked, image_id))?;
-    let kscript = gen.join("kernel.ld");
-    write_if_changed(&kscript, &linker::kernel_script(alloc.kernel_flash, alloc.kernel_ram))?;
+    let kscript = content_named(&gen, "kernel", "ld", &linker::kernel_script(alloc.kernel_flash, alloc.kernel_ram))?;
     let mut kfeatures = vec![app.board.clone()];
     kfeatures.extend(app.kernel.features.iter().cloned());
     let kbuilt = cargo_build_bin(&app.kernel.package, &kfeatures, &kscript, &[(build_util_env::KERNEL, &kconfig_path)])
@@ -146,21 +144,35 @@ fn print_usage(app: &App, alloc: &appcfg::Allocation, linked: &[LinkedTask]) {
     }
 }
 
+/// 64-bit FNV-1a, continued from `h`.
+fn fnv1a(mut h: u64, bytes: &[u8]) -> u64 {
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 /// FNV-1a over the app text and every task ELF: any change in what the
 /// image contains changes its id.
 fn image_id(app: &App, linked: &[LinkedTask]) -> Result<u64> {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for &b in bytes {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100_0000_01b3);
-        }
-    };
-    feed(app.source.as_bytes());
+    let mut h = fnv1a(FNV_OFFSET, app.source.as_bytes());
     for t in linked {
-        feed(&std::fs::read(&t.elf)?);
+        h = fnv1a(h, &std::fs::read(&t.elf)?);
     }
     Ok(h)
+}
+
+/// Writes `text` to `<dir>/<stem>-<hash of text>.<ext>` and returns the
+/// path. Linker scripts are passed to rustc by path, and cargo only relinks
+/// when the arguments change: naming the file by its contents makes a
+/// layout change a new argument, so a moved task is always relinked.
+fn content_named(dir: &Path, stem: &str, ext: &str, text: &str) -> Result<PathBuf> {
+    let path = dir.join(format!("{stem}-{:016x}.{ext}", fnv1a(FNV_OFFSET, text.as_bytes())));
+    write_if_changed(&path, text)?;
+    Ok(path)
 }
 
 fn write_if_changed(path: &Path, text: &str) -> Result<()> {

@@ -9,6 +9,7 @@
 //! named with the exact command to run.
 
 mod archive;
+mod bench;
 mod dist;
 mod elf;
 mod kconfig;
@@ -44,6 +45,9 @@ enum Cmd {
         #[arg(long)]
         icount: bool,
     },
+    /// Measure on-target costs (instruction counts under QEMU icount);
+    /// prints a table and writes target/escapement/bench/bench.json.
+    Bench,
     /// Run the host unit tests and the QEMU system tests.
     Test {
         /// Only the host tests.
@@ -60,6 +64,7 @@ fn main() {
     let result: Result<()> = match cli.cmd {
         Cmd::Dist { app } => dist::dist(&app_path(app)).map(|_| ()),
         Cmd::Run { app, icount } => run(&app_path(app), icount),
+        Cmd::Bench => bench::bench(),
         Cmd::Test { host_only, only } => systest::test_all(host_only, only.as_deref()),
     };
     if let Err(e) = result {

@@ -22,6 +22,8 @@ const HOST_PACKAGES: &[&str] = &[
     "ringbuf",
     "echo-api",
     "drv-console-api",
+    "drv-clockevent-api",
+    "timer-api",
     "timer-core",
     "xtask",
 ];
