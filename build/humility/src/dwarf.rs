@@ -268,7 +268,12 @@ impl Program {
                 return Ok(());
             }
             gimli::DW_TAG_base_type => {
-                let encoding = match attr_u64(&entry, gimli::DW_AT_encoding).map(|e| gimli::DwAte(e as u8)) {
+                let ate = match entry.attr_value(gimli::DW_AT_encoding)? {
+                    Some(AttributeValue::Encoding(e)) => Some(e),
+                    Some(v) => v.udata_value().map(|e| gimli::DwAte(e as u8)),
+                    None => None,
+                };
+                let encoding = match ate {
                     Some(gimli::DW_ATE_signed) | Some(gimli::DW_ATE_signed_char) => Encoding::Signed,
                     Some(gimli::DW_ATE_boolean) => Encoding::Bool,
                     Some(gimli::DW_ATE_float) => Encoding::Float,

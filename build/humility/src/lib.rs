@@ -19,6 +19,7 @@
 pub mod archive;
 pub mod cli;
 pub mod dwarf;
+pub mod golden;
 pub mod inspect;
 pub mod target;
 pub mod value;

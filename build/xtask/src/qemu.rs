@@ -32,10 +32,14 @@ fn base_command(image: &Image, icount: bool) -> Result<Command> {
     Ok(cmd)
 }
 
-/// Runs the image with the console on this terminal until QEMU exits.
-pub fn run_interactive(image: &Image, icount: bool) -> Result<()> {
+/// Runs the image with the console on this terminal until QEMU exits,
+/// with a gdbstub on 127.0.0.1:`gdb` if asked (loopback only).
+pub fn run_interactive(image: &Image, icount: bool, gdb: Option<u16>) -> Result<()> {
     let mut cmd = base_command(image, icount)?;
     cmd.arg("-nographic");
+    if let Some(port) = gdb {
+        cmd.arg("-gdb").arg(format!("tcp:127.0.0.1:{port}"));
+    }
     let status = cmd.status().context("starting qemu-system-arm")?;
     match status.code() {
         Some(0) | None => Ok(()),

@@ -26,6 +26,7 @@ const HOST_PACKAGES: &[&str] = &[
     "timer-api",
     "timer-core",
     "xtask",
+    "escapement-humility",
 ];
 
 /// Apps that must build but cannot run here (no QEMU model of the board).
@@ -154,11 +155,31 @@ pub fn test_all(host_only: bool, only: Option<&str>) -> Result<()> {
             println!("ok {}", t.name);
         }
     }
-    println!("system tests: {} passed, {} failed", selected.len() - failed.len(), failed.len());
+    let ran = selected.len() + humility_section(only, &mut failed);
+    println!("system tests: {} passed, {} failed", ran - failed.len(), failed.len());
     if !failed.is_empty() {
         bail!("system tests failed: {}", failed.join(", "));
     }
     Ok(())
+}
+
+/// The inspector's golden tests (build/humility/golden), a section of
+/// their own: dump the test-humility image stopped at a fixed point and
+/// compare every view's output. Returns how many tests it ran.
+fn humility_section(only: Option<&str>, failed: &mut Vec<&'static str>) -> usize {
+    const NAME: &str = "humility";
+    if !only.is_none_or(|o| NAME.contains(o)) {
+        return 0;
+    }
+    println!("== system test {NAME}");
+    match crate::humility::golden_tests() {
+        Ok(()) => println!("ok {NAME}"),
+        Err(e) => {
+            println!("FAILED {NAME}: {e:#}");
+            failed.push(NAME);
+        }
+    }
+    1
 }
 
 fn host_tests() -> Result<()> {

@@ -1,0 +1,90 @@
+//! `cargo xtask humility`, `cargo xtask flash`, and the inspector's golden
+//! system tests: the xtask side of build/humility.
+//!
+//! Why a module of its own: the inspector is a library; the xtask adds
+//! what it knows (where the default image's archive is, how to build an
+//! image and start QEMU) and nothing else, so the rest of the xtask stays
+//! untouched.
+
+use crate::{dist, qemu, setup};
+use anyhow::{bail, Context, Result};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The archive `cargo xtask dist APP` writes for `app`.
+pub fn archive_path(app: &Path) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(app).with_context(|| format!("reading {}", app.display()))?;
+    let name = text
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            let v = l.strip_prefix("name")?.trim_start().strip_prefix('=')?.trim();
+            Some(v.trim_matches('"').to_string())
+        })
+        .with_context(|| format!("{}: no top-level `name`", app.display()))?;
+    Ok(crate::root().join("target/escapement").join(&name).join(format!("build-{name}.zip")))
+}
+
+/// Forwards `args` to the inspector, with the default app's archive.
+pub fn humility(args: Vec<OsString>) -> Result<()> {
+    let default = archive_path(&crate::root().join("app.toml"))?;
+    let mut full = vec![OsString::from("cargo xtask humility")];
+    full.extend(args);
+    escapement_humility::cli::run(full, Some(default))
+}
+
+/// Builds `app` (default: the Discovery board) and programs it through a
+/// debug probe, with the inspector built with its `probe` feature.
+pub fn flash(app: Option<PathBuf>) -> Result<()> {
+    let app = app.unwrap_or_else(|| crate::root().join("build/apps/stm32f4-discovery.toml"));
+    let image = dist::dist(&app)?;
+    println!("flashing {} (image id {:#018x}) through probe-rs", image.name, image.image_id);
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(crate::root())
+        .args(["run", "--quiet", "--release", "-p", "escapement-humility", "--features", "probe", "--", "-a"])
+        .arg(&image.archive)
+        .arg("flash")
+        .status()
+        .context("running cargo for the inspector with probe support")?;
+    if !status.success() {
+        bail!("flashing {} failed (see above)", image.name);
+    }
+    Ok(())
+}
+
+/// The app the golden tests dump.
+const GOLDEN_APP: &str = "build/apps/test-humility.toml";
+
+/// Runs the inspector's golden tests: boot the test image halted under
+/// icount with a gdbstub, run to idle's entry, dump, decode, compare.
+pub fn golden_tests() -> Result<()> {
+    let image = dist::dist(&crate::root().join(GOLDEN_APP))?;
+    let archive = escapement_humility::Archive::open(&image.archive)?;
+    let idle = archive.task_index("idle")?;
+    let entry = {
+        use object::Object;
+        object::File::parse(&archive.tasks[idle].data[..])?.entry() as u32
+    };
+    // A free loopback port for the gdbstub.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut child = Command::new(setup::QEMU)
+        .args(["-M", qemu::MACHINE, "-icount", "shift=0,sleep=off", "-display", "none", "-monitor", "none", "-serial", "null", "-S", "-gdb"])
+        .arg(format!("tcp:127.0.0.1:{port}"))
+        .arg("-kernel")
+        .arg(&image.final_elf)
+        .stdin(Stdio::null())
+        .spawn()
+        .context("starting qemu-system-arm")?;
+    let result = (|| {
+        let target = escapement_humility::golden::stop_at(port, entry, 1, Duration::from_secs(60))?;
+        let work = dist::target_dir().join("escapement").join(&image.name).join("golden");
+        escapement_humility::golden::run_all(target, &image.archive, &work)
+    })();
+    let _ = child.kill();
+    let _ = child.wait();
+    let done = result?;
+    println!("humility golden checks passed: {}", done.join(", "));
+    Ok(())
+}
