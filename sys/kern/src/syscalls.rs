@@ -180,7 +180,7 @@ impl Kernel {
             let me = self.tasks[caller].id();
             let mut best: Option<usize> = None;
             for (i, t) in self.tasks.iter().enumerate() {
-                let waiting = t.state == TaskState::Healthy(SchedState::InSend(me));
+                let waiting = matches!(t.state, TaskState::Healthy(SchedState::InSend(p)) if p == me);
                 let wanted = from.is_none_or(|f| f.index() == i);
                 if waiting && wanted && best.is_none_or(|b| t.priority < self.tasks[b].priority) {
                     best = Some(i);
@@ -202,7 +202,8 @@ impl Kernel {
         let p = self.task_index(peer)?;
         let me = self.tasks[caller].id();
         let t = &self.tasks[p];
-        Ok((t.generation == peer.generation() && t.state == TaskState::Healthy(SchedState::InReply(me))).then_some(p))
+        let waiting = matches!(t.state, TaskState::Healthy(SchedState::InReply(r)) if r == me);
+        Ok((t.generation == peer.generation() && waiting).then_some(p))
     }
 
     fn sys_reply(&mut self, caller: usize) -> SysResult {

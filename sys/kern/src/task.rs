@@ -127,6 +127,9 @@ pub struct Task {
     /// Notification bits posted and not yet received.
     pub notifications: u32,
     pub descriptor: &'static TaskDesc,
+    /// The task's MPU register values (RBAR, RASR per slot), computed once
+    /// at boot by `arch` so that a context switch is 16 stores.
+    pub mpu: [[u32; 2]; crate::descs::REGIONS_PER_TASK],
 }
 
 impl Task {
@@ -140,6 +143,7 @@ impl Task {
             priority: descriptor.priority,
             notifications: 0,
             descriptor,
+            mpu: [[0; 2]; crate::descs::REGIONS_PER_TASK],
         };
         t.reinitialize();
         if descriptor.flags & TASK_FLAG_START != 0 {
@@ -176,8 +180,11 @@ impl Task {
     }
 
     /// True if the task can be given the CPU.
+    #[inline(always)]
     pub fn is_runnable(&self) -> bool {
-        self.state == TaskState::Healthy(SchedState::Runnable)
+        // A pattern, not `==`: the derived PartialEq on the nested enums is
+        // an out-of-line call, and this is on every scheduling decision.
+        matches!(self.state, TaskState::Healthy(SchedState::Runnable))
     }
 
     /// Response code meaning "you used a stale id for this task".

@@ -56,9 +56,7 @@ mod reg {
     pub const SCB_CPACR: *mut u32 = 0xE000_ED88usize as _;
     pub const FPU_FPCCR: *mut u32 = 0xE000_EF34usize as _;
     pub const MPU_CTRL: *mut u32 = 0xE000_ED94usize as _;
-    pub const MPU_RNR: *mut u32 = 0xE000_ED98usize as _;
     pub const MPU_RBAR: *mut u32 = 0xE000_ED9Cusize as _;
-    pub const MPU_RASR: *mut u32 = 0xE000_EDA0usize as _;
     pub const NVIC_ISER: *mut u32 = 0xE000_E100usize as _;
     pub const NVIC_ICER: *mut u32 = 0xE000_E180usize as _;
     pub const NVIC_ICPR: *mut u32 = 0xE000_E280usize as _;
@@ -135,21 +133,32 @@ fn rasr_for(region: &RegionDesc) -> u32 {
     xn << 28 | ap << 24 | tex_scb << 16 | size_field << 1 | 1
 }
 
-/// Loads the MPU with `task`'s regions. The kernel keeps its default map
-/// (PRIVDEFENA), so only unprivileged access is restricted.
-fn mpu_apply(task: &Task, regions: &[RegionDesc]) {
-    for (slot, &r) in task.descriptor.regions.iter().enumerate() {
-        let region = &regions[r as usize];
-        // Safety: MPU registers; the kernel runs privileged with the default
-        // memory map, so updating a region never affects its own accesses.
+/// The MPU register values for `task`'s regions: (RBAR with VALID and
+/// the slot number, RASR); unused slots get RASR = 0 (disabled).
+fn mpu_values(desc: &TaskDesc, regions: &[RegionDesc]) -> [[u32; 2]; crate::descs::REGIONS_PER_TASK] {
+    let mut out = [[0; 2]; crate::descs::REGIONS_PER_TASK];
+    for (slot, &r) in desc.regions.iter().enumerate() {
+        let region = regions.get(r as usize).copied().unwrap_or(RegionDesc::EMPTY);
+        let rasr = if region.size == 0 { 0 } else { rasr_for(&region) };
+        out[slot] = [region.base | 1 << 4 | slot as u32, rasr];
+    }
+    out
+}
+
+/// Loads the MPU with `task`'s precomputed regions. The kernel keeps its
+/// default map (PRIVDEFENA), so only unprivileged access is restricted.
+#[inline(always)]
+fn mpu_apply(task: &Task) {
+    for (i, pair) in task.mpu.iter().enumerate() {
+        // Safety: MPU registers. RBAR carries VALID and the slot number, so
+        // each pair programs exactly its slot; RBAR/RASR and their aliases
+        // A1..A3 are consecutive words, written as four pairs twice. The
+        // kernel runs privileged with the default map, so updating a region
+        // never affects its own accesses.
         unsafe {
-            if region.size == 0 {
-                write_volatile(reg::MPU_RNR, slot as u32);
-                write_volatile(reg::MPU_RASR, 0);
-            } else {
-                write_volatile(reg::MPU_RBAR, region.base | 1 << 4 | slot as u32);
-                write_volatile(reg::MPU_RASR, rasr_for(region));
-            }
+            let base = reg::MPU_RBAR.add(2 * (i % 4));
+            write_volatile(base, pair[0]);
+            write_volatile(base.add(1), pair[1]);
         }
     }
 }
@@ -161,7 +170,7 @@ fn switch_to_current(k: &mut Kernel) {
     unsafe {
         if CURRENT_TASK_PTR != t {
             CURRENT_TASK_PTR = t;
-            mpu_apply(&*t, k.regions);
+            mpu_apply(&*t);
         }
     }
 }
@@ -190,6 +199,10 @@ pub fn start(kernel: &'static mut Kernel) -> ! {
 
         KERNEL = kernel;
         let k = &mut *KERNEL;
+        let regions = k.regions;
+        for t in k.tasks.iter_mut() {
+            t.mpu = mpu_values(t.descriptor, regions);
+        }
         k.reschedule();
         CURRENT_TASK_PTR = core::ptr::null_mut();
         switch_to_current(k);
