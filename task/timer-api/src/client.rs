@@ -7,6 +7,11 @@
 //! outlives the server), and retries the call once. An expiry that passed
 //! during the outage fires on the next tick: no timer is lost.
 //!
+//! A task blocked waiting for an expiry would never make that call, so
+//! [`Timers::wait`] waits in a receive closed to the timer server: the
+//! kernel ends it with a dead code when the server restarts, and the set
+//! recovers there too.
+//!
 //! Expiries arrive as the timer's notification bit; [`Timers::collect`]
 //! then fetches the records and keeps, per timer, the latest one of its
 //! current arm (records of earlier arms are stale and dropped by the server
@@ -14,7 +19,7 @@
 
 use crate::wire::{FiredRecord, TimerError, FIRED_PER_FETCH, FIRED_RECORD_BYTES};
 use crate::Timer;
-use userlib::TaskId;
+use userlib::{sys_recv_closed, sys_refresh_task_id, TaskId};
 use zerocopy::FromBytes;
 
 /// A timer of a [`Timers`] set (its index).
@@ -106,11 +111,21 @@ impl<const N: usize> Timers<N> {
 
     /// `add_timer`: arm at absolute jiffy `expires`.
     pub fn add(&mut self, id: Id, expires: u64) -> Result<(), TimerError> {
-        self.slot(id)?;
-        let seq = self.retry(|s| {
-            let h = s.slot(id)?.handle;
-            s.server.add_timer(h, expires)
-        })?;
+        // An earlier arm whose record is not collected yet still reads as
+        // armed here; a recovery must not re-arm it, or the retried
+        // `add_timer` would find it pending.
+        let before = self.slot(id)?.armed;
+        self.slot_mut(id)?.armed = None;
+        let seq = self
+            .retry(|s| {
+                let h = s.slot(id)?.handle;
+                s.server.add_timer(h, expires)
+            })
+            .inspect_err(|_| {
+                if let Ok(slot) = self.slot_mut(id) {
+                    slot.armed = before;
+                }
+            })?;
         let slot = self.slot_mut(id)?;
         slot.armed = Some(expires);
         slot.seq = seq;
@@ -189,6 +204,23 @@ impl<const N: usize> Timers<N> {
             if slot.handle == rec.handle && slot.seq == rec.seq {
                 slot.armed = (slot.spec.period != 0).then(|| rec.expires + slot.spec.period as u64);
                 slot.fired = Some(rec);
+            }
+        }
+    }
+
+    /// Blocks until a notification bit of `mask` arrives and returns the
+    /// bits. The receive is closed to the timer server, so if the server
+    /// restarts meanwhile the kernel wakes us with a dead code: the set then
+    /// sets its timers up again on the new server and goes on waiting (an
+    /// expiry due during the outage fires on the new server's next tick).
+    pub fn wait(&mut self, mask: u32) -> Result<u32, TimerError> {
+        loop {
+            match sys_recv_closed(&mut [], mask, self.server.task_id()) {
+                Ok(m) => return Ok(m.operation),
+                Err(_) => {
+                    self.server = Timer::from(sys_refresh_task_id(self.server.task_id()));
+                    self.recover()?;
+                }
             }
         }
     }

@@ -25,6 +25,6 @@ pub mod ticker;
 pub mod watchdog;
 pub mod wire;
 
-pub use wire::{Armed, Fetched, FiredRecord, TimerError};
+pub use wire::{Armed, Fetched, FiredRecord, HookEntry, Stats, TimerError};
 
 include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));

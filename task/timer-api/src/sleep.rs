@@ -8,7 +8,6 @@
 
 use crate::client::{Id, Timers};
 use crate::wire::TimerError;
-use userlib::sys_recv_notification;
 
 /// How a [`wait_event_timeout`] ended.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -54,7 +53,7 @@ fn wait_event_until<const N: usize>(t: &mut Timers<N>, id: Id, events: u32, dead
     let timer_mask = t.mask(id);
     t.modify(id, deadline)?;
     loop {
-        let bits = sys_recv_notification(events | timer_mask);
+        let bits = t.wait(events | timer_mask)?;
         if bits & timer_mask != 0 {
             t.collect()?;
             if t.take_fired(id).is_some() {

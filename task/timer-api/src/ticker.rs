@@ -3,7 +3,6 @@
 
 use crate::client::{Id, Spec, Timers};
 use crate::wire::{FiredRecord, TimerError};
-use userlib::sys_recv_notification;
 
 /// Fires every `period` jiffies.
 pub struct Ticker {
@@ -27,7 +26,7 @@ impl Ticker {
             if let Some(r) = t.take_fired(self.id) {
                 return Ok(r);
             }
-            sys_recv_notification(t.mask(self.id));
+            t.wait(t.mask(self.id))?;
             t.collect()?;
         }
     }

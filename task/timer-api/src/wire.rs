@@ -80,6 +80,70 @@ pub struct FiredRecord {
     pub seq: u32,
 }
 
+/// Reply of `stats`: what the server has done and is doing.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct Stats {
+    /// Tick-device interrupts taken since the server started (periodic
+    /// ticks and tickless wake-ups alike; stale ones included).
+    pub interrupts: u32,
+    /// Index of the clock event device in use (the clockevent driver's
+    /// numbering).
+    pub device: u32,
+    /// [`MODE_PERIODIC`] or [`MODE_ONESHOT`] (tickless).
+    pub mode: u32,
+    /// Tick rate multiplier in periodic mode (1 unless a grabber asked for
+    /// more with `hook_set_rate`); 0 in oneshot mode.
+    pub multiplier: u32,
+    /// Timers allocated (pending or not), all tasks together.
+    pub timers_allocated: u32,
+    /// Timers pending.
+    pub timers_pending: u32,
+    /// Client hooks in the chain (the built-in steps not counted).
+    pub hooks: u32,
+    /// Ticks whose grabber had not answered by the next tick (run as "not
+    /// done").
+    pub grabber_silent: u32,
+    /// Times a dead or restarted task's timers and hooks were dropped.
+    pub owners_forgotten: u32,
+    /// `jiffies_64` when the server started (it resumes the clocksource's
+    /// time line after a restart), low 32 bits.
+    pub start_jiffies_low: u32,
+}
+
+/// `Stats::mode`: ticking at HZ (times the multiplier).
+pub const MODE_PERIODIC: u32 = 0;
+/// `Stats::mode`: tickless, the device programmed for the next expiry.
+pub const MODE_ONESHOT: u32 = 1;
+
+/// One hook of the chain, as `hook_chain` reports it.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct HookEntry {
+    /// The hook's id (as `hook_register` returned it).
+    pub id: u16,
+    /// Task index of the owner; [`HOOK_OWNER_BUILTIN`] for the server's own steps.
+    pub owner: u8,
+    /// `HOOK_*` flags.
+    pub flags: u8,
+}
+
+/// `HookEntry::owner` of the server's built-in steps.
+pub const HOOK_OWNER_BUILTIN: u8 = 0xFF;
+/// `HookEntry::flags`: runs even when the grabber answers done.
+pub const HOOK_RUN_ALWAYS: u8 = 1 << 0;
+/// `HookEntry::flags`: the grabber (runs first, answers done or not).
+pub const HOOK_GRABBER: u8 = 1 << 1;
+/// `HookEntry::flags`: the built-in `do_timer` step (advances jiffies).
+pub const HOOK_ADVANCE_JIFFIES: u8 = 1 << 2;
+/// `HookEntry::flags`: the built-in step that runs the timer wheel.
+pub const HOOK_RUN_WHEEL: u8 = 1 << 3;
+
+/// Bytes of one [`HookEntry`] on the wire.
+pub const HOOK_ENTRY_BYTES: usize = core::mem::size_of::<HookEntry>();
+/// Most entries `hook_chain` reports (the lease limit is 64 bytes).
+pub const HOOK_CHAIN_MAX: usize = 64 / HOOK_ENTRY_BYTES;
+
 /// Bytes of one [`FiredRecord`] on the wire.
 pub const FIRED_RECORD_BYTES: usize = core::mem::size_of::<FiredRecord>();
 /// Records per `fetch_fired` call (the lease limit is 256 bytes).
@@ -100,6 +164,9 @@ mod tests {
         assert_eq!(FIRED_PER_FETCH, 8);
         assert_eq!(core::mem::size_of::<Armed>(), 8);
         assert_eq!(core::mem::size_of::<Fetched>(), 8);
+        assert_eq!(core::mem::size_of::<Stats>(), 40);
+        assert_eq!(HOOK_ENTRY_BYTES, 4);
+        assert_eq!(HOOK_CHAIN_MAX, 16);
     }
 
     #[test]

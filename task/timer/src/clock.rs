@@ -184,8 +184,17 @@ impl Clock {
         self.clocksource_jiffies().unwrap_or(self.initial)
     }
 
-    /// Programs the oneshot event for the start of jiffy `j`. `Err(Etime)`
-    /// if that moment has passed: the caller catches up and retries.
+    /// The longest oneshot delay, in ns: the device's range, and no more
+    /// than the clocksource's `max_idle_ns`, since the driver extends the
+    /// counter to 64 bits only while it is read at least that often.
+    fn max_sleep_ns(&self) -> u64 {
+        self.info.max_delta_ns.min(self.cs.max_idle_ns).max(1)
+    }
+
+    /// Programs the oneshot event for the start of jiffy `j`, or for the
+    /// longest safe sleep if `j` is further away (the wake-up then catches
+    /// up and programs again). `Err(Etime)` if that moment has passed: the
+    /// caller catches up and retries.
     pub fn program_for(&mut self, j: u64) -> Result<(), ClockEventError> {
         let now = self.cycles()?;
         // Cycle count at which jiffy `j` begins on this time line (rounded
@@ -197,7 +206,7 @@ impl Clock {
             return Err(ClockEventError::Etime);
         }
         let delta_ns = (delta_cycles as u128 * 1_000_000_000).div_ceil(self.cs.rate_hz.max(1) as u128);
-        let delta_ns = delta_ns.min(i64::MAX as u128) as i64;
+        let delta_ns = delta_ns.min(self.max_sleep_ns() as u128) as i64;
         self.ce.program_event(self.dev, delta_ns)?;
         self.programmed = Some(j);
         Ok(())
@@ -206,7 +215,7 @@ impl Clock {
     /// Programs the longest sleep the device allows (nothing to wake for;
     /// the clocksource still needs reading now and then to extend it).
     pub fn program_idle(&mut self) -> Result<(), ClockEventError> {
-        let max = self.info.max_delta_ns.min(self.cs.max_idle_ns).max(1);
+        let max = self.max_sleep_ns();
         self.ce.program_event(self.dev, max.min(i64::MAX as u64) as i64)?;
         self.programmed = None;
         Ok(())

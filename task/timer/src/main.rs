@@ -31,15 +31,21 @@ use clock::{Clock, Mode};
 use fired::Fired;
 use idol_runtime::{Leased, NotificationHandler, RequestError, W};
 use ringbuf::{ringbuf, ringbuf_entry};
-use timer_api::{Armed, Fetched, FiredRecord, TimerError};
-use timer_core::{Expired, HookError, HookId, Hz, Jiffies, Owner, Slack, TickVisitor, TimerCore, TimerHandle, TimerKind};
+use timer_api::wire::{
+    HookEntry, HOOK_ADVANCE_JIFFIES, HOOK_CHAIN_MAX, HOOK_ENTRY_BYTES, HOOK_GRABBER, HOOK_OWNER_BUILTIN,
+    HOOK_RUN_ALWAYS, HOOK_RUN_WHEEL, MODE_ONESHOT, MODE_PERIODIC,
+};
+use timer_api::{Armed, Fetched, FiredRecord, Stats, TimerError};
+use timer_core::{
+    Expired, HookError, HookId, HookKind, Hz, Jiffies, Owner, Slack, TickVisitor, TimerCore, TimerHandle, TimerKind,
+};
 use userlib::{sys_irq_control, sys_post, RecvMessage, TaskId};
 use zerocopy::IntoBytes;
 
 include!(concat!(env!("OUT_DIR"), "/task_config.rs"));
 
 mod idl {
-    use timer_api::{Armed, Fetched, TimerError};
+    use timer_api::{Armed, Fetched, Stats, TimerError};
     include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 }
 
@@ -107,6 +113,12 @@ pub struct Server {
     /// Notifications to post at the end of a tick, per task index.
     posts: [u32; OWNERS],
     post_to: [u16; OWNERS],
+    /// Ticks a grabber left unanswered until the next one (`Stats`).
+    grabber_silent: u32,
+    /// Dead or restarted tasks cleaned up (`Stats`).
+    owners_forgotten: u32,
+    /// jiffies_64 at start (`Stats`).
+    start_jiffies: u64,
 }
 
 fn core_err(e: timer_core::TimerError) -> TimerError {
@@ -202,15 +214,20 @@ impl Server {
         Ok(i)
     }
 
-    /// Drops every timer, hook and queued expiry of task index `i`.
+    /// Drops every timer, hook and queued expiry of task index `i`. If it
+    /// held the grab, the grab ends as `release_grab` ends it: a tick
+    /// waiting for its answer runs as "not done" and the tick rate returns
+    /// to HZ, so a dying grabber neither loses a jiffy nor leaves the
+    /// device running fast.
     fn forget(&mut self, i: usize) {
         let was_grabber = self.grabber_owner() == Some(i);
         self.core.forget_owner(Owner(i as u16));
         self.fired.clear_owner(i);
         self.seen[i] = None;
+        self.owners_forgotten = self.owners_forgotten.wrapping_add(1);
         ringbuf_entry!(Trace::OwnerGone(i as u16));
         if was_grabber {
-            self.grab = GrabWait::default();
+            self.end_grab();
         }
         self.update_mode();
     }
@@ -249,14 +266,17 @@ impl Server {
     /// chain waits for its answer (`hook_answer`); a grabber still silent
     /// from the previous tick is taken as "not done", so time never stops.
     fn tick(&mut self, ticks: u32) {
+        if self.grab.ticks != 0 {
+            ringbuf_entry!(Trace::GrabberSilent);
+            self.grabber_silent = self.grabber_silent.wrapping_add(1);
+            let pending = self.grab.ticks;
+            self.run_chain(pending, false);
+        }
+        // Looked up after the run above: it may have found the grabber dead.
         if let Some(g) = self.core.hooks().grabber() {
-            if self.grab.ticks != 0 {
-                ringbuf_entry!(Trace::GrabberSilent);
-                let pending = self.grab.ticks;
-                self.run_chain(pending, false);
-            }
             self.grab.ticks = ticks;
             let m = self.hooks[(g.to_bits() & 0xFF) as usize];
+            // A dead grabber is forgotten here, and `forget` runs this tick.
             self.post_now(m.task, 1 << m.bit);
         } else {
             self.run_chain(ticks, false);
@@ -531,6 +551,64 @@ impl idl::InOrderTimerImpl for Server {
         self.clock.set_periodic(multiplier).map_err(|_| TimerError::Unsupported)?;
         Ok(())
     }
+
+    fn stats(&mut self, _msg: &RecvMessage) -> Result<Stats, RequestError<core::convert::Infallible>> {
+        self.catch_up();
+        let (mode, multiplier) = match self.clock.mode {
+            Mode::Periodic { multiplier } => (MODE_PERIODIC, multiplier as u32),
+            Mode::Oneshot => (MODE_ONESHOT, 0),
+        };
+        Ok(Stats {
+            interrupts: self.clock.interrupts,
+            device: self.clock.dev as u32,
+            mode,
+            multiplier,
+            timers_allocated: self.core.wheel().allocated() as u32,
+            timers_pending: self.core.wheel().pending_count() as u32,
+            hooks: self.core.hooks().client_hooks() as u32,
+            grabber_silent: self.grabber_silent,
+            owners_forgotten: self.owners_forgotten,
+            start_jiffies_low: self.start_jiffies as u32,
+        })
+    }
+
+    fn hook_chain(&mut self, _msg: &RecvMessage, out: Leased<W, [u8]>) -> Result<u32, RequestError<TimerError>> {
+        let hooks = self.core.hooks();
+        let grabber = hooks.grabber();
+        let entry = |id: HookId, kind: HookKind, run_always: bool| {
+            let (owner, mut flags) = match kind {
+                HookKind::Client(o) => (o.0 as u8, 0),
+                HookKind::AdvanceJiffies => (HOOK_OWNER_BUILTIN, HOOK_ADVANCE_JIFFIES),
+                HookKind::RunWheel => (HOOK_OWNER_BUILTIN, HOOK_RUN_WHEEL),
+            };
+            if run_always {
+                flags |= HOOK_RUN_ALWAYS;
+            }
+            if Some(id) == grabber {
+                flags |= HOOK_GRABBER;
+            }
+            HookEntry { id: id.to_bits(), owner, flags }
+        };
+        // Run order: the grabber first, then the chain without it.
+        let first = hooks.iter().filter(|h| Some(h.0) == grabber);
+        let rest = hooks.iter().filter(|h| Some(h.0) != grabber);
+        let room = (out.len() / HOOK_ENTRY_BYTES).min(HOOK_CHAIN_MAX);
+        let mut n = 0;
+        for (id, kind, run_always) in first.chain(rest).take(room) {
+            if out.write_at(n * HOOK_ENTRY_BYTES, entry(id, kind, run_always).as_bytes()).is_err() {
+                return Err(RequestError::WentAway);
+            }
+            n += 1;
+        }
+        Ok(n as u32)
+    }
+
+    fn debug_crash(&mut self, _msg: &RecvMessage) -> Result<(), RequestError<TimerError>> {
+        if cfg!(feature = "test-ops") {
+            userlib::sys_panic(b"debug_crash: faulting on purpose (test-ops)")
+        }
+        Err(TimerError::Unsupported.into())
+    }
 }
 
 impl Server {
@@ -538,6 +616,12 @@ impl Server {
     /// rate returns to HZ.
     fn release_grab(&mut self, id: HookId) -> Result<(), TimerError> {
         self.core.ungrab_hook(id).map_err(hook_err)?;
+        self.end_grab();
+        Ok(())
+    }
+
+    /// What ending a grab leaves to do, once the chain has no grabber.
+    fn end_grab(&mut self) {
         if self.grab.ticks != 0 {
             let ticks = self.grab.ticks;
             self.run_chain(ticks, false);
@@ -547,7 +631,6 @@ impl Server {
                 let _ = self.clock.set_periodic(1);
             }
         }
-        Ok(())
     }
 }
 
@@ -588,6 +671,9 @@ fn main() -> ! {
         seen: [None; OWNERS],
         posts: [0; OWNERS],
         post_to: [0; OWNERS],
+        grabber_silent: 0,
+        owners_forgotten: 0,
+        start_jiffies: start.0,
     };
     TIMER_SERVER.store(&mut server, Ordering::Relaxed);
     sys_irq_control(server.irq_mask(), true);
