@@ -42,6 +42,7 @@ fn kmain() -> ! {
             image_id,
             klog: board::console_write,
             current: 0,
+            woken: None,
         });
         kern::startup::start_kernel(kernel)
     }

@@ -42,6 +42,10 @@ pub struct Kernel {
     pub klog: klog::Sink,
     /// Index of the task that owns the CPU.
     pub current: usize,
+    /// The highest-priority task a syscall in progress made runnable, if
+    /// any: after the syscall it is the next task without a full scan
+    /// when it outranks the caller (see [`Kernel::after_syscall`]).
+    pub woken: Option<usize>,
 }
 
 impl Kernel {
@@ -65,6 +69,36 @@ impl Kernel {
                 }
             }
             None => self.panic(format_args!("no runnable task (idle must never block)")),
+        }
+    }
+
+    /// Records that task `i` became runnable (keeps the best priority).
+    pub(crate) fn note_woken(&mut self, i: usize) {
+        match self.woken {
+            Some(w) if self.tasks[w].priority <= self.tasks[i].priority => {}
+            _ => self.woken = Some(i),
+        }
+    }
+
+    /// Picks the next task after a syscall by `self.current`, cheaply.
+    ///
+    /// When the caller entered the kernel it was the highest-priority
+    /// runnable task (an interrupt that woke something better has PendSV
+    /// pending, which reschedules fully right after). So: a woken task that
+    /// outranks the caller runs next; if the caller blocked, a woken task of
+    /// its priority runs; if the caller is still runnable and nothing better
+    /// woke, it continues. Only a caller that blocked without waking anyone
+    /// as good needs the full scan.
+    pub fn after_syscall(&mut self) {
+        let cur = self.current;
+        let cur_prio = self.tasks[cur].priority;
+        let cur_ok = self.tasks[cur].is_runnable();
+        match self.woken.take() {
+            Some(i) if self.tasks[i].priority < cur_prio || (!cur_ok && self.tasks[i].priority == cur_prio) => {
+                self.current = i;
+            }
+            _ if cur_ok => {}
+            _ => self.reschedule(),
         }
     }
 
@@ -99,6 +133,7 @@ impl Kernel {
             if pending != 0 {
                 t.notifications &= !pending;
                 deliver_notification(t, pending);
+                self.note_woken(i);
                 return true;
             }
         }
@@ -132,11 +167,15 @@ impl Kernel {
                 t.state = TaskState::Healthy(SchedState::Runnable);
             }
         }
+        if start {
+            self.note_woken(i);
+        }
         for irq in irq::irqs_for_task(self.irqs, i, u32::MAX) {
             arch::irq_disable(irq);
         }
         let code = self.tasks[i].dead_code();
-        for (j, t) in self.tasks.iter_mut().enumerate() {
+        for j in 0..self.tasks.len() {
+            let t = &mut self.tasks[j];
             if j == i {
                 continue;
             }
@@ -150,6 +189,7 @@ impl Kernel {
                 t.save.set_ret(0, code);
                 t.save.set_ret(1, 0);
                 t.state = TaskState::Healthy(SchedState::Runnable);
+                self.note_woken(j);
             }
         }
         let gen = self.tasks[i].generation.get();
@@ -190,5 +230,80 @@ impl core::fmt::Display for FaultDisplay<'_> {
                 write!(f, "refused by {}: {:?}", self.1.name(server.index()), why)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::descs::{TaskDesc, TASK_FLAG_START};
+
+    fn kernel(prios: &[u8]) -> Kernel {
+        let descs: &'static [TaskDesc] = Box::leak(
+            prios
+                .iter()
+                .enumerate()
+                .map(|(i, &priority)| TaskDesc {
+                    regions: [0; 8],
+                    entry_point: 0x0800_0001,
+                    initial_stack: 0x2000_1000,
+                    priority,
+                    flags: TASK_FLAG_START,
+                    index: i as u16,
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
+        Kernel { tasks, regions: &[], irqs: &[], names: &[], image_id: 0, klog: |_| {}, current: 0, woken: None }
+    }
+
+    fn block(k: &mut Kernel, i: usize) {
+        k.tasks[i].state = TaskState::Healthy(SchedState::InRecv(None));
+    }
+
+    #[test]
+    fn woken_task_that_outranks_the_caller_runs_next() {
+        let mut k = kernel(&[0, 1, 2, 3]);
+        block(&mut k, 0);
+        block(&mut k, 1);
+        k.current = 2;
+        k.tasks[1].state = TaskState::Healthy(SchedState::Runnable);
+        k.note_woken(1);
+        k.after_syscall();
+        assert_eq!(k.current, 1);
+    }
+
+    #[test]
+    fn caller_keeps_the_cpu_when_it_only_woke_lower_tasks() {
+        let mut k = kernel(&[0, 1, 2, 3]);
+        block(&mut k, 0);
+        k.current = 1;
+        k.note_woken(3);
+        k.after_syscall();
+        assert_eq!(k.current, 1);
+    }
+
+    #[test]
+    fn blocked_caller_without_a_better_woken_task_scans() {
+        let mut k = kernel(&[0, 1, 2, 3]);
+        block(&mut k, 0);
+        block(&mut k, 1);
+        k.current = 1;
+        // It woke the lowest task only; task 2 was already runnable and is
+        // the right choice, which only a full scan finds.
+        k.note_woken(3);
+        k.after_syscall();
+        assert_eq!(k.current, 2);
+        assert_eq!(k.woken, None);
+    }
+
+    #[test]
+    fn note_woken_keeps_the_best_priority() {
+        let mut k = kernel(&[0, 1, 2, 3]);
+        k.note_woken(3);
+        k.note_woken(1);
+        k.note_woken(2);
+        assert_eq!(k.woken, Some(1));
     }
 }

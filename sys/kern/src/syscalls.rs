@@ -28,6 +28,7 @@ impl Kernel {
     /// `self.current` names the task to resume.
     pub fn syscall(&mut self) {
         let caller = self.current;
+        self.woken = None;
         let nr = self.tasks[caller].save.syscall_number();
         let result = match Sysnum::from_u32(nr) {
             Some(Sysnum::Send) => self.sys_send(caller),
@@ -49,7 +50,7 @@ impl Kernel {
         if let Err(Misuse(e)) = result {
             self.fault_task(caller, FaultInfo::SyscallUsage(e));
         }
-        self.reschedule();
+        self.after_syscall();
     }
 
     /// Checks that the caller may access `[base, base+len)` with `needed`.
@@ -146,6 +147,7 @@ impl Kernel {
         r.save.set_ret(4, s.r8);
         r.save.set_ret(5, s.r10);
         r.state = TaskState::Healthy(SchedState::Runnable);
+        self.note_woken(receiver);
         self.tasks[sender].state = TaskState::Healthy(SchedState::InReply(receiver_id));
     }
 
@@ -230,6 +232,7 @@ impl Kernel {
         t.save.set_ret(0, code);
         t.save.set_ret(1, len);
         t.state = TaskState::Healthy(SchedState::Runnable);
+        self.note_woken(p);
         Ok(())
     }
 
