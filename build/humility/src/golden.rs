@@ -247,7 +247,8 @@ pub fn run_all(target: GdbTarget, archive_path: &Path, work: &Path) -> Result<Ve
         Ok(out) => format!("NOT REFUSED:\n{out}"),
         Err(e) => format!("error: {e:#}\n"),
     };
-    let refused = normalize(&refused, archive, &dump).replace(&format!("{other:#018x}"), "<other-id>").replace(&other_path.display().to_string(), "<other-archive>");
+    let refused = normalize(&refused, archive, &dump)
+        .replace(&format!("({:#010x})", archive.image_id_addr), "(<addr>)").replace(&format!("{other:#018x}"), "<other-id>").replace(&other_path.display().to_string(), "<other-archive>");
     record("mismatch-refused", check("mismatch-refused", &refused));
     if !failures.is_empty() {
         bail!("{} of {} golden checks failed:\n{}", failures.len(), done.len(), failures.join("\n"));

@@ -12,7 +12,10 @@
 //! - `sender` posts `poke` to the inspectee, then sends to it while the
 //!   inspectee only waits for notifications, so the send stays queued;
 //! - `crasher` touches the kernel's RAM and is faulted, restarted by the
-//!   supervisor until its budget runs out, then stays faulted.
+//!   supervisor until its budget runs out, then stays faulted;
+//! - `ticker` arms timers at the timer server (a one-shot far out, a
+//!   periodic one, one set up but not armed) and registers a tick hook,
+//!   for the `timers` view.
 //!
 //! When everything has settled, only idle can run: the tests stop QEMU at
 //! idle's entry point and dump it. This file's line numbers show up in the
@@ -139,6 +142,33 @@ mod role {
         // Kernel RAM: the MPU refuses it to tasks.
         let v = unsafe { core::ptr::read_volatile(0x2000_0000 as *const u32) };
         userlib::sys_panic(if v == 0 { b"read zero" } else { b"read something" })
+    }
+}
+
+#[cfg(feature = "ticker")]
+mod role {
+    use super::*;
+    use timer_api::client::{Spec, Timers};
+    use timer_api::Timer;
+
+    pub fn run() -> ! {
+        let timer = Timer::from(slots::TIMER);
+        let now = timer.jiffies();
+        let mut set: Timers<4> = Timers::new(slots::TIMER);
+        let far = set.setup(Spec::oneshot(notifications::FAR_BIT as u8)).unwrap_or_else(|_| sys_panic(b"setup far"));
+        let every = set
+            .setup(Spec { period: 50, ..Spec::oneshot(notifications::EVERY_BIT as u8) })
+            .unwrap_or_else(|_| sys_panic(b"setup every"));
+        let _spare = set.setup(Spec::oneshot(notifications::FAR_BIT as u8)).unwrap_or_else(|_| sys_panic(b"setup spare"));
+        if set.add(far, now + 1000).is_err() || set.add(every, now + 50).is_err() {
+            sys_panic(b"add");
+        }
+        if timer.hook_register(notifications::HOOK_BIT as u8, true).is_err() {
+            sys_panic(b"hook");
+        }
+        loop {
+            sys_recv_notification(notifications::FAR_MASK);
+        }
     }
 }
 
