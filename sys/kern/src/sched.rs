@@ -11,14 +11,18 @@
 /// and `current` the task that ran last. `None` only if nothing is runnable
 /// (impossible in a valid image, where idle never blocks).
 pub fn select(current: usize, count: usize, priority_if_runnable: impl Fn(usize) -> Option<u8>) -> Option<usize> {
+    // Two plain passes in rotation order (after `current`, then up to and
+    // including it) instead of a modulo per step: this runs whenever a task
+    // blocks. The first task found at the best priority keeps it.
     let mut best: Option<(u8, usize)> = None;
-    for step in 1..=count {
-        let i = (current + step) % count;
+    let order = (current + 1..count).chain(0..(current + 1).min(count));
+    for i in order {
         if let Some(p) = priority_if_runnable(i) {
-            // Strictly better only: the first task found at a priority (in
-            // rotation order after `current`) keeps it.
             if best.is_none_or(|(bp, _)| p < bp) {
                 best = Some((p, i));
+                if p == 0 {
+                    break;
+                }
             }
         }
     }

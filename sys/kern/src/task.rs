@@ -130,6 +130,8 @@ pub struct Task {
     /// The task's MPU register values (RBAR, RASR per slot), computed once
     /// at boot by `arch` so that a context switch is 16 stores.
     pub mpu: [[u32; 2]; crate::descs::REGIONS_PER_TASK],
+    /// Slots of `mpu` in use (the rest are disabled).
+    pub mpu_used: u8,
 }
 
 impl Task {
@@ -144,6 +146,7 @@ impl Task {
             notifications: 0,
             descriptor,
             mpu: [[0; 2]; crate::descs::REGIONS_PER_TASK],
+            mpu_used: 0,
         };
         t.reinitialize();
         if descriptor.flags & TASK_FLAG_START != 0 {

@@ -13,12 +13,15 @@ use abi::Sysnum;
 pub fn syscall(nr: Sysnum, args: &[u32; 7]) -> [u32; 8] {
     #[cfg(target_arch = "arm")]
     {
-        let mut out = [0u32; 8];
+        let mut out = core::mem::MaybeUninit::<[u32; 8]>::uninit();
         // Safety: `syscall_stub` reads exactly 7 words from `args` and writes
-        // exactly 8 words to `out`, both valid for those sizes; it saves and
-        // restores every callee-saved register it touches.
-        unsafe { syscall_stub(args.as_ptr(), out.as_mut_ptr(), nr as u32) };
-        out
+        // all 8 words of `out` (so it is initialised afterwards), both valid
+        // for those sizes; it saves and restores every callee-saved register
+        // it touches. No zeroing first: this is on every IPC.
+        unsafe {
+            syscall_stub(args.as_ptr(), out.as_mut_ptr().cast(), nr as u32);
+            out.assume_init()
+        }
     }
     #[cfg(not(target_arch = "arm"))]
     {

@@ -145,14 +145,17 @@ fn mpu_values(desc: &TaskDesc, regions: &[RegionDesc]) -> [[u32; 2]; crate::desc
     out
 }
 
-/// Loads the MPU with `task`'s precomputed regions. The kernel keeps its
-/// default map (PRIVDEFENA), so only unprivileged access is restricted.
+/// Loads the MPU with `task`'s precomputed regions, writing only the slots
+/// either task uses: slots beyond both `prev_used` and the new task's own
+/// are already disabled. The kernel keeps its default map (PRIVDEFENA), so
+/// only unprivileged access is restricted.
 #[inline(always)]
-fn mpu_apply(task: &Task) {
-    for (i, pair) in task.mpu.iter().enumerate() {
+fn mpu_apply(task: &Task, prev_used: u8) {
+    let n = task.mpu_used.max(prev_used) as usize;
+    for (i, pair) in task.mpu.iter().enumerate().take(n) {
         // Safety: MPU registers. RBAR carries VALID and the slot number, so
-        // each pair programs exactly its slot; RBAR/RASR and their aliases
-        // A1..A3 are consecutive words, written as four pairs twice. The
+        // each pair programs exactly its slot (a disabled slot has RASR 0);
+        // RBAR/RASR and their aliases A1..A3 are consecutive words. The
         // kernel runs privileged with the default map, so updating a region
         // never affects its own accesses.
         unsafe {
@@ -169,8 +172,10 @@ fn switch_to_current(k: &mut Kernel) {
     // Safety: single-threaded kernel context (see `with_kernel`).
     unsafe {
         if CURRENT_TASK_PTR != t {
+            // At boot nothing is loaded yet: program every slot once.
+            let prev_used = if CURRENT_TASK_PTR.is_null() { 8 } else { (*CURRENT_TASK_PTR).mpu_used };
             CURRENT_TASK_PTR = t;
-            mpu_apply(&*t);
+            mpu_apply(&*t, prev_used);
         }
     }
 }
@@ -202,6 +207,8 @@ pub fn start(kernel: &'static mut Kernel) -> ! {
         let regions = k.regions;
         for t in k.tasks.iter_mut() {
             t.mpu = mpu_values(t.descriptor, regions);
+            // The build fills slots in order, so used slots come first.
+            t.mpu_used = t.descriptor.regions.iter().take_while(|&&r| r != 0).count() as u8;
         }
         k.reschedule();
         CURRENT_TASK_PTR = core::ptr::null_mut();
