@@ -182,6 +182,30 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
         ],
         exits: true,
     },
+    SysTest {
+        name: "timer-security",
+        app: "build/apps/test-timer-security.toml",
+        expect: &[
+            "PASS quota-exceeded: 16 timers, then Some(QuotaExceeded); all freed",
+            "PASS not-owner: another task's timer: add, mod, del, pending, free all Some(NotOwner); nothing fetched",
+            "PASS victim-untouched",
+            // One malformed message per fuzzer incarnation, each refused.
+            "kern: task #7 fuzzer gen 0 faulted: refused by timer: Some(UndefinedOperation)",
+            "kern: task #7 fuzzer restarted, gen 1",
+            "kern: task #7 fuzzer gen 2 faulted: refused by timer: Some(BadMessageSize)",
+            "kern: task #7 fuzzer gen 4 faulted: refused by timer: Some(BadLeases)",
+            "kern: task #7 fuzzer gen 8 faulted: refused by timer: Some(BadMessageContents)",
+            "kern: task #7 fuzzer gen 9 faulted: refused by timer: Some(ReplyBufferTooSmall)",
+            "kern: task #7 fuzzer gen 19 faulted: refused by timer: Some(ReplyBufferTooSmall)",
+            "kern: task #7 fuzzer restarted, gen 20",
+            "PASS victim-timers-exact: periodic fired 50 times, every 3 jiffies, one-shot at +150, 0 wrong",
+            "PASS fuzz: 10000 well-formed hostile + 20 malformed messages; fuzzer restarted 20 times; server generation 0",
+            "PASS fuzz-replies: ok 4323, StaleHandle 4401, NotOwner 32,",
+            "PASS serving-after-fuzz",
+            "security tests done: 0 failed",
+        ],
+        exits: true,
+    },
 ];
 
 /// Runs host tests and system tests.

@@ -13,14 +13,16 @@
 use crate::common::*;
 use crate::slots;
 use drv_console_api::console_writeln;
-use timer_api::wire::{HookEntry, HOOK_CHAIN_MAX, HOOK_ENTRY_BYTES};
 use timer_api::Timer;
 use userlib::*;
-use zerocopy::FromBytes;
+
+#[cfg(any(feature = "hooks", feature = "hookpeer"))]
+use timer_api::wire::{HookEntry, HOOK_CHAIN_MAX, HOOK_ENTRY_BYTES};
 
 /// The chain as the server reports it.
 #[cfg(any(feature = "hooks", feature = "hookpeer"))]
 fn chain(timer: &Timer) -> ([HookEntry; HOOK_CHAIN_MAX], usize) {
+    use zerocopy::FromBytes;
     let mut buf = [0u8; HOOK_CHAIN_MAX * HOOK_ENTRY_BYTES];
     let n = timer.hook_chain(&mut buf).unwrap_or(0) as usize;
     let mut out = [HookEntry::default(); HOOK_CHAIN_MAX];
