@@ -67,6 +67,11 @@ struct Slot {
 /// restart.
 pub struct Timers<const N: usize> {
     server: Timer,
+    /// The server incarnation the handles in `slots` belong to. Idempotent
+    /// calls (`jiffies`, `hz`) follow a restart silently, moving
+    /// `server`'s id on; a mismatch here then tells the set to recover
+    /// before its next call that uses a handle.
+    epoch: TaskId,
     slots: [Option<Slot>; N],
     /// Times the set re-created its timers after a server restart.
     pub recoveries: u32,
@@ -75,7 +80,7 @@ pub struct Timers<const N: usize> {
 impl<const N: usize> Timers<N> {
     /// An empty set talking to the timer server at `server`.
     pub fn new(server: TaskId) -> Self {
-        Timers { server: Timer::from(server), slots: [None; N], recoveries: 0 }
+        Timers { server: Timer::from(server), epoch: server, slots: [None; N], recoveries: 0 }
     }
 
     /// The raw client, for ops the set does not wrap (hooks, ktime).
@@ -174,8 +179,9 @@ impl<const N: usize> Timers<N> {
     pub fn free(&mut self, id: Id) -> Result<(), TimerError> {
         let h = self.slot(id)?.handle;
         // After a restart the server no longer knows the handle: nothing to
-        // free there.
-        match self.server.free(h) {
+        // free there (and a stale handle must not be sent).
+        let stale = self.server.task_id() != self.epoch;
+        match if stale { Ok(()) } else { self.server.free(h) } {
             Ok(()) | Err(TimerError::ServerDied) | Err(TimerError::StaleHandle) => {}
             Err(e) => return Err(e),
         }
@@ -230,8 +236,12 @@ impl<const N: usize> Timers<N> {
         self.slot_mut(id).ok()?.fired.take()
     }
 
-    /// Runs `op`; on `ServerDied`, re-creates every timer and retries once.
+    /// Runs `op`; on `ServerDied` (or if the server is known to have
+    /// restarted already), re-creates every timer and retries once.
     fn retry<T>(&mut self, mut op: impl FnMut(&mut Self) -> Result<T, TimerError>) -> Result<T, TimerError> {
+        if self.server.task_id() != self.epoch {
+            self.recover()?;
+        }
         match op(self) {
             Err(TimerError::ServerDied) => {
                 self.recover()?;
@@ -245,6 +255,7 @@ impl<const N: usize> Timers<N> {
     /// armed ones at their absolute expiries.
     fn recover(&mut self) -> Result<(), TimerError> {
         self.recoveries += 1;
+        self.epoch = self.server.task_id();
         for i in 0..N {
             let Some(slot) = self.slots[i] else { continue };
             let sp = slot.spec;
