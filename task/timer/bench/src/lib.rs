@@ -450,13 +450,15 @@ impl Subject for TokioPeer {
         let d = Duration::from_millis(to - self.now);
         self.now = to;
         let q = &mut self.q;
-        self.rt.block_on(async move {
+        // Unconstrained: otherwise tokio's cooperative budget makes
+        // poll_expired return Pending after 128 items per block_on.
+        self.rt.block_on(tokio::task::unconstrained(async move {
             tokio::time::advance(d).await;
             let mut cx = Context::from_waker(Waker::noop());
             while let Poll::Ready(Some(e)) = q.poll_expired(&mut cx) {
                 fired(e.into_inner());
             }
-        });
+        }));
     }
     fn next_expiry(&mut self) -> Option<u64> {
         None
