@@ -85,9 +85,9 @@ fn w2<S: Subject>(g: &mut Group, n: usize) {
             let t0 = Instant::now();
             for _ in 0..iters {
                 for op in 0..n {
-                    let k = (r.next() % n as u64) as usize;
-                    let x = r.next();
-                    let at = now + if x % 100 == 0 { 1 + (x >> 8) % 4 } else { 200 + (x >> 8) % 1000 };
+                    let k = (r.next_u64() % n as u64) as usize;
+                    let x = r.next_u64();
+                    let at = now + if x.is_multiple_of(100) { 1 + (x >> 8) % 4 } else { 200 + (x >> 8) % 1000 };
                     let h = hs[k].take().unwrap();
                     let h = if fired[k] {
                         fired[k] = false;

@@ -28,7 +28,7 @@ impl Rng {
     }
     /// Next 64 random bits.
     #[inline]
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x << 13;
         x ^= x >> 7;
@@ -39,7 +39,7 @@ impl Rng {
     /// Uniform in `[lo, hi)`.
     #[inline]
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.next() % (hi - lo)
+        lo + self.next_u64() % (hi - lo)
     }
 }
 
@@ -63,7 +63,7 @@ impl Mix {
             Mix::Short => r.range(1, 256),
             Mix::Medium => r.range(256, 1 << 14),
             Mix::Far => r.range(1 << 14, 1 << 24),
-            Mix::Skewed => match r.next() % 100 {
+            Mix::Skewed => match r.next_u64() % 100 {
                 0..70 => r.range(1, 256),
                 70..95 => r.range(256, 1 << 14),
                 _ => r.range(1 << 14, 1 << 24),
