@@ -49,7 +49,21 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
     SysTest {
         name: "demo-boots",
         app: "app.toml",
-        expect: &["kern: Escapement starting", "hello: hello from Escapement", "hello: tick 1", "hello: tick 2"],
+        expect: &[
+            "kern: Escapement starting",
+            "watchdog: armed, bites 50 jiffies after the last feed",
+            "sleeper: Calibrating delay loop...",
+            "watchdog: worker finished unit 1 at +20, fed the watchdog (was pending)",
+            "heartbeat: beat 1 at jiffies 0xffff8b34 (+1 s), 0 late",
+            "watchdog: BITE at +130: worker stuck in unit 5, 50 jiffies since the last feed",
+            "watchdog: worker finished unit 5 at +160, fed the watchdog (had bitten: re-armed)",
+            "heartbeat: beat 2 at jiffies 0xffff8b98 (+2 s), 0 late",
+            "pcspkr: beep 1: 200 hardware ticks at 4x HZ, jiffies +50 (HZ kept)",
+            "heartbeat: beat 3 at jiffies 0xffff8bfc (+3 s), 0 late",
+            "watchdog: 12 units done, one bite",
+            "pcspkr: beep 2: 200 hardware ticks at 4x HZ, jiffies +50 (HZ kept)",
+            "heartbeat: beat 5 at jiffies 0xffff8cc4 (+5 s), 0 late",
+        ],
         exits: false,
     },
     SysTest {

@@ -1,0 +1,1 @@
+fn main() { build_util::expose_task_config(); }
