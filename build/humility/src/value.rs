@@ -357,6 +357,81 @@ impl fmt::Display for Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dwarf::{EnumType, Member, StructType, Variant, VariantPart};
+    use std::collections::HashMap;
+
+    fn member(name: &str, offset: u64, ty: u64) -> Member {
+        Member { name: name.into(), offset, ty: Some(ty) }
+    }
+
+    /// A program with hand-made types, numbered as DIE offsets would be.
+    fn program() -> Program {
+        let mut types = HashMap::new();
+        types.insert(1, Type::Base { name: "u16".into(), size: 2, encoding: Encoding::Unsigned });
+        types.insert(2, Type::Base { name: "i8".into(), size: 1, encoding: Encoding::Signed });
+        types.insert(3, Type::Pointer { name: "&u16".into(), target: Some(1), size: 4 });
+        types.insert(4, Type::Base { name: "u32".into(), size: 4, encoding: Encoding::Unsigned });
+        let strukt = |name: &str, size, members, vp| {
+            Type::Struct(StructType { name: name.into(), path: name.into(), size, is_union: false, members, variant_part: vp })
+        };
+        // Option<u16>, tagged: u16 tag at 0, payload at 2.
+        types.insert(10, strukt("None", 4, vec![], None));
+        types.insert(11, strukt("Some", 4, vec![member("__0", 2, 1)], None));
+        let tagged = VariantPart {
+            discr: Some(member("<<variant>>", 0, 1)),
+            variants: vec![
+                Variant { discr_value: Some(0), member: member("None", 0, 10) },
+                Variant { discr_value: Some(1), member: member("Some", 0, 11) },
+            ],
+        };
+        types.insert(12, strukt("Option<u16>", 4, vec![], Some(tagged)));
+        // Option<&u16>, niche: null is None, anything else the untagged Some.
+        types.insert(20, strukt("None", 4, vec![], None));
+        types.insert(21, strukt("Some", 4, vec![member("__0", 0, 3)], None));
+        let niche = VariantPart {
+            discr: Some(member("<<variant>>", 0, 4)),
+            variants: vec![
+                Variant { discr_value: Some(0), member: member("None", 0, 20) },
+                Variant { discr_value: None, member: member("Some", 0, 21) },
+            ],
+        };
+        types.insert(22, strukt("Option<&u16>", 4, vec![], Some(niche)));
+        types.insert(30, Type::Enum(EnumType { name: "Color".into(), path: "Color".into(), size: 1, enumerators: vec![("Red".into(), 1), ("Green".into(), 2)] }));
+        types.insert(40, Type::Array { name: String::new(), elem: Some(2), counts: vec![3] });
+        types.insert(50, Type::Typedef { name: "Alias".into(), target: Some(12) });
+        Program { name: "test".into(), types, variables: Vec::new(), symbols: HashMap::new(), entry: 0 }
+    }
+
+    #[test]
+    fn tagged_enum_by_discriminant() {
+        let p = program();
+        assert_eq!(decode(&p, Some(12), &[1, 0, 0x34, 0x12]).unwrap().to_string(), "Some(4660)");
+        assert_eq!(decode(&p, Some(12), &[0, 0, 0xff, 0xff]).unwrap().to_string(), "None");
+        assert_eq!(decode(&p, Some(50), &[1, 0, 7, 0]).unwrap().to_string(), "Some(7)", "through a typedef");
+        // A tag no variant claims, with no untagged variant, is reported.
+        assert!(decode(&p, Some(12), &[9, 0, 0, 0]).unwrap().to_string().contains("invalid"));
+    }
+
+    #[test]
+    fn niche_enum_uses_the_untagged_variant() {
+        let p = program();
+        assert_eq!(decode(&p, Some(22), &[0, 0, 0, 0]).unwrap().to_string(), "None");
+        assert_eq!(decode(&p, Some(22), &[0, 0x10, 0, 0x20]).unwrap().to_string(), "Some(0x20001000)");
+    }
+
+    #[test]
+    fn c_like_enums_arrays_and_signedness() {
+        let p = program();
+        assert_eq!(decode(&p, Some(30), &[2]).unwrap().to_string(), "Green");
+        assert_eq!(decode(&p, Some(30), &[5]).unwrap().to_string(), "<invalid 5>");
+        assert_eq!(decode(&p, Some(40), &[0xff, 0, 0x7f]).unwrap().to_string(), "[-1, 0, 127]");
+    }
+
+    #[test]
+    fn short_input_is_an_error_naming_the_type() {
+        let e = decode(&program(), Some(12), &[1, 0]).unwrap_err().to_string();
+        assert!(e.contains("Option<u16>"), "{e}");
+    }
 
     fn s(ty: &str, fields: Vec<(&str, Value)>) -> Value {
         Value::Struct { ty: ty.into(), fields: fields.into_iter().map(|(n, v)| (n.to_string(), v)).collect() }

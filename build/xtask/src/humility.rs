@@ -40,10 +40,11 @@ pub fn humility(args: Vec<OsString>) -> Result<()> {
 pub fn flash(app: Option<PathBuf>) -> Result<()> {
     let app = app.unwrap_or_else(|| crate::root().join("build/apps/stm32f4-discovery.toml"));
     let image = dist::dist(&app)?;
+    ensure_libudev()?;
     println!("flashing {} (image id {:#018x}) through probe-rs", image.name, image.image_id);
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(crate::root())
-        .args(["run", "--quiet", "--release", "-p", "escapement-humility", "--features", "probe", "--", "-a"])
+        .args(["run", "--quiet", "-p", "escapement-humility", "--features", "probe", "--", "-a"])
         .arg(&image.archive)
         .arg("flash")
         .status()
@@ -52,6 +53,26 @@ pub fn flash(app: Option<PathBuf>) -> Result<()> {
         bail!("flashing {} failed (see above)", image.name);
     }
     Ok(())
+}
+
+/// probe-rs talks to USB probes through libudev, whose headers its build
+/// needs: installs them with apt-get when running as root, otherwise says
+/// what to run.
+fn ensure_libudev() -> Result<()> {
+    let found = || Command::new("pkg-config").args(["--exists", "libudev"]).status().map(|s| s.success()).unwrap_or(false);
+    if found() {
+        return Ok(());
+    }
+    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
+    if is_root {
+        eprintln!("xtask: probe-rs needs libudev; installing it (apt-get install -y libudev-dev pkg-config)");
+        let install = || Command::new("apt-get").args(["install", "-y", "libudev-dev", "pkg-config"]).status().map(|s| s.success()).unwrap_or(false);
+        let _ = install() || (Command::new("apt-get").arg("update").status().map(|s| s.success()).unwrap_or(false) && install());
+        if found() {
+            return Ok(());
+        }
+    }
+    bail!("probe-rs needs libudev's headers to build. Install them with:\n    sudo apt-get install -y libudev-dev pkg-config")
 }
 
 /// The app the golden tests dump.

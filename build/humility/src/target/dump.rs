@@ -88,7 +88,7 @@ pub fn write(archive_zip: &[u8], registers: &[(u32, u32)], segments: &[(u64, Vec
 }
 
 fn pad4(v: &mut Vec<u8>) {
-    while v.len() % 4 != 0 {
+    while !v.len().is_multiple_of(4) {
         v.push(0);
     }
 }

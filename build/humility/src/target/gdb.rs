@@ -203,7 +203,7 @@ fn expand_rle(body: &[u8]) -> String {
 
 /// Decodes a hex string into bytes.
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()

@@ -60,7 +60,7 @@ pub fn entries(ring: &Value) -> Result<Vec<Entry>> {
 /// Produces the report for `task` (all tasks when `None`).
 pub fn ringbuf(insp: &mut Inspector, task: Option<&str>) -> Result<Report> {
     let programs: Vec<usize> = match task {
-        Some(t) if t == "kernel" => vec![0],
+        Some("kernel") => vec![0],
         Some(t) => vec![1 + insp.archive.task_index(t)?],
         None => (0..=insp.task_count()).collect(),
     };
