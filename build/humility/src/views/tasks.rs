@@ -101,9 +101,14 @@ fn sched_text(s: &Value, mask: u64, notes: &[String], names: &[String], running:
             Some(None) if mask == 0 => "recv".into(),
             Some(None) => format!("recv, notif: {}", format_bits(mask, notes)),
             Some(Some(t)) if task_id(t).is_some_and(|(i, _)| i as u64 == INDEX_MASK) => {
-                format!("wait: notif {}", format_bits(mask, notes))
+                if mask == 0 {
+                    "wait: notif none (parked)".into()
+                } else {
+                    format!("wait: notif {}", format_bits(mask, notes))
+                }
             }
-            Some(Some(t)) => format!("recv from {}", task_name(t, names)),
+            Some(Some(t)) if mask == 0 => format!("recv from {}", task_name(t, names)),
+            Some(Some(t)) => format!("recv from {}, notif: {}", task_name(t, names), format_bits(mask, notes)),
             None => format!("recv ({from})"),
         },
         _ => s.to_string(),
