@@ -71,8 +71,13 @@ mod runner {
         pub console: Console,
         /// Cost of two back-to-back stopwatch reads.
         pub overhead: u32,
-        pub samples: [u32; REPS],
+        pub samples: &'static mut [u32; REPS],
     }
+
+    /// Sample storage (kept off the stack).
+    static mut SAMPLES: [u32; REPS] = [0; REPS];
+    /// Handles of the "many pending timers" figure (kept off the stack).
+    static mut HANDLES: [u64; PENDING] = [0; PENDING];
 
     impl Bench {
         /// Times `f` `REPS` times and prints the figure.
@@ -102,7 +107,9 @@ mod runner {
             let b = now();
             overhead = overhead.min(b.wrapping_sub(a));
         }
-        let mut b = Bench { console, overhead, samples: [0; REPS] };
+        // Safety: the only references ever made to SAMPLES; `run` runs once.
+        let samples = unsafe { &mut *(&raw mut SAMPLES) };
+        let mut b = Bench { console, overhead, samples };
 
         // Null IPC round trip: send (no data) -> recv -> reply -> back.
         b.run("ipc_null_roundtrip", || {
@@ -136,9 +143,142 @@ mod runner {
         }
         b.report("del_timer_ipc", REPS);
 
+        let _ = timer.del_timer(h);
+
+        let stats = timer.stats();
+        if stats.mode == timer_api::wire::MODE_PERIODIC {
+            periodic_figures(&mut b, &timer);
+        } else {
+            tickless_figures(&mut b, &timer);
+        }
+
         console_writeln!(b.console, "BENCH done");
         kipc::semihost_exit(0)
     }
+
+    /// Instructions the spin loop of [`gaps`] takes per turn when nothing
+    /// interrupts it.
+    fn spin_turn() -> u32 {
+        let mut best = u32::MAX;
+        let mut last = now();
+        for _ in 0..64 {
+            let t = now();
+            best = best.min(t.wrapping_sub(last));
+            last = t;
+        }
+        best
+    }
+
+    /// Spins reading the stopwatch and records the first `n` gaps longer
+    /// than `threshold`: each is the time from the interrupt that took the
+    /// CPU away to this task running again (it is the lowest-priority busy
+    /// task, so "back to idle"), minus one loop turn.
+    fn gaps(b: &mut Bench, n: usize, threshold: u32) {
+        let turn = spin_turn();
+        let mut k = 0;
+        let mut last = now();
+        while k < n {
+            let t = now();
+            let d = t.wrapping_sub(last);
+            if d > threshold {
+                b.samples[k] = d - turn;
+                k += 1;
+            }
+            last = t;
+        }
+    }
+
+    /// Gaps longer than this are interrupts, not loop turns.
+    const GAP: u32 = 150;
+
+    /// Periodic mode (nohz off): the cost of a tick from IRQ entry until
+    /// the CPU is back, with no timers, many pending timers, 8 hooks, and on
+    /// cascade ticks; and expiry latency.
+    fn periodic_figures(b: &mut Bench, timer: &Timer) {
+        gaps(b, REPS, GAP);
+        b.report("tick_periodic_0_timers", REPS);
+
+        // Many pending timers, all far beyond tv1 (no cascade within the
+        // run: tv3 turns over every 16384 ticks).
+        // Safety: the only reference ever made to HANDLES.
+        let handles = unsafe { &mut *(&raw mut HANDLES) };
+        let far = timer.jiffies() + 100_000;
+        for (i, h) in handles.iter_mut().enumerate() {
+            *h = timer.setup(1, 0, 0, 0, false).unwrap_or_else(|_| sys_panic(b"setup"));
+            let _ = timer.add_timer(*h, far + i as u64);
+        }
+        gaps(b, REPS, GAP);
+        b.report("tick_periodic_pending_timers", REPS);
+
+        // Cascade: move the timers into the next two tv2 slots (260 to 740
+        // jiffies out), so the next tv1 wraps (every 256 ticks) refile them
+        // into tv1: the max over 600 ticks is a cascade tick.
+        let base = timer.jiffies() + 260;
+        for (i, h) in handles.iter().enumerate() {
+            let _ = timer.mod_timer(*h, base + (i as u64 % 480));
+        }
+        gaps(b, 600, GAP);
+        let (_, cascade_max) = stats(&mut b.samples[..600]);
+        console_writeln!(b.console, "BENCH tick_cascade median={} max={} n=600", cascade_max, cascade_max);
+        for h in handles.iter() {
+            let _ = timer.free(*h);
+        }
+
+        // Expiry latency: arm for the next jiffy; the gap is IRQ entry to
+        // this task running with its notification pending.
+        let h = timer.setup(notifications::TIMER_BIT as u8, 0, 0, 0, false).unwrap_or_else(|_| sys_panic(b"setup"));
+        for i in 0..REPS {
+            let _ = timer.add_timer(h, timer.jiffies() + 1);
+            gaps_one(b, i);
+            sys_recv_notification(notifications::TIMER_MASK);
+            let mut buf = [0u8; 32];
+            let _ = timer.fetch_fired(&mut buf);
+        }
+        b.report("expiry_latency", REPS);
+        let _ = timer.free(h);
+
+        // 8 hooks (the runner owns them; it never waits for their bits).
+        let mut hooks = [0u16; 8];
+        for (i, hk) in hooks.iter_mut().enumerate() {
+            *hk = timer.hook_register(8 + i as u8, false).unwrap_or_else(|_| sys_panic(b"hook"));
+        }
+        gaps(b, REPS, GAP);
+        b.report("tick_periodic_8_hooks", REPS);
+        for hk in hooks {
+            let _ = timer.hook_unregister(hk);
+        }
+    }
+
+    /// One gap, into sample `i`.
+    fn gaps_one(b: &mut Bench, i: usize) {
+        let turn = spin_turn();
+        let mut last = now();
+        loop {
+            let t = now();
+            let d = t.wrapping_sub(last);
+            if d > GAP {
+                b.samples[i] = d - turn;
+                return;
+            }
+            last = t;
+        }
+    }
+
+    /// Tickless mode: interrupts during 10 s of idle with one far timer.
+    fn tickless_figures(b: &mut Bench, timer: &Timer) {
+        let hz = timer.hz() as u64;
+        let far = timer.setup(1, 0, 0, 0, false).unwrap_or_else(|_| sys_panic(b"setup"));
+        let _ = timer.add_timer(far, timer.jiffies() + 60 * hz);
+        let wake = timer.setup(notifications::TIMER_BIT as u8, 0, 0, 0, false).unwrap_or_else(|_| sys_panic(b"setup"));
+        let before = timer.stats().interrupts;
+        let _ = timer.add_timer(wake, timer.jiffies() + 10 * hz);
+        sys_recv_notification(notifications::TIMER_MASK);
+        let irqs = timer.stats().interrupts.wrapping_sub(before);
+        console_writeln!(b.console, "BENCH tickless_irqs_10s_idle median={} max={} n=1", irqs, irqs);
+    }
+
+    /// Pending timers for the "many timers" tick figure.
+    const PENDING: usize = config::PENDING as usize;
 }
 
 #[cfg(feature = "runner")]

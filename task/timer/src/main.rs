@@ -329,6 +329,12 @@ impl Server {
 
     /// Oneshot mode: advance jiffies to what the clocksource says, firing
     /// everything due in between (`do_timer(elapsed)`).
+    ///
+    /// Called on each wake-up and before answering `jiffies`, not on every
+    /// request: arming, re-arming and deleting work against the wheel's own
+    /// `timer_jiffies`, and an expiry that the clocksource has already
+    /// passed makes `program_next` see `Etime` and catch up then. That
+    /// keeps add/mod/del free of clockevent IPC.
     fn catch_up(&mut self) {
         if self.clock.mode != Mode::Oneshot {
             return;
@@ -373,7 +379,8 @@ impl Server {
     /// Chooses the device mode: tickless (oneshot) when the device can and
     /// no hook needs every tick; periodic otherwise.
     fn update_mode(&mut self) {
-        let want_oneshot = self.clock.can_oneshot() && self.core.tickless_deadline().is_some();
+        let want_oneshot =
+            !cfg!(feature = "periodic-only") && self.clock.can_oneshot() && self.core.tickless_deadline().is_some();
         match (self.clock.mode, want_oneshot) {
             (Mode::Periodic { .. }, true) => {
                 if self.clock.set_oneshot(self.core.jiffies().0).is_ok() {
@@ -422,7 +429,6 @@ impl idl::InOrderTimerImpl for Server {
 
     fn add_timer(&mut self, msg: &RecvMessage, handle: u64, expires: u64) -> Result<u32, RequestError<TimerError>> {
         let (h, me) = self.own_timer(msg, handle)?;
-        self.catch_up();
         let slack = slack_of(self.core.wheel().token(h).map_err(core_err)?.slack);
         if self.core.wheel().timer_pending(h).map_err(core_err)? {
             return Err(TimerError::AlreadyPending.into());
@@ -435,7 +441,6 @@ impl idl::InOrderTimerImpl for Server {
 
     fn mod_timer(&mut self, msg: &RecvMessage, handle: u64, expires: u64) -> Result<Armed, RequestError<TimerError>> {
         let (h, me) = self.own_timer(msg, handle)?;
-        self.catch_up();
         let slack = slack_of(self.core.wheel().token(h).map_err(core_err)?.slack);
         let was = self.core.mod_timer_slack(h, Jiffies(expires), slack).map_err(core_err)?;
         let seq = self.fired.rearm(h.index() as usize, me);
@@ -445,7 +450,6 @@ impl idl::InOrderTimerImpl for Server {
 
     fn del_timer(&mut self, msg: &RecvMessage, handle: u64) -> Result<bool, RequestError<TimerError>> {
         let (h, me) = self.own_timer(msg, handle)?;
-        self.catch_up();
         let was = self.core.wheel_mut().del_timer(h).map_err(core_err)?;
         self.fired.remove(h.index() as usize, me);
         Ok(was)
@@ -453,7 +457,6 @@ impl idl::InOrderTimerImpl for Server {
 
     fn timer_pending(&mut self, msg: &RecvMessage, handle: u64) -> Result<bool, RequestError<TimerError>> {
         let (h, _) = self.own_timer(msg, handle)?;
-        self.catch_up();
         Ok(self.core.wheel().timer_pending(h).map_err(core_err)?)
     }
 
@@ -466,7 +469,6 @@ impl idl::InOrderTimerImpl for Server {
 
     fn fetch_fired(&mut self, msg: &RecvMessage, out: Leased<W, [u8]>) -> Result<Fetched, RequestError<TimerError>> {
         let me = self.note_client(msg.sender)?;
-        self.catch_up();
         let room = out.len() / timer_api::wire::FIRED_RECORD_BYTES;
         let mut count = 0;
         while count < room {
