@@ -44,6 +44,9 @@ pub const CASES: &[Case] = &[
     Case { name: "manifest", args: &["manifest"], mask_address: false },
     Case { name: "map", args: &["map"], mask_address: false },
     Case { name: "timers", args: &["timers"], mask_address: false },
+    // Views fail alone, saying what is missing.
+    Case { name: "ringbuf-absent", args: &["ringbuf", "caller"], mask_address: false },
+    Case { name: "readvar-absent", args: &["readvar", "NO_SUCH_STATIC"], mask_address: false },
 ];
 
 /// Replaces the first `0x........` of the first line with `<addr>`.
