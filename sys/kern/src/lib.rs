@@ -59,7 +59,9 @@ impl Kernel {
     pub fn reschedule(&mut self) {
         let tasks = &*self.tasks;
         let next = sched::select(self.current, tasks.len(), |i| {
-            tasks[i].is_runnable().then_some(tasks[i].priority)
+            // Safety of indexing: `select` only asks for `i < tasks.len()`.
+            let t = &tasks[i];
+            t.is_runnable().then_some(t.priority)
         });
         match next {
             Some(n) => {

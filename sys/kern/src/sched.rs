@@ -10,23 +10,29 @@
 /// when it is runnable and `None` otherwise; `count` is the number of tasks
 /// and `current` the task that ran last. `None` only if nothing is runnable
 /// (impossible in a valid image, where idle never blocks).
+#[inline(always)]
 pub fn select(current: usize, count: usize, priority_if_runnable: impl Fn(usize) -> Option<u8>) -> Option<usize> {
     // Two plain passes in rotation order (after `current`, then up to and
     // including it) instead of a modulo per step: this runs whenever a task
     // blocks. The first task found at the best priority keeps it.
-    let mut best: Option<(u8, usize)> = None;
-    let order = (current + 1..count).chain(0..(current + 1).min(count));
-    for i in order {
+    let mut best_i = usize::MAX;
+    let mut best_p = u8::MAX;
+    let mut consider = |i: usize| {
         if let Some(p) = priority_if_runnable(i) {
-            if best.is_none_or(|(bp, _)| p < bp) {
-                best = Some((p, i));
-                if p == 0 {
-                    break;
-                }
+            if best_i == usize::MAX || p < best_p {
+                best_i = i;
+                best_p = p;
             }
         }
+    };
+    let split = (current + 1).min(count);
+    for i in split..count {
+        consider(i);
     }
-    best.map(|(_, i)| i)
+    for i in 0..split {
+        consider(i);
+    }
+    (best_i != usize::MAX).then_some(best_i)
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ impl Kernel {
     }
 
     fn sys_send(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let target = TaskId(s.r4 as u16);
         let (out_ptr, out_len) = (s.r5, s.r6);
         let (in_ptr, in_len) = (s.r7, s.r8);
@@ -129,7 +129,7 @@ impl Kernel {
     /// Copies `sender`'s message into `receiver`'s buffer and completes the
     /// receiver's `recv`; the sender now waits for the reply.
     fn deliver(&mut self, sender: usize, receiver: usize) {
-        let s = self.tasks[sender].save;
+        let s = self.tasks[sender].save.regs();
         let sender_id = self.tasks[sender].id();
         let receiver_id = self.tasks[receiver].id();
         let r = &mut self.tasks[receiver];
@@ -152,7 +152,7 @@ impl Kernel {
     }
 
     fn sys_recv(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let (buf_ptr, buf_len, mask, from_raw) = (s.r4, s.r5, s.r6, s.r7);
         self.check_slice(caller, buf_ptr, buf_len, region_attr::WRITE)?;
         let from = if from_raw & (1 << 31) != 0 {
@@ -209,7 +209,7 @@ impl Kernel {
     }
 
     fn sys_reply(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let (peer, code, ptr, len) = (TaskId(s.r4 as u16), s.r5, s.r6, s.r7);
         self.check_slice(caller, ptr, len, region_attr::READ)?;
         let Some(p) = self.waiting_peer(caller, peer)? else {
@@ -237,7 +237,7 @@ impl Kernel {
     }
 
     fn sys_reply_fault(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let (peer, reason) = (TaskId(s.r4 as u16), s.r5);
         if ReplyFaultReason::from_u32(reason).is_none() {
             return Err(Misuse(UsageError::BadReplyFaultReason));
@@ -250,7 +250,7 @@ impl Kernel {
     }
 
     fn sys_borrow(&mut self, caller: usize, kind: Borrow) -> SysResult {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let (lender, index, offset, ptr, len) = (TaskId(s.r4 as u16), s.r5, s.r6, s.r7, s.r8);
         match kind {
             Borrow::Read => self.check_slice(caller, ptr, len, region_attr::WRITE)?,
@@ -262,7 +262,7 @@ impl Kernel {
             self.tasks[caller].save.set_ret(0, code);
             return Ok(());
         };
-        let ls = self.tasks[l].save;
+        let ls = self.tasks[l].save.regs();
         if index >= ls.r10 {
             self.tasks[caller].save.set_ret(0, BORROW_BAD_LEASE);
             return Ok(());
@@ -299,7 +299,7 @@ impl Kernel {
     }
 
     fn sys_irq_control(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let (mask, enable) = (s.r4, s.r5 != 0);
         let mut any = false;
         for irq in irq::irqs_for_task(self.irqs, caller, mask) {
@@ -314,7 +314,7 @@ impl Kernel {
     }
 
     fn sys_post(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let (target, bits) = (TaskId(s.r4 as u16), s.r5);
         let t = self.task_index(target)?;
         let code = if self.tasks[t].generation != target.generation() {
@@ -336,7 +336,7 @@ impl Kernel {
     }
 
     fn sys_panic(&mut self, caller: usize) {
-        let s = self.tasks[caller].save;
+        let s = self.tasks[caller].save.regs();
         let len = s.r5.min(128);
         if self.check_slice(caller, s.r4, len, region_attr::READ).is_ok() {
             let mut buf = [0u8; 128];

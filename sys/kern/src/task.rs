@@ -32,7 +32,28 @@ pub struct SavedState {
     pub s16_s31: [u32; 16],
 }
 
+/// The integer registers a syscall reads, copied out of a [`SavedState`]
+/// (without the FP block, which a syscall never needs: copying the whole
+/// state cost dozens of instructions per syscall).
+#[derive(Copy, Clone, Debug)]
+pub struct Regs {
+    pub r4: u32,
+    pub r5: u32,
+    pub r6: u32,
+    pub r7: u32,
+    pub r8: u32,
+    pub r9: u32,
+    pub r10: u32,
+    pub r11: u32,
+}
+
 impl SavedState {
+    /// The syscall registers `r4..=r11`.
+    #[inline(always)]
+    pub fn regs(&self) -> Regs {
+        Regs { r4: self.r4, r5: self.r5, r6: self.r6, r7: self.r7, r8: self.r8, r9: self.r9, r10: self.r10, r11: self.r11 }
+    }
+
     /// Syscall argument `n` (`r4 + n`), `n` in `0..7`.
     pub fn arg(&self, n: usize) -> u32 {
         match n {
