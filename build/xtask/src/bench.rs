@@ -121,6 +121,24 @@ pub fn bench() -> Result<()> {
     let flash: u64 = timer.segments.iter().filter(|s| s.paddr < 0x2000_0000).map(|s| s.data.len() as u64).sum();
     let ram: u64 = timer.segments.iter().filter(|s| s.vaddr >= 0x2000_0000).map(|s| s.memsz as u64).sum();
     let mut facts = vec![("timer_server_flash_bytes", flash), ("timer_server_ram_bytes", ram)];
+    // The pool's share: the wheel core (nodes, tokens, list heads) and the
+    // fired queues, from their statics' symbol sizes.
+    let app = appcfg::load(&crate::root().join("build/apps/bench.toml"), &crate::root().join("build/chips"))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pool = app
+        .tasks
+        .iter()
+        .find(|t| t.name == "timer")
+        .and_then(|t| t.config.get("pool"))
+        .and_then(|v| v.as_integer())
+        .unwrap_or(0) as u64;
+    let sizes = static_sizes(&dir.join("elf/task/timer"), &["10task_timer4CORE", "10task_timer5FIRED"])?;
+    if pool > 0 {
+        facts.push(("timer_pool_timers", pool));
+        facts.push(("timer_core_bytes", sizes[0]));
+        facts.push(("timer_fired_queue_bytes", sizes[1]));
+        facts.push(("timer_bytes_per_timer_incl_heads", (sizes[0] + sizes[1]) / pool));
+    }
     for line in run.console.lines() {
         if let Some(rest) = line.strip_prefix("MEM ") {
             if let Some((k, v)) = rest.split_once('=') {
@@ -158,6 +176,22 @@ pub fn bench() -> Result<()> {
     std::fs::write(dir.join(format!("bench-{rev}.json")), &json)?;
     println!("wrote {}", dir.join("bench.json").display());
     Ok(())
+}
+
+/// Sizes of the statics whose mangled names contain each of `needles`.
+fn static_sizes(elf_path: &std::path::Path, needles: &[&str]) -> Result<Vec<u64>> {
+    use object::{Object, ObjectSymbol};
+    let data = std::fs::read(elf_path)?;
+    let file = object::File::parse(&*data)?;
+    needles
+        .iter()
+        .map(|n| {
+            file.symbols()
+                .find(|s| s.name().is_ok_and(|x| x.contains(n)))
+                .map(|s| s.size())
+                .with_context(|| format!("{}: no symbol containing {n}", elf_path.display()))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -28,8 +28,17 @@ fn at(l: u16) -> usize {
 }
 
 /// The queues of up to `OWNERS` tasks over a pool of `P` timers.
+///
+/// A queued record is kept in pieces (18 bytes per timer instead of a
+/// 32-byte [`FiredRecord`]): the timer's index is its slot, the arm
+/// sequence is `arm_seq`, and `fired_at` is stored as lateness.
 pub struct Fired<const P: usize, const OWNERS: usize> {
-    records: [FiredRecord; P],
+    expires: [u64; P],
+    token: [u32; P],
+    /// `fired_at - expires`, saturated.
+    late: [u32; P],
+    /// The handle's generation (its upper 32 bits).
+    generation: [u16; P],
     next: [u16; P],
     prev: [u16; P],
     queued: [bool; P],
@@ -44,7 +53,10 @@ impl<const P: usize, const OWNERS: usize> Fired<P, OWNERS> {
     /// No records queued.
     pub const fn new() -> Self {
         Fired {
-            records: [FiredRecord { handle: 0, expires: 0, fired_at: 0, token: 0, seq: 0 }; P],
+            expires: [0; P],
+            token: [0; P],
+            late: [0; P],
+            generation: [0; P],
             next: [NIL; P],
             prev: [NIL; P],
             queued: [false; P],
@@ -64,9 +76,11 @@ impl<const P: usize, const OWNERS: usize> Fired<P, OWNERS> {
     }
 
     /// Queues (or refreshes) timer `i`'s record for `owner`.
-    pub fn push(&mut self, i: usize, owner: usize, mut rec: FiredRecord) {
-        rec.seq = self.arm_seq[i];
-        self.records[i] = rec;
+    pub fn push(&mut self, i: usize, owner: usize, rec: FiredRecord) {
+        self.expires[i] = rec.expires;
+        self.token[i] = rec.token;
+        self.late[i] = rec.fired_at.saturating_sub(rec.expires).min(u32::MAX as u64) as u32;
+        self.generation[i] = (rec.handle >> 32) as u16;
         if self.queued[i] {
             return;
         }
@@ -109,8 +123,15 @@ impl<const P: usize, const OWNERS: usize> Fired<P, OWNERS> {
         if h == NIL {
             return None;
         }
-        self.remove(at(h), owner);
-        Some(self.records[at(h)])
+        let i = at(h);
+        self.remove(i, owner);
+        Some(FiredRecord {
+            handle: (self.generation[i] as u64) << 32 | i as u64,
+            expires: self.expires[i],
+            fired_at: self.expires[i] + self.late[i] as u64,
+            token: self.token[i],
+            seq: self.arm_seq[i],
+        })
     }
 
     /// Records still queued for `owner`.
