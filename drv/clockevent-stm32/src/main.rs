@@ -13,9 +13,11 @@
 //! | 0   | TIM2  | 32-bit | PERIODIC, ONESHOT | 300    | 1 MHz     | 2 µs      | 4294.97 s    |
 //! | 1   | TIM4  | 16-bit | PERIODIC          | 100    | 100 kHz   | 20 µs     | 655.35 ms    |
 //!
-//! and the clocksource, TIM5 (32-bit, undivided timer clock: 1 GHz on QEMU,
-//! wrapping every 4.29 s, `max_idle_ns` 1.91 s; 84 MHz on silicon, wrapping
-//! every 51.1 s, `max_idle_ns` 22.7 s). The counting rates are reached with
+//! and the clocksource, TIM5 (32-bit), counting at `config.clocksource-hz`:
+//! 1 MHz in the default apps (wrapping every 71.6 min, so a tickless sleep
+//! may last `max_idle_ns` ~ 30 min and 10 s of idle take one interrupt), or
+//! the undivided timer clock (1 GHz on QEMU: ns resolution, but wrapping
+//! every 4.29 s and `max_idle_ns` 1.91 s). The counting rates are reached with
 //! prescalers computed from `config.timer-clock-hz` (QEMU: PSC 999 and 9999;
 //! silicon at 84 MHz: 83 and 839); the minimum is two counts, the maximum
 //! the counter's range.
@@ -38,6 +40,18 @@
 #![no_main]
 
 mod tim;
+
+/// The clocksource's counting rate (app.toml `config.clocksource-hz`).
+const CLOCKSOURCE_HZ: u32 = config::CLOCKSOURCE_HZ;
+/// TIM5's prescaler for that rate.
+const CLOCKSOURCE_PSC: u16 = {
+    let div = config::TIMER_CLOCK_HZ / CLOCKSOURCE_HZ;
+    assert!(
+        div >= 1 && div <= 65536 && div * CLOCKSOURCE_HZ == config::TIMER_CLOCK_HZ,
+        "config.clocksource-hz must divide config.timer-clock-hz (by at most 65536)"
+    );
+    (div - 1) as u16
+};
 
 use core::convert::Infallible;
 
@@ -182,8 +196,7 @@ impl Driver {
         // Safety: TIM5 is in this task's `uses`, and this is its only `Tim`.
         let clocksource = unsafe { Tim::new(peripherals::TIM5_BASE) };
         clocksource.start_free_running(model);
-        let clocksource_info = ClocksourceInfo::new("tim5", 300, clock_hz, 32);
-        let counter = CounterExtender::new(clocksource.cnt());
+        let clocksource_info = ClocksourceInfo::new("tim5", 300, CLOCKSOURCE_HZ, 32);
 
         let devices = core::array::from_fn(|i| {
             let spec = &SPECS[i];
@@ -215,6 +228,10 @@ impl Driver {
                 state: ClockEventState::Detached,
             }
         });
+        // Only now, with the devices aligned against its ns count (QEMU),
+        // does the clocksource slow to its own rate.
+        clocksource.rescale_free_running(model, CLOCKSOURCE_PSC);
+        let counter = CounterExtender::new(clocksource.cnt());
         Self { model, devices, clocksource, clocksource_info, counter }
     }
 

@@ -195,6 +195,25 @@ impl Tim {
         self.write(CR1, CR1_CEN);
     }
 
+    /// Slows a counter started by [`Tim::start_free_running`] to
+    /// `timer clock / (psc + 1)`, once per power-on (a restarted driver finds
+    /// the prescaler set and leaves the count alone). QEMU: the prescaler
+    /// takes effect at once and the count is set to the old count scaled
+    /// down, so it keeps reading time since boot (in the new unit).
+    /// Silicon: the prescaler is preloaded; an update event applies it and
+    /// restarts the count from 0.
+    pub fn rescale_free_running(&self, model: Model, psc: u16) {
+        if psc == 0 || self.psc() == u32::from(psc) {
+            return;
+        }
+        let before = self.cnt();
+        self.write(PSC, u32::from(psc));
+        match model {
+            Model::Qemu => self.write(CNT, before / (u32::from(psc) + 1)),
+            Model::Silicon => self.write(EGR, EGR_UG),
+        }
+    }
+
     /// QEMU only: makes this timer's model offset zero, so that every period
     /// is exactly `ARR` ticks (see the module documentation), using
     /// `reference`, a timer started by [`Tim::start_free_running`] before
