@@ -42,15 +42,14 @@ impl RegionDesc {
     /// True if `[base, base + len)` lies wholly inside this region and the
     /// region grants every bit of `needed`. A zero-length range is inside
     /// any region that contains `base` or ends at it. Never overflows.
+    #[inline(always)]
     pub const fn contains(&self, base: u32, len: u32, needed: u32) -> bool {
-        if self.attributes & needed != needed || self.size == 0 {
-            return false;
-        }
-        let start = base as u64;
-        let end = start + len as u64;
-        let r_start = self.base as u64;
-        let r_end = r_start + self.size as u64;
-        start >= r_start && end <= r_end
+        // Offset into the region (wrapping below the base makes it huge),
+        // then the length must fit in what is left: no 64-bit arithmetic,
+        // no overflow.
+        let offset = base.wrapping_sub(self.base);
+        self.attributes & needed == needed && offset < self.size && len <= self.size - offset
+            || self.attributes & needed == needed && self.size != 0 && offset == self.size && len == 0
     }
 }
 
@@ -85,4 +84,29 @@ pub struct IrqEntry {
     pub task: u16,
     /// Notification bits posted to the owner.
     pub mask: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const R: RegionDesc = RegionDesc { base: 0x2000_0000, size: 0x100, attributes: region_attr::READ };
+
+    #[test]
+    fn contains_checks_bounds_without_overflow() {
+        assert!(R.contains(0x2000_0000, 0x100, region_attr::READ));
+        assert!(R.contains(0x2000_00FF, 1, region_attr::READ));
+        assert!(!R.contains(0x2000_00FF, 2, region_attr::READ));
+        assert!(!R.contains(0x1FFF_FFFF, 2, region_attr::READ));
+        assert!(!R.contains(0x2000_0001, u32::MAX, region_attr::READ));
+        assert!(!R.contains(0x2000_0000, 4, region_attr::WRITE));
+    }
+
+    #[test]
+    fn zero_length_ranges_must_touch_the_region() {
+        assert!(R.contains(0x2000_0100, 0, region_attr::READ));
+        assert!(R.contains(0x2000_0080, 0, region_attr::READ));
+        assert!(!R.contains(0x2000_0101, 0, region_attr::READ));
+        assert!(!RegionDesc::EMPTY.contains(0, 0, 0));
+    }
 }

@@ -14,6 +14,7 @@ use crate::descs::{region_attr, RegionDesc, TaskDesc};
 ///
 /// A range spanning two adjacent regions is refused: regions are
 /// allocated independently, and adjacency is not a promise.
+#[inline]
 pub fn task_can_access(task: &TaskDesc, regions: &[RegionDesc], base: u32, len: u32, needed: u32) -> bool {
     task.regions.iter().any(|&r| {
         regions
