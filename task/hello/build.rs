@@ -1,1 +1,0 @@
-fn main() { build_util::expose_task_config(); }
