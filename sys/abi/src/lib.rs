@@ -98,6 +98,9 @@ pub enum Sysnum {
     RefreshTaskId = 8,
     Post = 9,
     ReplyFault = 10,
+    /// `Reply` then an open `Recv`, in one syscall (seL4's ReplyRecv): what
+    /// a server does between two requests.
+    ReplyRecv = 11,
 }
 
 impl Sysnum {
@@ -115,6 +118,7 @@ impl Sysnum {
             8 => Self::RefreshTaskId,
             9 => Self::Post,
             10 => Self::ReplyFault,
+            11 => Self::ReplyRecv,
             _ => return None,
         })
     }
@@ -358,10 +362,10 @@ mod tests {
 
     #[test]
     fn sysnums_decode() {
-        for n in 0..=10 {
+        for n in 0..=11 {
             assert_eq!(Sysnum::from_u32(n).map(|s| s as u32), Some(n));
         }
-        assert_eq!(Sysnum::from_u32(11), None);
+        assert_eq!(Sysnum::from_u32(12), None);
     }
 
     #[test]

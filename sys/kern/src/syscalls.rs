@@ -35,6 +35,7 @@ impl Kernel {
             Some(Sysnum::Recv) => self.sys_recv(caller),
             Some(Sysnum::Reply) => self.sys_reply(caller),
             Some(Sysnum::ReplyFault) => self.sys_reply_fault(caller),
+            Some(Sysnum::ReplyRecv) => self.sys_reply_recv(caller),
             Some(Sysnum::BorrowRead) => self.sys_borrow(caller, Borrow::Read),
             Some(Sysnum::BorrowWrite) => self.sys_borrow(caller, Borrow::Write),
             Some(Sysnum::BorrowInfo) => self.sys_borrow(caller, Borrow::Info),
@@ -234,6 +235,21 @@ impl Kernel {
         t.state = TaskState::Healthy(SchedState::Runnable);
         self.note_woken(p);
         Ok(())
+    }
+
+    /// `reply` (peer, code, message in r4..r7), then an open `recv` with
+    /// the buffer and mask in r8..r10: the recv's arguments are moved to
+    /// where a blocked receiver keeps them (r4..r7) before receiving.
+    fn sys_reply_recv(&mut self, caller: usize) -> SysResult {
+        self.sys_reply(caller)?;
+        let t = &mut self.tasks[caller];
+        if !t.is_runnable() {
+            // The reply faulted the caller; nothing to receive.
+            return Ok(());
+        }
+        let s = &mut t.save;
+        (s.r4, s.r5, s.r6, s.r7) = (s.r8, s.r9, s.r10, 0);
+        self.sys_recv(caller)
     }
 
     fn sys_reply_fault(&mut self, caller: usize) -> SysResult {

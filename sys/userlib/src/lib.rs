@@ -199,6 +199,29 @@ pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
     syscall(Sysnum::Reply, &args);
 }
 
+/// [`sys_reply`] to `peer`, then [`sys_recv_open`] into `buffer` with
+/// `notification_mask`, in one syscall: the end of one request and the
+/// wait for the next, as a server loop does. Same rules as the two calls.
+pub fn sys_reply_recv_open(peer: TaskId, code: u32, reply: &[u8], buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
+    let args = [
+        peer.0 as u32,
+        code,
+        reply.as_ptr() as u32,
+        reply.len() as u32,
+        buffer.as_mut_ptr() as u32,
+        buffer.len() as u32,
+        notification_mask,
+    ];
+    let r = syscall(Sysnum::ReplyRecv, &args);
+    RecvMessage {
+        sender: TaskId(r[1] as u16),
+        operation: r[2],
+        message_len: r[3] as usize,
+        response_capacity: r[4] as usize,
+        lease_count: r[5] as usize,
+    }
+}
+
 /// Refuses `peer`'s message: the kernel faults `peer` with `reason`
 /// (the supervisor will restart it). Used for malformed messages.
 pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {

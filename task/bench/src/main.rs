@@ -23,9 +23,10 @@ include!(concat!(env!("OUT_DIR"), "/task_config.rs"));
 #[export_name = "main"]
 fn main() -> ! {
     let mut buf = [0u8; 4];
+    let mut m = sys_recv_open(&mut buf, 0);
     loop {
-        let m = sys_recv_open(&mut buf, 0);
-        sys_reply(m.sender, 0, &[]);
+        // Answer and wait for the next message in one syscall.
+        m = sys_reply_recv_open(m.sender, 0, &[], &mut buf, 0);
     }
 }
 

@@ -117,15 +117,20 @@ mod role {
     /// bits. A notification is remembered; any message is answered with
     /// the bits of the last notification (4 bytes, little-endian), which is
     /// how the runner checks what the post delivered.
+    ///
+    /// Answers go out with `sys_reply_recv_open`, so this role also checks
+    /// the combined reply-and-receive syscall.
     pub fn run() -> ! {
+        const MASK: u32 = notifications::WAKE_A_MASK | notifications::WAKE_B_MASK;
         let mut last: u32 = 0;
+        let mut m = sys_recv_open(&mut [], MASK);
         loop {
-            let m = sys_recv_open(&mut [], notifications::WAKE_A_MASK | notifications::WAKE_B_MASK);
-            if m.is_notification() {
+            m = if m.is_notification() {
                 last = m.operation;
+                sys_recv_open(&mut [], MASK)
             } else {
-                sys_reply(m.sender, 0, &last.to_le_bytes());
-            }
+                sys_reply_recv_open(m.sender, 0, &last.to_le_bytes(), &mut [], MASK)
+            };
         }
     }
 }
