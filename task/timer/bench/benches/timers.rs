@@ -145,18 +145,22 @@ fn w3_expire<S: Subject>(g: &mut Group, n: usize) {
 
 const EMPTY_TICKS: u64 = 1000;
 
+/// A subject for `n` timers holding one timer per entry of `ats` (ids in
+/// order), none of which the run will cancel.
+fn prefilled<S: Subject>(n: usize, ats: &[u64]) -> Box<S> {
+    let mut s = S::build(n);
+    for (id, &at) in ats.iter().enumerate() {
+        s.insert_forget(at, id as u32);
+    }
+    s
+}
+
 fn w3_empty<S: Subject>(g: &mut Group, n: usize) {
     let mut r = Rng::new(5);
     let ats: Vec<u64> = (0..n).map(|_| r.range(1 << 20, 1 << 21)).collect();
     g.bench_with_input(BenchmarkId::new(S::NAME, n), &n, |b, &n| {
         b.iter_custom(|iters| {
-            let build = || {
-                let mut s = S::build(n);
-                for (id, &at) in ats.iter().enumerate() {
-                    s.insert_forget(at, id as u32);
-                }
-                s
-            };
+            let build = || prefilled::<S>(n, &ats);
             let mut s = build();
             let mut now = 0u64;
             let mut total = Duration::ZERO;
@@ -241,13 +245,7 @@ fn w5_catchup<S: Subject>(g: &mut Group, n: usize) {
     let ats: Vec<u64> = (0..n).map(|_| r.range(1 << 22, 1 << 23)).collect();
     g.bench_with_input(BenchmarkId::new(S::NAME, n), &n, |b, &n| {
         b.iter_custom(|iters| {
-            let build = || {
-                let mut s = S::build(n);
-                for (id, &at) in ats.iter().enumerate() {
-                    s.insert_forget(at, id as u32);
-                }
-                s
-            };
+            let build = || prefilled::<S>(n, &ats);
             let mut s = build();
             let mut now = 0u64;
             let mut total = Duration::ZERO;
