@@ -20,8 +20,10 @@ use crate::schema::{AppDraft, KernelDraft, SizesDraft, TaskDraft};
 use crate::{codegen, names, App, Interrupt, Kernel, Sizes, Task};
 use std::collections::HashMap;
 
-/// Most tasks an image may have: task index 1023 is `TaskId::KERNEL`.
-pub const MAX_TASKS: usize = 1023;
+/// Most tasks an image may have. The kernel keeps its runnable and
+/// sending tasks in 32-bit sets (`kern::taskset`), so that scheduling and
+/// `recv` cost the same in any image; a `TaskId` itself has room for 1023.
+pub const MAX_TASKS: usize = 32;
 /// Most notification bits a task has (one `u32` mask).
 pub const MAX_NOTIFICATIONS: usize = 32;
 /// MPU regions on ARMv7-M.
@@ -177,8 +179,8 @@ fn check_tasks(d: &mut Diags, tasks: &[TaskDraft], chip: Option<&Chip>) {
     if tasks.len() > MAX_TASKS {
         d.error(
             &tasks_path(),
-            format!("the app has {} tasks, but a TaskId has room for at most {MAX_TASKS}", tasks.len()),
-            format!("remove {} tasks", tasks.len() - MAX_TASKS),
+            format!("the app has {} tasks, but the kernel schedules at most {MAX_TASKS}", tasks.len()),
+            format!("remove {} tasks, or merge tasks that need no isolation from each other", tasks.len() - MAX_TASKS),
         );
     }
     let by_name: HashMap<&str, usize> = tasks.iter().enumerate().map(|(i, t)| (t.name.as_str(), i)).collect();

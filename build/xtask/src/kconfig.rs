@@ -35,9 +35,11 @@ pub fn generate(app: &App, alloc: &Allocation, tasks: &[LinkedTask], image_id: u
     let mut descs = String::new();
     for (i, (task, linked)) in app.tasks.iter().zip(tasks).enumerate() {
         let tr = &alloc.tasks[i];
+        // RAM first: the kernel checks IPC buffers against a task's
+        // regions in slot order, and nearly all of them are in RAM.
         let mut idx = vec![
-            intern(Region { base: tr.flash.base, size: tr.flash.size, attributes: READ | EXECUTE }),
             intern(Region { base: tr.ram.base, size: tr.ram.size, attributes: READ | WRITE }),
+            intern(Region { base: tr.flash.base, size: tr.flash.size, attributes: READ | EXECUTE }),
         ];
         for p in &task.uses {
             let per = &app.chip.peripherals[p];

@@ -34,16 +34,8 @@ fn kmain() -> ! {
         let table = &mut *(&raw mut HUBRIS_TASK_TABLE_SPACE);
         let tasks: &'static mut [Task] = table.write(core::array::from_fn(|i| Task::new(&HUBRIS_TASK_DESCS[i])));
         let state = &mut *(&raw mut KERNEL_STATE);
-        let kernel = state.write(Kernel {
-            tasks,
-            regions: &HUBRIS_REGION_DESCS,
-            irqs: &IRQS,
-            names: &TASK_NAMES,
-            image_id,
-            klog: board::console_write,
-            current: 0,
-            woken: None,
-        });
+        let kernel =
+            state.write(Kernel::new(tasks, &HUBRIS_REGION_DESCS, &IRQS, &TASK_NAMES, image_id, board::console_write));
         kern::startup::start_kernel(kernel)
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod arch;
 pub mod descs;
+mod fastpath;
 pub mod irq;
 pub mod klog;
 mod kipc;
@@ -22,11 +23,13 @@ pub mod sched;
 pub mod startup;
 mod syscalls;
 pub mod task;
+pub mod taskset;
 pub mod umem;
 
 use abi::{TaskId, SUPERVISOR_FAULT_MASK};
 use descs::{IrqEntry, RegionDesc};
 use task::{FaultInfo, SchedState, Task, TaskState};
+use taskset::TaskSet;
 
 /// Index of the supervisor task, which is told of every fault.
 pub const SUPERVISOR: usize = 0;
@@ -46,6 +49,13 @@ pub struct Kernel {
     /// any: after the syscall it is the next task without a full scan
     /// when it outranks the caller (see [`Kernel::after_syscall`]).
     pub woken: Option<usize>,
+    /// The tasks in `Healthy(Runnable)`. Kept in step with `tasks[i].state`
+    /// by [`Kernel::set_sched`] and [`Kernel::fault_task`], the only
+    /// writers of a task's state after boot.
+    pub runnable: TaskSet,
+    /// The tasks in `Healthy(InSend(_))`, kept the same way: `recv` looks
+    /// for its senders among these only.
+    pub sending: TaskSet,
 }
 
 impl Kernel {
@@ -54,19 +64,61 @@ impl Kernel {
         self.names.get(i).copied().unwrap_or("?")
     }
 
+    /// Builds the kernel over boot-time task records (as [`Task::new`]
+    /// leaves them). Panics if the image has more than
+    /// [`taskset::MAX_TASKS`] tasks, which the build already refuses.
+    pub fn new(
+        tasks: &'static mut [Task],
+        regions: &'static [RegionDesc],
+        irqs: &'static [IrqEntry],
+        names: &'static [&'static str],
+        image_id: u64,
+        klog: klog::Sink,
+    ) -> Self {
+        assert!(tasks.len() <= taskset::MAX_TASKS && !tasks.is_empty());
+        let mut k = Kernel {
+            tasks,
+            regions,
+            irqs,
+            names,
+            image_id,
+            klog,
+            current: 0,
+            woken: None,
+            runnable: TaskSet::EMPTY,
+            sending: TaskSet::EMPTY,
+        };
+        for i in 0..k.tasks.len() {
+            if let TaskState::Healthy(s) = k.tasks[i].state {
+                k.set_sched(i, s);
+            }
+        }
+        k
+    }
+
+    /// Puts task `i` in healthy scheduling state `s`, keeping the runnable
+    /// and sending sets in step.
+    #[inline(always)]
+    pub(crate) fn set_sched(&mut self, i: usize, s: SchedState) {
+        self.tasks[i].state = TaskState::Healthy(s);
+        self.runnable.remove(i);
+        self.sending.remove(i);
+        match s {
+            SchedState::Runnable => self.runnable.insert(i),
+            SchedState::InSend(_) => self.sending.insert(i),
+            _ => {}
+        }
+    }
+
     /// Chooses who runs next. The current task keeps the CPU unless it
     /// blocked or a task of strictly higher priority became runnable.
     pub fn reschedule(&mut self) {
         let tasks = &*self.tasks;
-        let next = sched::select(self.current, tasks.len(), |i| {
-            // Safety of indexing: `select` only asks for `i < tasks.len()`.
-            let t = &tasks[i];
-            t.is_runnable().then_some(t.priority)
-        });
-        match next {
+        let cur = self.current;
+        // Safety of indexing: the runnable set only holds valid indices.
+        match sched::select(self.runnable, cur, |i| tasks[i].priority) {
             Some(n) => {
-                let cur = &tasks[self.current];
-                if !(cur.is_runnable() && tasks[n].priority >= cur.priority) {
+                if !(self.runnable.contains(cur) && tasks[n].priority >= tasks[cur].priority) {
                     self.current = n;
                 }
             }
@@ -94,7 +146,7 @@ impl Kernel {
     pub fn after_syscall(&mut self) {
         let cur = self.current;
         let cur_prio = self.tasks[cur].priority;
-        let cur_ok = self.tasks[cur].is_runnable();
+        let cur_ok = self.runnable.contains(cur);
         match self.woken.take() {
             Some(i) if self.tasks[i].priority < cur_prio || (!cur_ok && self.tasks[i].priority == cur_prio) => {
                 self.current = i;
@@ -115,6 +167,8 @@ impl Kernel {
             TaskState::Faulted { .. } => return,
         };
         t.state = TaskState::Faulted { fault, original_state };
+        self.runnable.remove(i);
+        self.sending.remove(i);
         let gen = t.generation.get();
         klog!(self, "kern: task #{} {} gen {} faulted: {}", i, self.name(i), gen, FaultDisplay(&fault, self));
         if i == SUPERVISOR {
@@ -134,7 +188,7 @@ impl Kernel {
             let pending = t.notifications & t.save.r6;
             if pending != 0 {
                 t.notifications &= !pending;
-                deliver_notification(t, pending);
+                self.deliver_notification(i, pending);
                 self.note_woken(i);
                 return true;
             }
@@ -165,10 +219,8 @@ impl Kernel {
             let t = &mut self.tasks[i];
             t.generation = t.generation.next();
             t.reinitialize();
-            if start {
-                t.state = TaskState::Healthy(SchedState::Runnable);
-            }
         }
+        self.set_sched(i, if start { SchedState::Runnable } else { SchedState::Stopped });
         if start {
             self.note_woken(i);
         }
@@ -190,7 +242,7 @@ impl Kernel {
             if blocked_on_i {
                 t.save.set_ret(0, code);
                 t.save.set_ret(1, 0);
-                t.state = TaskState::Healthy(SchedState::Runnable);
+                self.set_sched(j, SchedState::Runnable);
                 self.note_woken(j);
             }
         }
@@ -205,15 +257,18 @@ impl Kernel {
     }
 }
 
-/// Completes a `recv` with notification bits.
-fn deliver_notification(t: &mut Task, bits: u32) {
-    t.save.set_ret(0, 0);
-    t.save.set_ret(1, TaskId::KERNEL.0 as u32);
-    t.save.set_ret(2, bits);
-    t.save.set_ret(3, 0);
-    t.save.set_ret(4, 0);
-    t.save.set_ret(5, 0);
-    t.state = TaskState::Healthy(SchedState::Runnable);
+impl Kernel {
+    /// Completes task `i`'s `recv` with notification bits.
+    fn deliver_notification(&mut self, i: usize, bits: u32) {
+        let s = &mut self.tasks[i].save;
+        s.set_ret(0, 0);
+        s.set_ret(1, TaskId::KERNEL.0 as u32);
+        s.set_ret(2, bits);
+        s.set_ret(3, 0);
+        s.set_ret(4, 0);
+        s.set_ret(5, 0);
+        self.set_sched(i, SchedState::Runnable);
+    }
 }
 
 /// Formats a fault for the console.
@@ -224,7 +279,9 @@ impl core::fmt::Display for FaultDisplay<'_> {
         match *self.0 {
             FaultInfo::MemoryAccess { address: Some(a), kind } => write!(f, "{:?} at {:#010x}", kind, a),
             FaultInfo::MemoryAccess { address: None, kind } => write!(f, "{:?} (address unknown)", kind),
-            FaultInfo::IllegalInstruction { ufsr } => write!(f, "illegal instruction (UFSR {:#06x})", ufsr),
+            FaultInfo::IllegalInstruction { ufsr } => {
+                write!(f, "illegal instruction (UFSR {:#06x})", ufsr)
+            }
             FaultInfo::SyscallUsage(e) => write!(f, "syscall misuse: {:?}", e),
             FaultInfo::Panic => write!(f, "panic"),
             FaultInfo::FromServer { server, reason } => {
@@ -236,11 +293,13 @@ impl core::fmt::Display for FaultDisplay<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::descs::{TaskDesc, TASK_FLAG_START};
 
-    fn kernel(prios: &[u8]) -> Kernel {
+    /// A host kernel with one started task per priority in `prios`, no
+    /// regions and no IRQs.
+    pub(crate) fn kernel(prios: &[u8]) -> Kernel {
         let descs: &'static [TaskDesc] = Box::leak(
             prios
                 .iter()
@@ -257,11 +316,11 @@ mod tests {
                 .into_boxed_slice(),
         );
         let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
-        Kernel { tasks, regions: &[], irqs: &[], names: &[], image_id: 0, klog: |_| {}, current: 0, woken: None }
+        Kernel::new(tasks, &[], &[], &[], 0, |_| {})
     }
 
     fn block(k: &mut Kernel, i: usize) {
-        k.tasks[i].state = TaskState::Healthy(SchedState::InRecv(None));
+        k.set_sched(i, SchedState::InRecv(None));
     }
 
     #[test]
@@ -270,7 +329,7 @@ mod tests {
         block(&mut k, 0);
         block(&mut k, 1);
         k.current = 2;
-        k.tasks[1].state = TaskState::Healthy(SchedState::Runnable);
+        k.set_sched(1, SchedState::Runnable);
         k.note_woken(1);
         k.after_syscall();
         assert_eq!(k.current, 1);

@@ -3,36 +3,33 @@
 //! Fixed priorities, 0 highest. Among runnable tasks of the best priority
 //! the choice rotates, starting just after the current task, so equal
 //! priorities share the CPU round-robin at each scheduling point. Pure and
-//! host-tested; the kernel calls it after every syscall and interrupt that
-//! changed a task's state.
+//! host-tested; the kernel feeds it the members of its runnable set (see
+//! [`crate::taskset`]) whenever the cheap choice after a syscall does not
+//! settle who runs.
 
-/// Picks the next task. `priority_if_runnable(i)` gives task `i`'s priority
-/// when it is runnable and `None` otherwise; `count` is the number of tasks
-/// and `current` the task that ran last. `None` only if nothing is runnable
-/// (impossible in a valid image, where idle never blocks).
+use crate::taskset::TaskSet;
+
+/// Picks the next task among `runnable`: the first of the best priority in
+/// rotation order, which visits the tasks after `current` first and ends
+/// with `current` itself. `None` only if the set is empty (impossible in a
+/// valid image, where idle never blocks).
 #[inline(always)]
-pub fn select(current: usize, count: usize, priority_if_runnable: impl Fn(usize) -> Option<u8>) -> Option<usize> {
-    // Two plain passes in rotation order (after `current`, then up to and
-    // including it) instead of a modulo per step: this runs whenever a task
-    // blocks. The first task found at the best priority keeps it.
-    let mut best_i = usize::MAX;
-    let mut best_p = u8::MAX;
-    let mut consider = |i: usize| {
-        if let Some(p) = priority_if_runnable(i) {
-            if best_i == usize::MAX || p < best_p {
-                best_i = i;
-                best_p = p;
-            }
+pub fn select(runnable: TaskSet, current: usize, priority: impl Fn(usize) -> u8) -> Option<usize> {
+    // Rotating the word puts task `current + 1` at bit 0; indices wrap at
+    // 32, and no index at or above the task count is ever set, so walking
+    // the rotated bits upwards is exactly the rotation order.
+    let shift = (current as u32 + 1) & 31;
+    let mut rest = runnable.0.rotate_right(shift);
+    let mut best: Option<(usize, u8)> = None;
+    while rest != 0 {
+        let i = (rest.trailing_zeros() + shift) as usize & 31;
+        rest &= rest - 1;
+        let p = priority(i);
+        if best.is_none_or(|(_, bp)| p < bp) {
+            best = Some((i, p));
         }
-    };
-    let split = (current + 1).min(count);
-    for i in split..count {
-        consider(i);
     }
-    for i in 0..split {
-        consider(i);
-    }
-    (best_i != usize::MAX).then_some(best_i)
+    best.map(|(i, _)| i)
 }
 
 #[cfg(test)]
@@ -40,7 +37,13 @@ mod tests {
     use super::*;
 
     fn pick(current: usize, tasks: &[(u8, bool)]) -> Option<usize> {
-        select(current, tasks.len(), |i| tasks[i].1.then_some(tasks[i].0))
+        let mut set = TaskSet::EMPTY;
+        for (i, t) in tasks.iter().enumerate() {
+            if t.1 {
+                set.insert(i);
+            }
+        }
+        select(set, current, |i| tasks[i].0)
     }
 
     #[test]
@@ -62,6 +65,17 @@ mod tests {
         assert_eq!(pick(1, &t), Some(2));
         assert_eq!(pick(2, &t), Some(3));
         assert_eq!(pick(3, &t), Some(1));
+    }
+
+    #[test]
+    fn rotation_wraps_at_the_last_of_32_tasks() {
+        let mut t = [(9, false); 32];
+        t[31] = (2, true);
+        t[0] = (2, true);
+        t[5] = (2, true);
+        assert_eq!(pick(31, &t), Some(0));
+        assert_eq!(pick(0, &t), Some(5));
+        assert_eq!(pick(5, &t), Some(31));
     }
 
     #[test]

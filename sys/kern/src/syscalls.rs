@@ -28,6 +28,15 @@ impl Kernel {
     /// `self.current` names the task to resume.
     pub fn syscall(&mut self) {
         let caller = self.current;
+        if !self.try_fastpath(caller) {
+            self.syscall_general(caller);
+        }
+    }
+
+    /// The general path: every syscall, fully checked. Kept out of line so
+    /// that the fast paths above do not pay for its registers and stack.
+    #[inline(never)]
+    pub(crate) fn syscall_general(&mut self, caller: usize) {
         self.woken = None;
         let nr = self.tasks[caller].save.syscall_number();
         let result = match Sysnum::from_u32(nr) {
@@ -117,7 +126,7 @@ impl Kernel {
         if self.tasks[t].priority >= self.tasks[caller].priority {
             return Err(Misuse(UsageError::PriorityInversion));
         }
-        self.tasks[caller].state = TaskState::Healthy(SchedState::InSend(target));
+        self.set_sched(caller, SchedState::InSend(target));
         if let TaskState::Healthy(SchedState::InRecv(from)) = self.tasks[t].state {
             let caller_id = self.tasks[caller].id();
             if from.is_none() || from == Some(caller_id) {
@@ -147,9 +156,9 @@ impl Kernel {
         r.save.set_ret(3, s.r6);
         r.save.set_ret(4, s.r8);
         r.save.set_ret(5, s.r10);
-        r.state = TaskState::Healthy(SchedState::Runnable);
+        self.set_sched(receiver, SchedState::Runnable);
         self.note_woken(receiver);
-        self.tasks[sender].state = TaskState::Healthy(SchedState::InReply(receiver_id));
+        self.set_sched(sender, SchedState::InReply(receiver_id));
     }
 
     fn sys_recv(&mut self, caller: usize) -> SysResult {
@@ -175,14 +184,15 @@ impl Kernel {
         let pending = t.notifications & mask;
         if pending != 0 {
             t.notifications &= !pending;
-            crate::deliver_notification(t, pending);
+            self.deliver_notification(caller, pending);
             return Ok(());
         }
 
         if from != Some(TaskId::KERNEL) {
             let me = self.tasks[caller].id();
             let mut best: Option<usize> = None;
-            for (i, t) in self.tasks.iter().enumerate() {
+            for i in self.sending.iter() {
+                let t = &self.tasks[i];
                 let waiting = matches!(t.state, TaskState::Healthy(SchedState::InSend(p)) if p == me);
                 let wanted = from.is_none_or(|f| f.index() == i);
                 if waiting && wanted && best.is_none_or(|b| t.priority < self.tasks[b].priority) {
@@ -194,7 +204,7 @@ impl Kernel {
                 return Ok(());
             }
         }
-        self.tasks[caller].state = TaskState::Healthy(SchedState::InRecv(from));
+        self.set_sched(caller, SchedState::InRecv(from));
         Ok(())
     }
 
@@ -232,7 +242,7 @@ impl Kernel {
         unsafe { arch::copy_user(ptr, t.save.r7, len) };
         t.save.set_ret(0, code);
         t.save.set_ret(1, len);
-        t.state = TaskState::Healthy(SchedState::Runnable);
+        self.set_sched(p, SchedState::Runnable);
         self.note_woken(p);
         Ok(())
     }
@@ -242,12 +252,11 @@ impl Kernel {
     /// where a blocked receiver keeps them (r4..r7) before receiving.
     fn sys_reply_recv(&mut self, caller: usize) -> SysResult {
         self.sys_reply(caller)?;
-        let t = &mut self.tasks[caller];
-        if !t.is_runnable() {
+        if !self.runnable.contains(caller) {
             // The reply faulted the caller; nothing to receive.
             return Ok(());
         }
-        let s = &mut t.save;
+        let s = &mut self.tasks[caller].save;
         (s.r4, s.r5, s.r6, s.r7) = (s.r8, s.r9, s.r10, 0);
         self.sys_recv(caller)
     }

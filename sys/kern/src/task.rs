@@ -148,11 +148,10 @@ pub struct Task {
     /// Notification bits posted and not yet received.
     pub notifications: u32,
     pub descriptor: &'static TaskDesc,
-    /// The task's MPU register values (RBAR, RASR per slot), computed once
-    /// at boot by `arch` so that a context switch is 16 stores.
+    /// The task's MPU register values (RBAR, RASR per slot, unused slots
+    /// disabled), computed once at boot by `arch` so that a context switch
+    /// is four load/store-multiple pairs.
     pub mpu: [[u32; 2]; crate::descs::REGIONS_PER_TASK],
-    /// Slots of `mpu` in use (the rest are disabled).
-    pub mpu_used: u8,
 }
 
 impl Task {
@@ -167,7 +166,6 @@ impl Task {
             notifications: 0,
             descriptor,
             mpu: [[0; 2]; crate::descs::REGIONS_PER_TASK],
-            mpu_used: 0,
         };
         t.reinitialize();
         if descriptor.flags & TASK_FLAG_START != 0 {
@@ -217,7 +215,9 @@ impl Task {
     }
 
     /// Checks `[base, base+len)` against this task's regions with `needed`
-    /// access (see [`crate::umem`]).
+    /// access (see [`crate::umem`]). Out of line: the general syscall path
+    /// calls it from many places.
+    #[inline(never)]
     pub fn can_access(&self, regions: &[RegionDesc], base: u32, len: u32, needed: u32) -> bool {
         crate::umem::task_can_access(self.descriptor, regions, base, len, needed)
     }

@@ -95,11 +95,21 @@ pub unsafe fn copy_user(src: u32, dst: u32, len: u32) {
         return;
     }
     if len <= 16 {
-        for i in 0..len {
+        // Whole words first (ARMv7-M allows unaligned LDR/STR to normal
+        // memory, and task buffers are never device memory), then bytes.
+        let words = len / 4;
+        for i in 0..words {
             // Safety: per the contract both ranges are valid for `len`
-            // bytes; copying forwards byte by byte is only wrong for an
-            // overlapping destination above the source, which cannot
+            // bytes and `4 * i + 4 <= len`; copying forwards is only wrong
+            // for an overlapping destination above the source, which cannot
             // happen between two tasks' separate regions.
+            unsafe {
+                let v = ((src + 4 * i) as *const u32).read_unaligned();
+                ((dst + 4 * i) as *mut u32).write_unaligned(v);
+            }
+        }
+        for i in 4 * words..len {
+            // Safety: as above, `i < len`.
             unsafe { ((dst + i) as *mut u8).write_volatile(((src + i) as *const u8).read_volatile()) }
         }
         return;
@@ -161,37 +171,49 @@ fn mpu_values(desc: &TaskDesc, regions: &[RegionDesc]) -> [[u32; 2]; crate::desc
     out
 }
 
-/// Loads the MPU with `task`'s precomputed regions, writing only the slots
-/// either task uses: slots beyond both `prev_used` and the new task's own
-/// are already disabled. The kernel keeps its default map (PRIVDEFENA), so
-/// only unprivileged access is restricted.
+/// Loads the MPU with all eight of `task`'s precomputed slots (unused ones
+/// disabled) in four load-multiple/store-multiple pairs through the RBAR
+/// and RASR aliases A1..A3, which exist for exactly this. The kernel keeps
+/// its default map (PRIVDEFENA), so only unprivileged access is restricted
+/// and the brief mix of old and new regions while storing is never used.
 #[inline(always)]
-fn mpu_apply(task: &Task, prev_used: u8) {
-    let n = task.mpu_used.max(prev_used) as usize;
-    for (i, pair) in task.mpu.iter().enumerate().take(n) {
-        // Safety: MPU registers. RBAR carries VALID and the slot number, so
-        // each pair programs exactly its slot (a disabled slot has RASR 0);
-        // RBAR/RASR and their aliases A1..A3 are consecutive words. The
-        // kernel runs privileged with the default map, so updating a region
-        // never affects its own accesses.
-        unsafe {
-            let base = reg::MPU_RBAR.add(2 * (i % 4));
-            write_volatile(base, pair[0]);
-            write_volatile(base.add(1), pair[1]);
-        }
+fn mpu_apply(task: &Task) {
+    // Safety: `task.mpu` is 16 consecutive words (8 RBAR/RASR pairs, each
+    // RBAR carrying VALID and its slot number, so each pair programs exactly
+    // its slot); the stores go to RBAR..RASR_A3, eight consecutive MPU
+    // registers. The kernel runs privileged with the default memory map, so
+    // the update never affects its own accesses.
+    unsafe {
+        core::arch::asm!(
+            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
+            "stm {lo}, {{{a}, {b}, {c}, {d}}}",
+            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
+            "stm {hi}, {{{a}, {b}, {c}, {d}}}",
+            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
+            "stm {lo}, {{{a}, {b}, {c}, {d}}}",
+            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
+            "stm {hi}, {{{a}, {b}, {c}, {d}}}",
+            src = inout(reg) task.mpu.as_ptr() => _,
+            lo = in(reg) reg::MPU_RBAR,
+            hi = in(reg) reg::MPU_RBAR.wrapping_add(4),
+            a = out(reg) _,
+            b = out(reg) _,
+            c = out(reg) _,
+            d = out(reg) _,
+            options(nostack, preserves_flags),
+        );
     }
 }
 
 /// Makes `k.current` the task the exception return will resume.
+#[inline(always)]
 fn switch_to_current(k: &mut Kernel) {
     let t: *mut Task = &mut k.tasks[k.current];
     // Safety: single-threaded kernel context (see `with_kernel`).
     unsafe {
         if CURRENT_TASK_PTR != t {
-            // At boot nothing is loaded yet: program every slot once.
-            let prev_used = if CURRENT_TASK_PTR.is_null() { 8 } else { (*CURRENT_TASK_PTR).mpu_used };
             CURRENT_TASK_PTR = t;
-            mpu_apply(&*t, prev_used);
+            mpu_apply(&*t);
         }
     }
 }
@@ -223,8 +245,6 @@ pub fn start(kernel: &'static mut Kernel) -> ! {
         let regions = k.regions;
         for t in k.tasks.iter_mut() {
             t.mpu = mpu_values(t.descriptor, regions);
-            // The build fills slots in order, so used slots come first.
-            t.mpu_used = t.descriptor.regions.iter().take_while(|&&r| r != 0).count() as u8;
         }
         k.reschedule();
         CURRENT_TASK_PTR = core::ptr::null_mut();

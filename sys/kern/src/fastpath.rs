@@ -1,0 +1,288 @@
+//! The IPC fast paths: the two syscalls of every client/server exchange,
+//! done with only the checks their common case needs.
+//!
+//! - `send` to a task of higher priority that is already waiting in `recv`
+//!   for it, with no leases: the message is copied and the receiver runs
+//!   at once (it outranks the sender, which was the best runnable task).
+//! - `reply_recv` to a client waiting for the reply, when nothing is
+//!   queued for the server (no notification in its mask, no sender): the
+//!   reply is copied, the server blocks in an open `recv`, and the best
+//!   runnable task runs.
+//!
+//! Each fast path decides before it changes anything. Whatever it does not
+//! handle (kernel IPC, leases, a receiver that is not waiting, a dead or
+//! stale peer, any misuse, a pending notification, a queued sender) is left
+//! untouched to the general path in `syscalls`, which produces the same
+//! results and the same faults. So the fast paths change the cost of a
+//! syscall, never its meaning; the QEMU system tests run both.
+
+use crate::descs::region_attr;
+use crate::task::{SchedState, TaskState};
+use crate::{arch, sched, Kernel};
+use abi::{Sysnum, TaskId};
+
+impl Kernel {
+    /// Completes the current task's syscall if a fast path applies, leaving
+    /// `self.current` on the task to resume; false (with nothing changed)
+    /// if the general path must run.
+    #[inline(always)]
+    pub(crate) fn try_fastpath(&mut self, caller: usize) -> bool {
+        let nr = self.tasks[caller].save.r11;
+        if nr == Sysnum::Send as u32 {
+            self.fast_send(caller)
+        } else if nr == Sysnum::ReplyRecv as u32 {
+            self.fast_reply_recv(caller)
+        } else {
+            false
+        }
+    }
+
+    /// True if `len` bytes at `base` are accessible to task `i` with
+    /// `needed`; empty ranges need no check on the fast paths (the general
+    /// path also accepts them).
+    #[inline(always)]
+    fn fast_slice_ok(&self, i: usize, base: u32, len: u32, needed: u32) -> bool {
+        len == 0 || self.tasks[i].can_access(self.regions, base, len, needed)
+    }
+
+    #[inline(always)]
+    fn fast_send(&mut self, caller: usize) -> bool {
+        let s = &self.tasks[caller].save;
+        let (r4, out_ptr, out_len, in_ptr, in_len, lease_count) = (s.r4, s.r5, s.r6, s.r7, s.r8, s.r10);
+        let target = TaskId(r4 as u16);
+        let t = target.index();
+        // Out of range includes TaskId::KERNEL: kernel IPC is slow-path.
+        if lease_count != 0 || t >= self.tasks.len() {
+            return false;
+        }
+        let (rt, ct) = (&self.tasks[t], &self.tasks[caller]);
+        let caller_id = TaskId::for_index_and_gen(caller, ct.generation);
+        let from = match rt.state {
+            TaskState::Healthy(SchedState::InRecv(from)) => from,
+            _ => return false,
+        };
+        if TaskId::for_index_and_gen(t, rt.generation) != target
+            || rt.priority >= ct.priority
+            || from.is_some_and(|f| f != caller_id)
+            || !self.fast_slice_ok(caller, out_ptr, out_len, region_attr::READ)
+            || !self.fast_slice_ok(caller, in_ptr, in_len, region_attr::WRITE)
+        {
+            return false;
+        }
+
+        // Commit: as `deliver`, then the receiver runs.
+        let r = &mut self.tasks[t].save;
+        let n = out_len.min(r.r5);
+        // Safety: the message was checked readable by the sender just now;
+        // the receiver's buffer (r4, r5) was checked writable by it when it
+        // entered `recv`, and `n` is within both.
+        unsafe { arch::copy_user(out_ptr, r.r4, n) };
+        r.r4 = 0;
+        r.r5 = caller_id.0 as u32;
+        r.r6 = r4 >> 16;
+        r.r7 = out_len;
+        r.r8 = in_len;
+        r.r9 = 0;
+        self.set_sched(t, SchedState::Runnable);
+        self.set_sched(caller, SchedState::InReply(target));
+        self.current = t;
+        true
+    }
+
+    #[inline(always)]
+    fn fast_reply_recv(&mut self, caller: usize) -> bool {
+        let s = &self.tasks[caller].save;
+        let (peer, code, ptr, len) = (TaskId(s.r4 as u16), s.r5, s.r6, s.r7);
+        let (buf, buf_len, mask) = (s.r8, s.r9, s.r10);
+        let p = peer.index();
+        if p >= self.tasks.len() {
+            return false;
+        }
+        let (pt, ct) = (&self.tasks[p], &self.tasks[caller]);
+        let me = TaskId::for_index_and_gen(caller, ct.generation);
+        let waiting = matches!(pt.state, TaskState::Healthy(SchedState::InReply(r)) if r == me);
+        if !waiting
+            || TaskId::for_index_and_gen(p, pt.generation) != peer
+            || len > pt.save.r8
+            || ct.notifications & mask != 0
+            || !self.fast_slice_ok(caller, ptr, len, region_attr::READ)
+            || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
+        {
+            return false;
+        }
+        // A sender queued for the caller makes the receive complete at
+        // once: the general path handles that.
+        for i in self.sending.iter() {
+            if matches!(self.tasks[i].state, TaskState::Healthy(SchedState::InSend(to)) if to == me) {
+                return false;
+            }
+        }
+
+        // Commit: the reply as `sys_reply`, the caller blocked as an open
+        // `recv` leaves it (buffer, length, mask in r4..r6; r7 = 0 for
+        // "any sender"), then the best runnable task.
+        let pr = &mut self.tasks[p].save;
+        // Safety: the reply was checked readable by the caller just now; the
+        // peer's reply buffer (r7, capacity r8) was checked writable at its
+        // send, and `len <= r8`.
+        unsafe { arch::copy_user(ptr, pr.r7, len) };
+        pr.r4 = code;
+        pr.r5 = len;
+        self.set_sched(p, SchedState::Runnable);
+        let cs = &mut self.tasks[caller].save;
+        (cs.r4, cs.r5, cs.r6, cs.r7) = (buf, buf_len, mask, 0);
+        self.set_sched(caller, SchedState::InRecv(None));
+        let tasks = &*self.tasks;
+        // The peer is runnable, so a choice always exists.
+        self.current = sched::select(self.runnable, caller, |i| tasks[i].priority).unwrap_or(p);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::task::{SavedState, SchedState, TaskState};
+    use crate::taskset::TaskSet;
+    use crate::Kernel;
+    use abi::{Generation, Sysnum, TaskId};
+
+    /// Everything a syscall may change.
+    #[derive(Debug, PartialEq)]
+    struct Snapshot {
+        tasks: Vec<(TaskState, [u32; 8], u8, u32)>,
+        current: usize,
+        runnable: TaskSet,
+        sending: TaskSet,
+    }
+
+    fn snapshot(k: &Kernel) -> Snapshot {
+        Snapshot {
+            tasks: k
+                .tasks
+                .iter()
+                .map(|t| {
+                    let s = &t.save;
+                    (t.state, [s.r4, s.r5, s.r6, s.r7, s.r8, s.r9, s.r10, s.r11], t.generation.get(), t.notifications)
+                })
+                .collect(),
+            current: k.current,
+            runnable: k.runnable,
+            sending: k.sending,
+        }
+    }
+
+    /// A tiny deterministic generator (xorshift32) for the scenarios.
+    struct Rng(u32);
+    impl Rng {
+        fn next(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 17;
+            self.0 ^= self.0 << 5;
+            self.0
+        }
+        fn below(&mut self, n: u32) -> u32 {
+            self.next() % n
+        }
+    }
+
+    const PRIOS: [u8; 7] = [0, 1, 2, 3, 3, 4, 5];
+
+    /// Puts `k` in a random state where `caller` runs (no runnable task
+    /// outranks it) and has issued a random send or reply_recv with empty
+    /// buffers.
+    fn scenario(k: &mut Kernel, rng: &mut Rng) -> usize {
+        let n = k.tasks.len();
+        let caller = 1 + rng.below(n as u32 - 1) as usize;
+        let id = |rng: &mut Rng, k: &Kernel| {
+            let i = rng.below(n as u32 + 1) as usize % n;
+            // Mostly the current generation, sometimes a stale one.
+            let g = if rng.below(4) == 0 { Generation::new(rng.below(4) as u8) } else { k.tasks[i].generation };
+            TaskId::for_index_and_gen(i, g)
+        };
+        for i in 0..n {
+            k.tasks[i].generation = Generation::new(rng.below(3) as u8);
+        }
+        for i in 0..n {
+            let peer = id(rng, k);
+            let s = match rng.below(6) {
+                0 => SchedState::Runnable,
+                1 => SchedState::InRecv(None),
+                2 => SchedState::InRecv(Some(peer)),
+                3 => SchedState::InSend(peer),
+                4 => SchedState::InReply(peer),
+                _ => SchedState::Stopped,
+            };
+            // Nothing runnable may outrank the running caller.
+            let s = if s == SchedState::Runnable && PRIOS[i] < PRIOS[caller] { SchedState::Stopped } else { s };
+            k.set_sched(i, s);
+            k.tasks[i].notifications = if rng.below(4) == 0 { 1 << rng.below(3) } else { 0 };
+            // A blocked receiver keeps an empty buffer and a mask.
+            k.tasks[i].save = SavedState { r4: 0x2000_0000, r5: 0, r6: rng.below(8), ..SavedState::default() };
+        }
+        k.set_sched(caller, SchedState::Runnable);
+        k.current = caller;
+        let target = id(rng, k);
+        let s = &mut k.tasks[caller].save;
+        if rng.below(2) == 0 {
+            s.r11 = Sysnum::Send as u32;
+            s.r4 = target.0 as u32 | rng.below(4) << 16;
+            (s.r5, s.r6, s.r7, s.r8, s.r9) = (0x2000_0100, 0, 0x2000_0200, 0, 0x2000_0300);
+            s.r10 = (rng.below(4) == 0) as u32;
+        } else {
+            // Half the time, answer a client that really waits for us.
+            let target = if rng.below(2) == 0 {
+                let p = (caller + 1 + rng.below(n as u32 - 1) as usize) % n;
+                let me = TaskId::for_index_and_gen(caller, k.tasks[caller].generation);
+                k.set_sched(p, SchedState::InReply(me));
+                TaskId::for_index_and_gen(p, k.tasks[p].generation)
+            } else {
+                target
+            };
+            let s = &mut k.tasks[caller].save;
+            s.r11 = Sysnum::ReplyRecv as u32;
+            (s.r4, s.r5, s.r6, s.r7) = (target.0 as u32, rng.below(3), 0x2000_0100, 0);
+            (s.r8, s.r9, s.r10) = (0x2000_0200, 0, rng.below(8));
+        }
+        caller
+    }
+
+    /// Whenever a fast path takes a syscall, the outcome is exactly the
+    /// general path's; and the fast paths do take the common cases.
+    #[test]
+    fn fast_paths_agree_with_the_general_path() {
+        let mut k = crate::tests::kernel(&PRIOS);
+        let mut rng = Rng(0x1234_5678);
+        let (mut fast_send, mut fast_reply_recv, mut declined) = (0, 0, 0);
+        for _ in 0..20_000 {
+            let caller = scenario(&mut k, &mut rng);
+            let before = snapshot(&k);
+            let nr = k.tasks[caller].save.r11;
+            if !k.try_fastpath(caller) {
+                assert_eq!(snapshot(&k), before, "a declining fast path changed state");
+                declined += 1;
+                continue;
+            }
+            let fast = snapshot(&k);
+            // Replay on the general path from the same state.
+            for (t, (state, r, g, notes)) in k.tasks.iter_mut().zip(&before.tasks) {
+                t.state = *state;
+                let s = &mut t.save;
+                [s.r4, s.r5, s.r6, s.r7, s.r8, s.r9, s.r10, s.r11] = *r;
+                t.generation = Generation::new(*g);
+                t.notifications = *notes;
+            }
+            (k.current, k.runnable, k.sending) = (before.current, before.runnable, before.sending);
+            k.syscall_general(caller);
+            assert_eq!(snapshot(&k), fast, "fast and general paths differ from {before:?}");
+            if nr == Sysnum::Send as u32 {
+                fast_send += 1;
+            } else {
+                fast_reply_recv += 1;
+            }
+        }
+        assert!(
+            fast_send > 500 && fast_reply_recv > 500 && declined > 5000,
+            "{fast_send} {fast_reply_recv} {declined}"
+        );
+    }
+}
