@@ -109,40 +109,54 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
     code.line("");
 
     // Receive loops.
-    code.doc("Receives one message (ignoring notifications) and serves it.");
+    code.doc(
+        "The reply a server holds until its next receive (see\n\
+         [`idol_runtime::Held`]): one per server loop, passed to every\n\
+         `dispatch`.",
+    );
+    code.line(format!("pub type Held = idol_runtime::Held<{upper}_REPLY_SIZE>;"));
+    code.line("");
+    code.doc(
+        "Sends the reply `held` holds (if any), receives one message\n\
+         (ignoring notifications) and serves it, holding its reply.",
+    );
     code.line("#[allow(dead_code)]");
-    code.open(format!("pub fn dispatch<S: {trait_name}>(buffer: &mut [u8; {upper}_MSG_SIZE], server: &mut S) {{"));
-    code.line("let msg = userlib::sys_recv_open(buffer, 0);");
-    code.line("handle_message(buffer, &msg, server);");
+    code.open(format!(
+        "pub fn dispatch<S: {trait_name}>(buffer: &mut [u8; {upper}_MSG_SIZE], held: &mut Held, server: &mut S) {{"
+    ));
+    code.line("let msg = held.reply_recv(buffer, 0);");
+    code.line("handle_message(buffer, &msg, held, server);");
     code.close("}");
     code.line("");
     code.doc(
-        "Receives one message or notification, waiting for the bits\n\
+        "Sends the reply `held` holds (if any), receives one message or\n\
+         notification, waiting for the bits\n\
          `server.current_notification_mask()` names, and serves it.",
     );
     code.line("#[allow(dead_code)]");
     code.open(format!(
-        "pub fn dispatch_n<S: {trait_name} + idol_runtime::NotificationHandler>(buffer: &mut [u8; {upper}_MSG_SIZE], server: &mut S) {{"
+        "pub fn dispatch_n<S: {trait_name} + idol_runtime::NotificationHandler>(buffer: &mut [u8; {upper}_MSG_SIZE], held: &mut Held, server: &mut S) {{"
     ));
     code.line("let mask = server.current_notification_mask();");
-    code.line("let msg = userlib::sys_recv_open(buffer, mask);");
+    code.line("let msg = held.reply_recv(buffer, mask);");
     code.open("if msg.is_notification() {");
     code.line("server.handle_notification(msg.operation);");
     code.close("} else {");
     code.indent_in();
-    code.line("handle_message(buffer, &msg, server);");
+    code.line("handle_message(buffer, &msg, held, server);");
     code.close("}");
     code.close("}");
     code.line("");
 
     code.doc(
         "Serves one received message: `incoming` is the receive buffer (at\n\
-         least the message's size), `msg` what `recv` returned. Malformed\n\
-         messages are refused with `reply_fault`.",
+         least the message's size), `msg` what `recv` returned. The answer\n\
+         goes into `held`; malformed messages are refused with\n\
+         `reply_fault` at once.",
     );
     code.line("#[allow(dead_code)]");
     code.open(format!(
-        "pub fn handle_message<S: {trait_name}>(incoming: &[u8], msg: &userlib::RecvMessage, server: &mut S) {{"
+        "pub fn handle_message<S: {trait_name}>(incoming: &[u8], msg: &userlib::RecvMessage, held: &mut Held, server: &mut S) {{"
     ));
     code.open(format!(
         "let Some(op) = <{name}Operation as num_traits::FromPrimitive>::from_u32(msg.operation) else {{"
@@ -153,7 +167,7 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
     code.open("match op {");
     for op in iface.ops.values() {
         code.line(format!(
-            "{name}Operation::{} => idol_runtime::reply(msg.sender, handle_{}(incoming, msg, server)),",
+            "{name}Operation::{} => held.hold(msg.sender, handle_{}(incoming, msg, server)),",
             codegen::variant(op),
             op.name
         ));

@@ -381,8 +381,9 @@ impl idl::InOrderClockEventImpl for Driver {
 fn main() -> ! {
     let mut driver = Driver::start();
     let mut buffer = [0u8; idl::CLOCK_EVENT_MSG_SIZE];
+    let mut held = idl::Held::new();
     loop {
-        idl::dispatch(&mut buffer, &mut driver);
+        idl::dispatch(&mut buffer, &mut held, &mut driver);
         // Every request keeps the clocksource's wrap count current.
         driver.counter_now();
     }

@@ -146,7 +146,8 @@ fn main() -> ! {
     let mut server = ConsoleServer { usart: usart::Usart::init(USART_BASE) };
     ringbuf_entry!(Trace::Init(USART_BASE));
     let mut buffer = [0u8; idl::CONSOLE_MSG_SIZE];
+    let mut held = idl::Held::new();
     loop {
-        idl::dispatch(&mut buffer, &mut server);
+        idl::dispatch(&mut buffer, &mut held, &mut server);
     }
 }

@@ -10,8 +10,9 @@
 //! - for servers: [`RequestError`], what a server operation returns;
 //!   [`check_message`], the size/lease-count/reply-capacity checks every
 //!   message goes through before a server method sees it; [`Leased`], typed
-//!   handles to the client's leases; [`reply`], which answers with a value,
-//!   an error code, a reply-fault or nothing; and [`NotificationHandler`] for
+//!   handles to the client's leases; [`Held`], which takes an operation's
+//!   outcome (a value, an error code, a reply-fault or nothing) and sends
+//!   it with the server's next receive; and [`NotificationHandler`] for
 //!   servers that also wait for notifications.
 //!
 //! Guarantee: nothing here panics on anything a client sends. Malformed
@@ -26,8 +27,9 @@ use core::ops::Range;
 
 use num_traits::FromPrimitive;
 use userlib::{
-    extract_new_generation, sys_borrow_info, sys_borrow_read, sys_borrow_write, sys_reply, sys_reply_fault,
-    sys_send, Lease, LeaseInfo, RecvMessage, ReplyFaultReason, TaskId, DEAD_CODE_BASE, LEASE_READ, LEASE_WRITE,
+    extract_new_generation, sys_borrow_info, sys_borrow_read, sys_borrow_write, sys_recv_open, sys_reply,
+    sys_reply_fault, sys_reply_recv_open, sys_send, Lease, LeaseInfo, RecvMessage, ReplyFaultReason, TaskId,
+    DEAD_CODE_BASE, LEASE_READ, LEASE_WRITE,
 };
 use zerocopy::{Immutable, IntoBytes};
 
@@ -134,20 +136,89 @@ impl<E> From<WentAway> for RequestError<E> {
     }
 }
 
-/// Answers `peer` with the outcome of an operation.
+/// The answer to the message being served, held back until the server
+/// receives again, so that answering one request and waiting for the next
+/// take one kernel entry (`sys_reply_recv_open`) instead of two.
 ///
-/// `Ok(v)`: response code 0 and the bytes of `v`. `Runtime(code)`: that
-/// response code and no bytes. `Fail(reason)`: `reply_fault`. `WentAway`:
-/// nothing, the kernel has already released the caller.
-///
-/// The caller has checked (with [`check_message`]) that the client's reply
-/// buffer holds `v`, so the reply cannot fault the server.
-pub fn reply<T: IntoBytes + Immutable>(peer: TaskId, result: Result<T, RequestError<u32>>) {
-    match result {
-        Ok(value) => sys_reply(peer, 0, value.as_bytes()),
-        Err(RequestError::Runtime(code)) => sys_reply(peer, code, &[]),
-        Err(RequestError::Fail(reason)) => sys_reply_fault(peer, reason),
-        Err(RequestError::WentAway) => {}
+/// `N` is the interface's largest reply (the generated `Held` alias sets
+/// it). Holding a reply never delays it past the server's next receive;
+/// code that does something slow before receiving again calls
+/// [`Held::flush`] first.
+pub struct Held<const N: usize> {
+    peer: Option<TaskId>,
+    code: u32,
+    len: usize,
+    bytes: [u8; N],
+}
+
+impl<const N: usize> Default for Held<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> Held<N> {
+    /// Nothing held.
+    pub const fn new() -> Self {
+        Self { peer: None, code: 0, len: 0, bytes: [0; N] }
+    }
+
+    /// Takes the outcome of an operation for `peer`.
+    ///
+    /// `Ok(v)`: response code 0 and the bytes of `v`, held. `Runtime(code)`:
+    /// that response code and no bytes, held. `Fail(reason)`: `reply_fault`
+    /// at once. `WentAway`: nothing, the kernel has already released the
+    /// caller. A reply already held is sent first (there is at most one).
+    ///
+    /// The caller has checked (with [`check_message`]) that the client's
+    /// reply buffer holds `v`, so the reply cannot fault the server.
+    pub fn hold<T: IntoBytes + Immutable>(&mut self, peer: TaskId, result: Result<T, RequestError<u32>>) {
+        self.flush();
+        match result {
+            Ok(value) => {
+                let v = value.as_bytes();
+                match self.bytes.get_mut(..v.len()) {
+                    Some(dst) => {
+                        dst.copy_from_slice(v);
+                        self.peer = Some(peer);
+                        self.code = 0;
+                        self.len = v.len();
+                    }
+                    // Larger than the interface's replies (not generated
+                    // code): answer at once rather than truncate.
+                    None => sys_reply(peer, 0, v),
+                }
+            }
+            Err(RequestError::Runtime(code)) => {
+                self.peer = Some(peer);
+                self.code = code;
+                self.len = 0;
+            }
+            Err(RequestError::Fail(reason)) => sys_reply_fault(peer, reason),
+            Err(RequestError::WentAway) => {}
+        }
+    }
+
+    /// The held reply's peer, if any (for tests and diagnostics).
+    pub fn peer(&self) -> Option<TaskId> {
+        self.peer
+    }
+
+    /// Sends the held reply, if any, now.
+    #[inline]
+    pub fn flush(&mut self) {
+        if let Some(peer) = self.peer.take() {
+            sys_reply(peer, self.code, &self.bytes[..self.len]);
+        }
+    }
+
+    /// Sends the held reply, if any, and waits for the next message or a
+    /// notification in `notification_mask`, in one syscall.
+    pub fn reply_recv(&mut self, buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
+        match self.peer.take() {
+            Some(peer) => sys_reply_recv_open(peer, self.code, &self.bytes[..self.len], buffer, notification_mask),
+            None => sys_recv_open(buffer, notification_mask),
+        }
     }
 }
 
@@ -515,5 +586,25 @@ mod tests {
         assert_eq!(e, RequestError::WentAway);
         let e = RequestError::Runtime(DemoError::Busy).map_runtime(|e| e as u32);
         assert_eq!(e, RequestError::Runtime(1));
+    }
+
+    #[test]
+    fn held_replies_keep_value_code_and_peer() {
+        let peer = TaskId::for_index_and_gen(3, Generation::new(1));
+        let mut held = Held::<8>::new();
+        assert_eq!(held.peer(), None);
+        held.hold::<u32>(peer, Ok(0xAABB_CCDD));
+        assert_eq!(
+            (held.peer(), held.code, &held.bytes[..held.len]),
+            (Some(peer), 0, &0xAABB_CCDDu32.to_le_bytes()[..])
+        );
+        // Taking the held reply (as `reply_recv` does) leaves nothing held.
+        held.peer = None;
+        held.hold::<u64>(peer, Err(RequestError::Runtime(7)));
+        assert_eq!((held.peer(), held.code, held.len), (Some(peer), 7, 0));
+        held.peer = None;
+        // A client that went away is answered by nobody.
+        held.hold::<u32>(peer, Err(RequestError::WentAway));
+        assert_eq!(held.peer(), None);
     }
 }

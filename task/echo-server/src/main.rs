@@ -123,7 +123,8 @@ fn fault_on_purpose() -> ! {
 fn main() -> ! {
     let mut server = EchoServer;
     let mut buffer = [0u8; idl::ECHO_MSG_SIZE];
+    let mut held = idl::Held::new();
     loop {
-        idl::dispatch(&mut buffer, &mut server);
+        idl::dispatch(&mut buffer, &mut held, &mut server);
     }
 }

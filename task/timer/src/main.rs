@@ -681,7 +681,8 @@ fn main() -> ! {
     sys_irq_control(server.irq_mask(), true);
     server.update_mode();
     let mut buffer = [0u8; idl::TIMER_MSG_SIZE];
+    let mut held = idl::Held::new();
     loop {
-        idl::dispatch_n(&mut buffer, &mut server);
+        idl::dispatch_n(&mut buffer, &mut held, &mut server);
     }
 }

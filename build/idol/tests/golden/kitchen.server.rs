@@ -80,41 +80,49 @@ pub trait InOrderKitchenSinkImpl {
     fn leases(&mut self, msg: &userlib::RecvMessage, offset: u32, src: idol_runtime::Leased<idol_runtime::R, [u8]>, dst: idol_runtime::Leased<idol_runtime::W, [u8]>, both: idol_runtime::Leased<idol_runtime::RW, [u8]>) -> Result<(), idol_runtime::RequestError<SinkError>>;
 }
 
-/// Receives one message (ignoring notifications) and serves it.
+/// The reply a server holds until its next receive (see
+/// [`idol_runtime::Held`]): one per server loop, passed to every
+/// `dispatch`.
+pub type Held = idol_runtime::Held<KITCHEN_SINK_REPLY_SIZE>;
+
+/// Sends the reply `held` holds (if any), receives one message
+/// (ignoring notifications) and serves it, holding its reply.
 #[allow(dead_code)]
-pub fn dispatch<S: InOrderKitchenSinkImpl>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], server: &mut S) {
-    let msg = userlib::sys_recv_open(buffer, 0);
-    handle_message(buffer, &msg, server);
+pub fn dispatch<S: InOrderKitchenSinkImpl>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], held: &mut Held, server: &mut S) {
+    let msg = held.reply_recv(buffer, 0);
+    handle_message(buffer, &msg, held, server);
 }
 
-/// Receives one message or notification, waiting for the bits
+/// Sends the reply `held` holds (if any), receives one message or
+/// notification, waiting for the bits
 /// `server.current_notification_mask()` names, and serves it.
 #[allow(dead_code)]
-pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], server: &mut S) {
+pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], held: &mut Held, server: &mut S) {
     let mask = server.current_notification_mask();
-    let msg = userlib::sys_recv_open(buffer, mask);
+    let msg = held.reply_recv(buffer, mask);
     if msg.is_notification() {
         server.handle_notification(msg.operation);
     } else {
-        handle_message(buffer, &msg, server);
+        handle_message(buffer, &msg, held, server);
     }
 }
 
 /// Serves one received message: `incoming` is the receive buffer (at
-/// least the message's size), `msg` what `recv` returned. Malformed
-/// messages are refused with `reply_fault`.
+/// least the message's size), `msg` what `recv` returned. The answer
+/// goes into `held`; malformed messages are refused with
+/// `reply_fault` at once.
 #[allow(dead_code)]
-pub fn handle_message<S: InOrderKitchenSinkImpl>(incoming: &[u8], msg: &userlib::RecvMessage, server: &mut S) {
+pub fn handle_message<S: InOrderKitchenSinkImpl>(incoming: &[u8], msg: &userlib::RecvMessage, held: &mut Held, server: &mut S) {
     let Some(op) = <KitchenSinkOperation as num_traits::FromPrimitive>::from_u32(msg.operation) else {
         userlib::sys_reply_fault(msg.sender, userlib::ReplyFaultReason::UndefinedOperation);
         return;
     };
     match op {
-        KitchenSinkOperation::Nothing => idol_runtime::reply(msg.sender, handle_nothing(incoming, msg, server)),
-        KitchenSinkOperation::Primitives => idol_runtime::reply(msg.sender, handle_primitives(incoming, msg, server)),
-        KitchenSinkOperation::Flag => idol_runtime::reply(msg.sender, handle_flag(incoming, msg, server)),
-        KitchenSinkOperation::Named => idol_runtime::reply(msg.sender, handle_named(incoming, msg, server)),
-        KitchenSinkOperation::Leases => idol_runtime::reply(msg.sender, handle_leases(incoming, msg, server)),
+        KitchenSinkOperation::Nothing => held.hold(msg.sender, handle_nothing(incoming, msg, server)),
+        KitchenSinkOperation::Primitives => held.hold(msg.sender, handle_primitives(incoming, msg, server)),
+        KitchenSinkOperation::Flag => held.hold(msg.sender, handle_flag(incoming, msg, server)),
+        KitchenSinkOperation::Named => held.hold(msg.sender, handle_named(incoming, msg, server)),
+        KitchenSinkOperation::Leases => held.hold(msg.sender, handle_leases(incoming, msg, server)),
     }
 }
 
