@@ -363,7 +363,11 @@ impl idl::InOrderClockEventImpl for Driver {
                     d.tim.stop();
                 }
             }
-            ringbuf_entry!(Trace::Ack { dev, fired });
+            // Only spurious acks are traced: a regular one comes every tick
+            // and would flood the ring (and cost the tick path).
+            if !fired {
+                ringbuf_entry!(Trace::Ack { dev, fired });
+            }
             Ok(fired)
         })
     }

@@ -8,13 +8,18 @@
 //!   queued for the server (no notification in its mask, no sender): the
 //!   reply is copied, the server blocks in an open `recv`, and the best
 //!   runnable task runs.
+//! - an open `recv` with no sender queued: it completes at once with
+//!   pending notification bits, or blocks and the best runnable task runs.
+//! - `post` to a live task, and `irq_control` of the caller's own IRQs:
+//!   the syscalls of an interrupt-driven server's tick.
 //!
 //! Each fast path decides before it changes anything. Whatever it does not
 //! handle (kernel IPC, leases, a receiver that is not waiting, a dead or
 //! stale peer, any misuse, a pending notification, a queued sender) is left
 //! untouched to the general path in `syscalls`, which produces the same
 //! results and the same faults. So the fast paths change the cost of a
-//! syscall, never its meaning; the QEMU system tests run both.
+//! syscall, never its meaning: a host test replays random scenarios through
+//! both and compares every outcome, and the QEMU system tests run both.
 
 use crate::descs::region_attr;
 use crate::task::{SchedState, TaskState};
@@ -28,13 +33,36 @@ impl Kernel {
     #[inline(always)]
     pub(crate) fn try_fastpath(&mut self, caller: usize) -> bool {
         let nr = self.tasks[caller].save.r11;
+        // Plain comparisons, IPC first: a jump table costs the round trip
+        // more than it saves the others.
         if nr == Sysnum::Send as u32 {
             self.fast_send(caller)
         } else if nr == Sysnum::ReplyRecv as u32 {
             self.fast_reply_recv(caller)
+        } else if nr == Sysnum::Recv as u32 {
+            self.fast_recv(caller)
+        } else if nr == Sysnum::Post as u32 {
+            self.fast_post(caller)
+        } else if nr == Sysnum::IrqControl as u32 {
+            self.fast_irq_control(caller)
         } else {
             false
         }
+    }
+
+    /// True if a task in `sending` waits to send to `me`. A plain loop
+    /// over the set's bits: usually the set is empty.
+    #[inline(always)]
+    fn sender_queued(&self, me: TaskId) -> bool {
+        let mut bits = self.sending.0;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if matches!(self.tasks[i].state, TaskState::Healthy(SchedState::InSend(to)) if to == me) {
+                return true;
+            }
+        }
+        false
     }
 
     /// True if `len` bytes at `base` are accessible to task `i` with
@@ -83,9 +111,14 @@ impl Kernel {
         r.r7 = out_len;
         r.r8 = in_len;
         r.r9 = 0;
-        self.set_sched(t, SchedState::Runnable);
-        self.set_sched(caller, SchedState::InReply(target));
+        // Known transitions (receiver InRecv -> Runnable, caller Runnable
+        // -> InReply): only the runnable set changes.
+        self.tasks[t].state = TaskState::Healthy(SchedState::Runnable);
+        self.runnable.insert(t);
+        self.tasks[caller].state = TaskState::Healthy(SchedState::InReply(target));
+        self.runnable.remove(caller);
         self.current = t;
+        self.woken = None;
         true
     }
 
@@ -112,10 +145,8 @@ impl Kernel {
         }
         // A sender queued for the caller makes the receive complete at
         // once: the general path handles that.
-        for i in self.sending.iter() {
-            if matches!(self.tasks[i].state, TaskState::Healthy(SchedState::InSend(to)) if to == me) {
-                return false;
-            }
+        if self.sender_queued(me) {
+            return false;
         }
 
         // Commit: the reply as `sys_reply`, the caller blocked as an open
@@ -128,19 +159,95 @@ impl Kernel {
         unsafe { arch::copy_user(ptr, pr.r7, len) };
         pr.r4 = code;
         pr.r5 = len;
-        self.set_sched(p, SchedState::Runnable);
+        // Known transitions (peer InReply -> Runnable here, caller Runnable
+        // -> InRecv below): only the runnable set changes.
+        self.tasks[p].state = TaskState::Healthy(SchedState::Runnable);
+        self.runnable.insert(p);
         let cs = &mut self.tasks[caller].save;
         (cs.r4, cs.r5, cs.r6, cs.r7) = (buf, buf_len, mask, 0);
-        self.set_sched(caller, SchedState::InRecv(None));
+        self.tasks[caller].state = TaskState::Healthy(SchedState::InRecv(None));
+        self.runnable.remove(caller);
         let tasks = &*self.tasks;
         // The peer is runnable, so a choice always exists.
         self.current = sched::select(self.runnable, caller, |i| tasks[i].priority).unwrap_or(p);
+        self.woken = None;
         true
+    }
+
+    /// An open `recv` (buffer, length, mask in r4..r6; r7 without the
+    /// closed bit) that no queued sender completes.
+    #[inline(never)]
+    fn fast_recv(&mut self, caller: usize) -> bool {
+        let s = &self.tasks[caller].save;
+        let (buf, buf_len, mask, from_raw) = (s.r4, s.r5, s.r6, s.r7);
+        let me = TaskId::for_index_and_gen(caller, self.tasks[caller].generation);
+        if from_raw & (1 << 31) != 0
+            || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
+            || self.sender_queued(me)
+        {
+            return false;
+        }
+        let pending = self.tasks[caller].notifications & mask;
+        if pending != 0 {
+            // Completes at once; the caller keeps the CPU.
+            self.tasks[caller].notifications &= !pending;
+            self.deliver_notification(caller, pending);
+            return true;
+        }
+        self.set_sched(caller, SchedState::InRecv(None));
+        let tasks = &*self.tasks;
+        match sched::select(self.runnable, caller, |i| tasks[i].priority) {
+            Some(n) => self.current = n,
+            None => self.panic(format_args!("no runnable task (idle must never block)")),
+        }
+        self.woken = None;
+        true
+    }
+
+    /// `post` (target in r4, bits in r5) to a task of the current
+    /// generation; the target runs at once if it woke and outranks the
+    /// caller.
+    #[inline(never)]
+    fn fast_post(&mut self, caller: usize) -> bool {
+        let s = &self.tasks[caller].save;
+        let (target, bits) = (TaskId(s.r4 as u16), s.r5);
+        let t = target.index();
+        if t >= self.tasks.len() || TaskId::for_index_and_gen(t, self.tasks[t].generation) != target {
+            return false;
+        }
+        self.tasks[caller].save.r4 = 0;
+        if self.post(t, bits) && self.tasks[t].priority < self.tasks[caller].priority {
+            self.current = t;
+        }
+        self.woken = None;
+        true
+    }
+
+    /// `irq_control` (notification mask in r4, enable flag in r5) naming at
+    /// least one of the caller's IRQs.
+    #[inline(never)]
+    fn fast_irq_control(&mut self, caller: usize) -> bool {
+        let s = &self.tasks[caller].save;
+        let (mask, enable) = (s.r4, s.r5 != 0);
+        let mut any = false;
+        for e in self.irqs {
+            if e.task as usize == caller && e.mask & mask != 0 {
+                any = true;
+                if enable {
+                    arch::irq_enable(e.irq);
+                } else {
+                    arch::irq_disable(e.irq);
+                }
+            }
+        }
+        // None: misuse, which the general path faults (nothing changed).
+        any
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use crate::descs::IrqEntry;
     use crate::task::{SavedState, SchedState, TaskState};
     use crate::taskset::TaskSet;
     use crate::Kernel;
@@ -188,11 +295,12 @@ mod tests {
     const PRIOS: [u8; 7] = [0, 1, 2, 3, 3, 4, 5];
 
     /// Puts `k` in a random state where `caller` runs (no runnable task
-    /// outranks it) and has issued a random send or reply_recv with empty
-    /// buffers.
+    /// outranks it) and has issued a random fast-path candidate (send,
+    /// reply_recv, recv, post, irq_control) with empty buffers.
     fn scenario(k: &mut Kernel, rng: &mut Rng) -> usize {
         let n = k.tasks.len();
-        let caller = 1 + rng.below(n as u32 - 1) as usize;
+        // Not the supervisor (its faults halt) nor idle (never blocks).
+        let caller = 1 + rng.below(n as u32 - 2) as usize;
         let id = |rng: &mut Rng, k: &Kernel| {
             let i = rng.below(n as u32 + 1) as usize % n;
             // Mostly the current generation, sometimes a stale one.
@@ -219,29 +327,54 @@ mod tests {
             // A blocked receiver keeps an empty buffer and a mask.
             k.tasks[i].save = SavedState { r4: 0x2000_0000, r5: 0, r6: rng.below(8), ..SavedState::default() };
         }
+        k.set_sched(n - 1, SchedState::Runnable);
         k.set_sched(caller, SchedState::Runnable);
         k.current = caller;
         let target = id(rng, k);
         let s = &mut k.tasks[caller].save;
-        if rng.below(2) == 0 {
-            s.r11 = Sysnum::Send as u32;
-            s.r4 = target.0 as u32 | rng.below(4) << 16;
-            (s.r5, s.r6, s.r7, s.r8, s.r9) = (0x2000_0100, 0, 0x2000_0200, 0, 0x2000_0300);
-            s.r10 = (rng.below(4) == 0) as u32;
-        } else {
-            // Half the time, answer a client that really waits for us.
-            let target = if rng.below(2) == 0 {
-                let p = (caller + 1 + rng.below(n as u32 - 1) as usize) % n;
-                let me = TaskId::for_index_and_gen(caller, k.tasks[caller].generation);
-                k.set_sched(p, SchedState::InReply(me));
-                TaskId::for_index_and_gen(p, k.tasks[p].generation)
-            } else {
-                target
-            };
-            let s = &mut k.tasks[caller].save;
-            s.r11 = Sysnum::ReplyRecv as u32;
-            (s.r4, s.r5, s.r6, s.r7) = (target.0 as u32, rng.below(3), 0x2000_0100, 0);
-            (s.r8, s.r9, s.r10) = (0x2000_0200, 0, rng.below(8));
+        match rng.below(5) {
+            0 => {
+                s.r11 = Sysnum::Send as u32;
+                s.r4 = target.0 as u32 | rng.below(4) << 16;
+                (s.r5, s.r6, s.r7, s.r8, s.r9) = (0x2000_0100, 0, 0x2000_0200, 0, 0x2000_0300);
+                s.r10 = (rng.below(4) == 0) as u32;
+            }
+            1 => {
+                // Half the time, answer a client that really waits for us.
+                let target = if rng.below(2) == 0 {
+                    let p = (caller + 1 + rng.below(n as u32 - 1) as usize) % n;
+                    let me = TaskId::for_index_and_gen(caller, k.tasks[caller].generation);
+                    k.set_sched(p, SchedState::InReply(me));
+                    TaskId::for_index_and_gen(p, k.tasks[p].generation)
+                } else {
+                    target
+                };
+                let s = &mut k.tasks[caller].save;
+                s.r11 = Sysnum::ReplyRecv as u32;
+                (s.r4, s.r5, s.r6, s.r7) = (target.0 as u32, rng.below(3), 0x2000_0100, 0);
+                (s.r8, s.r9, s.r10) = (0x2000_0200, 0, rng.below(8));
+            }
+            2 => {
+                s.r11 = Sysnum::Recv as u32;
+                (s.r4, s.r5, s.r6) = (0x2000_0200, 0, rng.below(8));
+                // Open mostly; sometimes closed to one sender or the kernel.
+                s.r7 = match rng.below(4) {
+                    0 => 1 << 31 | target.0 as u32,
+                    1 => 1 << 31 | TaskId::KERNEL.0 as u32,
+                    _ => 0,
+                };
+            }
+            3 => {
+                s.r11 = Sysnum::Post as u32;
+                (s.r4, s.r5) = (target.0 as u32, 1 << rng.below(3));
+                if rng.below(8) == 0 {
+                    s.r4 = TaskId::KERNEL.0 as u32;
+                }
+            }
+            _ => {
+                s.r11 = Sysnum::IrqControl as u32;
+                (s.r4, s.r5) = (rng.below(8), rng.below(2));
+            }
         }
         caller
     }
@@ -251,9 +384,11 @@ mod tests {
     #[test]
     fn fast_paths_agree_with_the_general_path() {
         let mut k = crate::tests::kernel(&PRIOS);
+        k.irqs = &[IrqEntry { irq: 5, task: 2, mask: 1 }, IrqEntry { irq: 9, task: 4, mask: 6 }];
         let mut rng = Rng(0x1234_5678);
-        let (mut fast_send, mut fast_reply_recv, mut declined) = (0, 0, 0);
-        for _ in 0..20_000 {
+        let mut taken = [0u32; 12];
+        let mut declined = 0;
+        for _ in 0..50_000 {
             let caller = scenario(&mut k, &mut rng);
             let before = snapshot(&k);
             let nr = k.tasks[caller].save.r11;
@@ -274,15 +409,11 @@ mod tests {
             (k.current, k.runnable, k.sending) = (before.current, before.runnable, before.sending);
             k.syscall_general(caller);
             assert_eq!(snapshot(&k), fast, "fast and general paths differ from {before:?}");
-            if nr == Sysnum::Send as u32 {
-                fast_send += 1;
-            } else {
-                fast_reply_recv += 1;
-            }
+            taken[nr as usize] += 1;
         }
-        assert!(
-            fast_send > 500 && fast_reply_recv > 500 && declined > 5000,
-            "{fast_send} {fast_reply_recv} {declined}"
-        );
+        for nr in [Sysnum::Send, Sysnum::ReplyRecv, Sysnum::Recv, Sysnum::Post, Sysnum::IrqControl] {
+            assert!(taken[nr as usize] > 300, "{nr:?} took the fast path only {} times", taken[nr as usize]);
+        }
+        assert!(declined > 5000, "{declined}");
     }
 }

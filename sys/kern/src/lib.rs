@@ -113,6 +113,7 @@ impl Kernel {
     /// Chooses who runs next. The current task keeps the CPU unless it
     /// blocked or a task of strictly higher priority became runnable.
     pub fn reschedule(&mut self) {
+        self.woken = None;
         let tasks = &*self.tasks;
         let cur = self.current;
         // Safety of indexing: the runnable set only holds valid indices.
@@ -123,6 +124,22 @@ impl Kernel {
                 }
             }
             None => self.panic(format_args!("no runnable task (idle must never block)")),
+        }
+    }
+
+    /// Chooses who runs after interrupts woke tasks (PendSV), cheaply.
+    ///
+    /// Since the last scheduling decision only interrupts ran, and every
+    /// task they made runnable went through [`Kernel::note_woken`]. The
+    /// current task was the best runnable one at that decision, so the best
+    /// woken task, if runnable and strictly better, is now the best of all.
+    /// Anything else (a stale or weaker hint) takes the full scan.
+    pub fn reschedule_after_irq(&mut self) {
+        match self.woken.take() {
+            Some(w) if self.runnable.contains(w) && self.tasks[w].priority < self.tasks[self.current].priority => {
+                self.current = w;
+            }
+            _ => self.reschedule(),
         }
     }
 
@@ -355,6 +372,40 @@ pub(crate) mod tests {
         // the right choice, which only a full scan finds.
         k.note_woken(3);
         k.after_syscall();
+        assert_eq!(k.current, 2);
+        assert_eq!(k.woken, None);
+    }
+
+    #[test]
+    fn after_an_irq_the_woken_task_runs_if_it_outranks_the_current_one() {
+        let mut k = kernel(&[0, 1, 2, 3]);
+        block(&mut k, 0);
+        block(&mut k, 1);
+        block(&mut k, 2);
+        k.current = 3;
+        k.woken = None;
+        // An interrupt's post wakes task 1 (blocked in recv, mask bit 0).
+        k.tasks[1].save.r6 = 1;
+        assert!(k.post(1, 1));
+        k.reschedule_after_irq();
+        assert_eq!((k.current, k.woken), (1, None));
+    }
+
+    #[test]
+    fn after_an_irq_a_stale_hint_falls_back_to_the_scan() {
+        let mut k = kernel(&[0, 1, 2, 3]);
+        block(&mut k, 0);
+        block(&mut k, 2);
+        k.current = 3;
+        // A hint left from earlier names task 1, which has blocked since;
+        // it masks task 2, woken now with a weaker priority, so only the
+        // scan finds task 2.
+        block(&mut k, 1);
+        k.woken = Some(1);
+        k.tasks[2].save.r6 = 1;
+        assert!(k.post(2, 1));
+        assert_eq!(k.woken, Some(1));
+        k.reschedule_after_irq();
         assert_eq!(k.current, 2);
         assert_eq!(k.woken, None);
     }

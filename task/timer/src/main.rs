@@ -53,7 +53,8 @@ mod idl {
 const POOL: usize = config::POOL as usize;
 /// Hooks, the two built-in steps included.
 const HOOKS: usize = 16;
-/// Tasks that may own timers: the task-id space of a small image.
+/// Tasks that may own timers: every task index the kernel allows (32), so
+/// a `u32` holds one bit per owner.
 const OWNERS: usize = 32;
 
 /// What the wheel stores with each timer.
@@ -155,6 +156,9 @@ struct Visit<'a> {
     hooks: &'a [HookMeta; HOOKS],
     posts: &'a mut [u32; OWNERS],
     post_to: &'a mut [u16; OWNERS],
+    /// Bit `i` set: `posts[i]` has bits to send (so the flush after the
+    /// tick visits only owners that have some).
+    posting: u32,
     /// jiffies_64 after this tick's `do_timer`.
     now: u64,
     grab_done: bool,
@@ -166,6 +170,7 @@ impl Visit<'_> {
         if i < OWNERS && bit < 32 {
             self.posts[i] |= 1 << bit;
             self.post_to[i] = task;
+            self.posting |= 1 << i;
         }
     }
 }
@@ -291,15 +296,17 @@ impl Server {
             hooks: &self.hooks,
             posts: &mut self.posts,
             post_to: &mut self.post_to,
+            posting: 0,
             now: self.core.jiffies().0.wrapping_add(ticks as u64),
             grab_done,
         };
         self.core.tick(ticks, &mut v);
-        for i in 0..OWNERS {
+        let mut posting = v.posting;
+        while posting != 0 {
+            let i = posting.trailing_zeros() as usize;
+            posting &= posting - 1;
             let bits = core::mem::take(&mut self.posts[i]);
-            if bits != 0 {
-                self.post_now(self.post_to[i], bits);
-            }
+            self.post_now(self.post_to[i], bits);
         }
     }
 

@@ -338,7 +338,7 @@ pub unsafe extern "C" fn PendSV() {
 
 extern "C" fn pendsv_entry() {
     with_kernel(|k| {
-        k.reschedule();
+        k.reschedule_after_irq();
         switch_to_current(k);
     })
 }
