@@ -92,6 +92,8 @@ impl Kernel {
             if let TaskState::Healthy(s) = k.tasks[i].state {
                 k.set_sched(i, s);
             }
+            let t = &mut k.tasks[i];
+            t.first_region = regions.get(t.descriptor.regions[0] as usize).copied().unwrap_or(RegionDesc::EMPTY);
         }
         k
     }

@@ -152,6 +152,10 @@ pub struct Task {
     /// disabled), computed once at boot by `arch` so that a context switch
     /// is four load/store-multiple pairs.
     pub mpu: [[u32; 2]; crate::descs::REGIONS_PER_TASK],
+    /// A copy of the task's first region (its RAM, as the build orders
+    /// them), set by [`crate::Kernel::new`]: the IPC fast paths check
+    /// buffers against it inline before the general region walk.
+    pub first_region: RegionDesc,
 }
 
 impl Task {
@@ -166,6 +170,7 @@ impl Task {
             notifications: 0,
             descriptor,
             mpu: [[0; 2]; crate::descs::REGIONS_PER_TASK],
+            first_region: RegionDesc::EMPTY,
         };
         t.reinitialize();
         if descriptor.flags & TASK_FLAG_START != 0 {

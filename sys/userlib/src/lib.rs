@@ -21,7 +21,7 @@ mod arch;
 pub mod kipc;
 mod start;
 
-pub use arch::syscall;
+pub use arch::{syscall, syscall4};
 
 /// A slice of the caller's memory lent to a server for one `send`.
 ///
@@ -133,16 +133,7 @@ impl RecvMessage {
 }
 
 fn recv(buffer: &mut [u8], notification_mask: u32, from: u32) -> Result<RecvMessage, u32> {
-    let args = [
-        buffer.as_mut_ptr() as u32,
-        buffer.len() as u32,
-        notification_mask,
-        from,
-        0,
-        0,
-        0,
-    ];
-    let r = syscall(Sysnum::Recv, &args);
+    let r = syscall4(Sysnum::Recv, buffer.as_mut_ptr() as u32, buffer.len() as u32, notification_mask, from);
     if r[0] != 0 {
         return Err(r[0]);
     }
@@ -225,8 +216,7 @@ pub fn sys_reply_recv_open(peer: TaskId, code: u32, reply: &[u8], buffer: &mut [
 /// Refuses `peer`'s message: the kernel faults `peer` with `reason`
 /// (the supervisor will restart it). Used for malformed messages.
 pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
-    let args = [peer.0 as u32, reason as u32, 0, 0, 0, 0, 0];
-    syscall(Sysnum::ReplyFault, &args);
+    syscall4(Sysnum::ReplyFault, peer.0 as u32, reason as u32, 0, 0);
 }
 
 /// Response code of a borrow naming a lease that does not exist, lacks the
@@ -295,16 +285,14 @@ pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
 ///
 /// Faults the caller if no interrupt of ours maps to a bit of `mask`.
 pub fn sys_irq_control(mask: u32, enable: bool) {
-    let args = [mask, enable as u32, 0, 0, 0, 0, 0];
-    syscall(Sysnum::IrqControl, &args);
+    syscall4(Sysnum::IrqControl, mask, enable as u32, 0, 0);
 }
 
 /// ORs `bits` into `task`'s pending notifications, waking it if it waits
 /// for any of them. Never blocks, allowed towards any priority.
 /// Returns 0, or a dead code if `task` is stale.
 pub fn sys_post(task: TaskId, bits: u32) -> u32 {
-    let args = [task.0 as u32, bits, 0, 0, 0, 0, 0];
-    syscall(Sysnum::Post, &args)[0]
+    syscall4(Sysnum::Post, task.0 as u32, bits, 0, 0)[0]
 }
 
 /// The id of the current incarnation of the task `id` names.
