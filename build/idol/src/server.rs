@@ -131,14 +131,16 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
     code.doc(
         "Sends the reply `held` holds (if any), receives one message or\n\
          notification, waiting for the bits\n\
-         `server.current_notification_mask()` names, and serves it.",
+         `server.current_notification_mask()` names (after unmasking the\n\
+         IRQs `server.take_irqs_to_enable()` names), and serves it.",
     );
     code.line("#[allow(dead_code)]");
     code.open(format!(
         "pub fn dispatch_n<S: {trait_name} + idol_runtime::NotificationHandler>(buffer: &mut [u8; {upper}_MSG_SIZE], held: &mut Held, server: &mut S) {{"
     ));
     code.line("let mask = server.current_notification_mask();");
-    code.line("let msg = held.reply_recv(buffer, mask);");
+    code.line("let irqs = server.take_irqs_to_enable();");
+    code.line("let msg = held.reply_recv_enabling(buffer, mask, irqs);");
     code.open("if msg.is_notification() {");
     code.line("server.handle_notification(msg.operation);");
     code.close("} else {");

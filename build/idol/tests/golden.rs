@@ -118,7 +118,7 @@ fn generated_server_has_the_documented_shape() {
         "userlib::sys_reply_fault(msg.sender, userlib::ReplyFaultReason::UndefinedOperation);",
         "pub fn dispatch_n<S: InOrderEchoImpl + idol_runtime::NotificationHandler>",
         "pub type Held = idol_runtime::Held<ECHO_REPLY_SIZE>;",
-        "let msg = held.reply_recv(buffer, mask);",
+        "let msg = held.reply_recv_enabling(buffer, mask, irqs);",
         "let flag = idol_runtime::decode_bool(args.flag)?;",
     ] {
         assert!(code.contains(needle), "server lacks {needle:?}");

@@ -27,7 +27,7 @@ use core::ops::Range;
 
 use num_traits::FromPrimitive;
 use userlib::{
-    extract_new_generation, sys_borrow_info, sys_borrow_read, sys_borrow_write, sys_recv_open, sys_reply,
+    extract_new_generation, sys_borrow_info, sys_borrow_read, sys_borrow_write, sys_irq_enable_recv_open, sys_recv_open, sys_reply,
     sys_reply_fault, sys_reply_recv_open, sys_send, Lease, LeaseInfo, RecvMessage, ReplyFaultReason, TaskId,
     DEAD_CODE_BASE, LEASE_READ, LEASE_WRITE,
 };
@@ -210,6 +210,18 @@ impl<const N: usize> Held<N> {
         if let Some(peer) = self.peer.take() {
             sys_reply(peer, self.code, &self.bytes[..self.len]);
         }
+    }
+
+    /// As [`Held::reply_recv`], first unmasking the server's interrupts
+    /// behind notification bits `irqs` (see
+    /// [`userlib::sys_irq_enable_recv_open`]); `irqs == 0` unmasks nothing.
+    /// A held reply then goes out on its own (one syscall carries either).
+    pub fn reply_recv_enabling(&mut self, buffer: &mut [u8], notification_mask: u32, irqs: u32) -> RecvMessage {
+        if irqs == 0 {
+            return self.reply_recv(buffer, notification_mask);
+        }
+        self.flush();
+        sys_irq_enable_recv_open(irqs, buffer, notification_mask)
     }
 
     /// Sends the held reply, if any, and waits for the next message or a
@@ -436,14 +448,22 @@ impl<A: Writable> Leased<A, [u8]> {
 /// A server that also waits for notifications (timer ticks, interrupts).
 ///
 /// The generated `dispatch_n` receives with `current_notification_mask()`
-/// and calls `handle_notification` with the bits that fired instead of
-/// handling a message.
+/// (unmasking the IRQs `take_irqs_to_enable()` names as it does) and calls
+/// `handle_notification` with the bits that fired instead of handling a
+/// message.
 pub trait NotificationHandler {
     /// Notification bits to wait for in the next receive.
     fn current_notification_mask(&self) -> u32;
     /// Handles notification `bits` (a subset of the mask, already cleared
     /// by the kernel).
     fn handle_notification(&mut self, bits: u32);
+    /// Notification bits of this server's IRQs to unmask as it next
+    /// waits, taken (so each is unmasked once): a server that has
+    /// acknowledged its device saves an `irq_control` syscall this way.
+    /// The default unmasks nothing.
+    fn take_irqs_to_enable(&mut self) -> u32 {
+        0
+    }
 }
 
 #[cfg(test)]

@@ -166,7 +166,7 @@ impl Kernel {
         self.tasks[p].state = TaskState::Healthy(SchedState::Runnable);
         self.runnable.insert(p);
         let cs = &mut self.tasks[caller].save;
-        (cs.r4, cs.r5, cs.r6, cs.r7) = (buf, buf_len, mask, 0);
+        (cs.r4, cs.r5, cs.r6, cs.r7, cs.r8) = (buf, buf_len, mask, 0, 0);
         self.tasks[caller].state = TaskState::Healthy(SchedState::InRecv(None));
         self.runnable.remove(caller);
         let tasks = &*self.tasks;
@@ -177,15 +177,17 @@ impl Kernel {
     }
 
     /// An open `recv` (buffer, length, mask in r4..r6; r7 without the
-    /// closed bit) that no queued sender completes.
+    /// closed bit; r8 the caller's IRQs to re-enable first) that no queued
+    /// sender completes.
     #[inline(never)]
     fn fast_recv(&mut self, caller: usize) -> bool {
         let s = &self.tasks[caller].save;
-        let (buf, buf_len, mask, from_raw) = (s.r4, s.r5, s.r6, s.r7);
+        let (buf, buf_len, mask, from_raw, rearm) = (s.r4, s.r5, s.r6, s.r7, s.r8);
         let me = TaskId::for_index_and_gen(caller, self.tasks[caller].generation);
         if from_raw & (1 << 31) != 0
             || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
             || self.sender_queued(me)
+            || rearm != 0 && !self.fast_irq_enable(caller, rearm, true)
         {
             return false;
         }
@@ -230,7 +232,13 @@ impl Kernel {
     #[inline(never)]
     fn fast_irq_control(&mut self, caller: usize) -> bool {
         let s = &self.tasks[caller].save;
-        let (mask, enable) = (s.r4, s.r5 != 0);
+        self.fast_irq_enable(caller, s.r4, s.r5 != 0)
+    }
+
+    /// Unmasks (or masks) the caller's IRQs in notification `mask`; false,
+    /// having changed nothing, if it names none of them.
+    #[inline(always)]
+    fn fast_irq_enable(&mut self, caller: usize, mask: u32, enable: bool) -> bool {
         let mut any = false;
         for e in self.irqs {
             if e.task as usize == caller && e.mask & mask != 0 {
@@ -359,6 +367,8 @@ mod tests {
             2 => {
                 s.r11 = Sysnum::Recv as u32;
                 (s.r4, s.r5, s.r6) = (0x2000_0200, 0, rng.below(8));
+                // Sometimes re-enabling IRQs (owned by tasks 2 and 4) first.
+                s.r8 = if rng.below(4) == 0 { rng.below(8) } else { 0 };
                 // Open mostly; sometimes closed to one sender or the kernel.
                 s.r7 = match rng.below(4) {
                     0 => 1 << 31 | target.0 as u32,

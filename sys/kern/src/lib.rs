@@ -129,10 +129,12 @@ impl Kernel {
         }
     }
 
-    /// Chooses who runs after interrupts woke tasks (PendSV), cheaply.
+    /// Chooses who runs after an interrupt woke a task, cheaply.
     ///
-    /// Since the last scheduling decision only interrupts ran, and every
-    /// task they made runnable went through [`Kernel::note_woken`]. The
+    /// Called by the interrupt entry when the IRQ's owner woke and outranks
+    /// the interrupted task. Since the last scheduling decision only
+    /// interrupts ran, and every task they made runnable went through
+    /// [`Kernel::note_woken`]. The
     /// current task was the best runnable one at that decision, so the best
     /// woken task, if runnable and strictly better, is now the best of all.
     /// Anything else (a stale or weaker hint) takes the full scan.
@@ -156,12 +158,12 @@ impl Kernel {
     /// Picks the next task after a syscall by `self.current`, cheaply.
     ///
     /// When the caller entered the kernel it was the highest-priority
-    /// runnable task (an interrupt that woke something better has PendSV
-    /// pending, which reschedules fully right after). So: a woken task that
-    /// outranks the caller runs next; if the caller blocked, a woken task of
-    /// its priority runs; if the caller is still runnable and nothing better
-    /// woke, it continues. Only a caller that blocked without waking anyone
-    /// as good needs the full scan.
+    /// runnable task (an interrupt that woke something better switched to
+    /// it then, and interrupts are never taken inside the kernel). So: a
+    /// woken task that outranks the caller runs next; if the caller
+    /// blocked, a woken task of its priority runs; if the caller is still
+    /// runnable and nothing better woke, it continues. Only a caller that
+    /// blocked without waking anyone as good needs the full scan.
     pub fn after_syscall(&mut self) {
         let cur = self.current;
         let cur_prio = self.tasks[cur].priority;

@@ -6,7 +6,8 @@
 //! request never faults anyone but can return an error code. IPC state
 //! lives in the blocked tasks' saved registers, as the syscall left them:
 //! a task in `InSend` still holds its message, reply buffer and lease
-//! table in r5..r10, and a task in `InRecv` its buffer and mask in r4..r7.
+//! table in r5..r10, and a task in `InRecv` its buffer and mask in r4..r7
+//! (r8, the IRQs it re-enabled on entry, is spent).
 
 use crate::descs::region_attr;
 use crate::task::{FaultInfo, SchedState, TaskState};
@@ -163,8 +164,14 @@ impl Kernel {
 
     fn sys_recv(&mut self, caller: usize) -> SysResult {
         let s = self.tasks[caller].save.regs();
-        let (buf_ptr, buf_len, mask, from_raw) = (s.r4, s.r5, s.r6, s.r7);
+        let (buf_ptr, buf_len, mask, from_raw, rearm) = (s.r4, s.r5, s.r6, s.r7, s.r8);
         self.check_slice(caller, buf_ptr, buf_len, region_attr::WRITE)?;
+        // r8: the caller's IRQs (by notification bit) to unmask before
+        // waiting, as `irq_control(r8, true)` would: the interrupt handled,
+        // the device acknowledged, wait for the next one.
+        if rearm != 0 {
+            self.irq_control(caller, rearm, true)?;
+        }
         let from = if from_raw & (1 << 31) != 0 {
             let id = TaskId(from_raw as u16);
             if id != TaskId::KERNEL {
@@ -257,7 +264,8 @@ impl Kernel {
             return Ok(());
         }
         let s = &mut self.tasks[caller].save;
-        (s.r4, s.r5, s.r6, s.r7) = (s.r8, s.r9, s.r10, 0);
+        // An open receive that re-enables no IRQ.
+        (s.r4, s.r5, s.r6, s.r7, s.r8) = (s.r8, s.r9, s.r10, 0, 0);
         self.sys_recv(caller)
     }
 
@@ -325,7 +333,12 @@ impl Kernel {
 
     fn sys_irq_control(&mut self, caller: usize) -> SysResult {
         let s = self.tasks[caller].save.regs();
-        let (mask, enable) = (s.r4, s.r5 != 0);
+        self.irq_control(caller, s.r4, s.r5 != 0)
+    }
+
+    /// Unmasks (or masks) the caller's IRQs whose notification bits are in
+    /// `mask`; naming none of them is misuse.
+    pub(crate) fn irq_control(&mut self, caller: usize, mask: u32, enable: bool) -> SysResult {
         let mut any = false;
         for irq in irq::irqs_for_task(self.irqs, caller, mask) {
             any = true;

@@ -2,10 +2,10 @@
 //!
 //! Arguments go into `r4..=r10`, the syscall number into `r11`, and all of
 //! `r4..=r11` are stored back as the results. [`syscall`] loads seven
-//! arguments from an array; [`syscall4`] takes up to four in registers, so
-//! the short, frequent syscalls (recv, post, irq_control) build no array
-//! (zeroing one cost a `memclr` call); the kernel ignores registers a
-//! syscall does not use. The stubs are naked functions so that the
+//! arguments from an array; [`syscall5`] takes up to five in registers
+//! (`r4..=r8`), so the short, frequent syscalls (recv, post, irq_control)
+//! build no array (zeroing one cost a `memclr` call); the kernel ignores
+//! `r9`/`r10` for those. The stubs are naked functions so that the
 //! callee-saved registers the kernel uses for the exchange are saved and
 //! restored by hand, whatever the compiler's register allocation.
 
@@ -33,31 +33,31 @@ pub fn syscall(nr: Sysnum, args: &[u32; 7]) -> [u32; 8] {
     }
 }
 
-/// Issues syscall `nr` with `a0..a3` in `r4..=r7` (r8..r10 unspecified,
+/// Issues syscall `nr` with `a0..a4` in `r4..=r8` (r9, r10 unspecified,
 /// for syscalls that do not read them); returns `r4..=r11`.
 #[inline(always)]
-pub fn syscall4(nr: Sysnum, a0: u32, a1: u32, a2: u32, a3: u32) -> [u32; 8] {
+pub fn syscall5(nr: Sysnum, a0: u32, a1: u32, a2: u32, a3: u32, a4: u32) -> [u32; 8] {
     #[cfg(target_arch = "arm")]
     {
         let mut out = core::mem::MaybeUninit::<[u32; 8]>::uninit();
-        // Safety: `syscall_stub4` writes all 8 words of `out` and saves and
+        // Safety: `syscall_stub5` writes all 8 words of `out` and saves and
         // restores every callee-saved register it touches.
         unsafe {
-            syscall_stub4(a0, a1, a2, a3, nr as u32, out.as_mut_ptr().cast());
+            syscall_stub5(a0, a1, a2, a3, a4, nr as u32, out.as_mut_ptr().cast());
             out.assume_init()
         }
     }
     #[cfg(not(target_arch = "arm"))]
     {
-        let _ = (nr, a0, a1, a2, a3);
+        let _ = (nr, a0, a1, a2, a3, a4);
         panic!("Escapement syscalls exist only on the ARMv7-M target");
     }
 }
 
 #[cfg(target_arch = "arm")]
 #[unsafe(naked)]
-unsafe extern "C" fn syscall_stub4(a0: u32, a1: u32, a2: u32, a3: u32, nr: u32, out: *mut u32) {
-    // AAPCS: a0..a3 in r0..r3, `nr` and `out` on the stack, found above
+unsafe extern "C" fn syscall_stub5(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, nr: u32, out: *mut u32) {
+    // AAPCS: a0..a3 in r0..r3; a4, `nr` and `out` on the stack, found above
     // the 32 bytes this pushes.
     core::arch::naked_asm!(
         "push {{r4-r11}}",
@@ -65,9 +65,9 @@ unsafe extern "C" fn syscall_stub4(a0: u32, a1: u32, a2: u32, a3: u32, nr: u32, 
         "mov r5, r1",
         "mov r6, r2",
         "mov r7, r3",
-        "ldr r11, [sp, #32]",
+        "ldrd r8, r11, [sp, #32]",
         "svc #0",
-        "ldr r0, [sp, #36]",
+        "ldr r0, [sp, #40]",
         "stm r0, {{r4-r11}}",
         "pop {{r4-r11}}",
         "bx lr",

@@ -21,7 +21,7 @@ mod arch;
 pub mod kipc;
 mod start;
 
-pub use arch::{syscall, syscall4};
+pub use arch::{syscall, syscall5};
 
 /// A slice of the caller's memory lent to a server for one `send`.
 ///
@@ -132,8 +132,8 @@ impl RecvMessage {
     }
 }
 
-fn recv(buffer: &mut [u8], notification_mask: u32, from: u32) -> Result<RecvMessage, u32> {
-    let r = syscall4(Sysnum::Recv, buffer.as_mut_ptr() as u32, buffer.len() as u32, notification_mask, from);
+fn recv(buffer: &mut [u8], notification_mask: u32, from: u32, rearm: u32) -> Result<RecvMessage, u32> {
+    let r = syscall5(Sysnum::Recv, buffer.as_mut_ptr() as u32, buffer.len() as u32, notification_mask, from, rearm);
     if r[0] != 0 {
         return Err(r[0]);
     }
@@ -152,7 +152,19 @@ fn recv(buffer: &mut [u8], notification_mask: u32, from: u32) -> Result<RecvMess
 pub fn sys_recv_open(buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
     // An open receive cannot fail: the kernel only returns an error for a
     // closed receive whose sender died.
-    match recv(buffer, notification_mask, 0) {
+    match recv(buffer, notification_mask, 0, 0) {
+        Ok(m) => m,
+        Err(_) => sys_panic(b"open recv failed"),
+    }
+}
+
+/// Unmasks the interrupts behind `irq_bits` (notification bits of IRQs this
+/// task owns, as for [`sys_irq_control`]), then [`sys_recv_open`], in one
+/// syscall: how an interrupt-driven server that has acknowledged its
+/// device waits for the next event. Faults the caller if `irq_bits` names
+/// none of its IRQs.
+pub fn sys_irq_enable_recv_open(irq_bits: u32, buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
+    match recv(buffer, notification_mask, 0, irq_bits) {
         Ok(m) => m,
         Err(_) => sys_panic(b"open recv failed"),
     }
@@ -167,7 +179,7 @@ pub fn sys_recv_closed(
     notification_mask: u32,
     sender: TaskId,
 ) -> Result<RecvMessage, u32> {
-    recv(buffer, notification_mask, 1 << 31 | sender.0 as u32)
+    recv(buffer, notification_mask, 1 << 31 | sender.0 as u32, 0)
 }
 
 /// Waits for notifications only, returning the bits that were pending in
@@ -216,7 +228,7 @@ pub fn sys_reply_recv_open(peer: TaskId, code: u32, reply: &[u8], buffer: &mut [
 /// Refuses `peer`'s message: the kernel faults `peer` with `reason`
 /// (the supervisor will restart it). Used for malformed messages.
 pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
-    syscall4(Sysnum::ReplyFault, peer.0 as u32, reason as u32, 0, 0);
+    syscall5(Sysnum::ReplyFault, peer.0 as u32, reason as u32, 0, 0, 0);
 }
 
 /// Response code of a borrow naming a lease that does not exist, lacks the
@@ -285,14 +297,14 @@ pub fn sys_borrow_info(lender: TaskId, index: usize) -> Result<LeaseInfo, u32> {
 ///
 /// Faults the caller if no interrupt of ours maps to a bit of `mask`.
 pub fn sys_irq_control(mask: u32, enable: bool) {
-    syscall4(Sysnum::IrqControl, mask, enable as u32, 0, 0);
+    syscall5(Sysnum::IrqControl, mask, enable as u32, 0, 0, 0);
 }
 
 /// ORs `bits` into `task`'s pending notifications, waking it if it waits
 /// for any of them. Never blocks, allowed towards any priority.
 /// Returns 0, or a dead code if `task` is stale.
 pub fn sys_post(task: TaskId, bits: u32) -> u32 {
-    syscall4(Sysnum::Post, task.0 as u32, bits, 0, 0)[0]
+    syscall5(Sysnum::Post, task.0 as u32, bits, 0, 0, 0)[0]
 }
 
 /// The id of the current incarnation of the task `id` names.

@@ -120,6 +120,9 @@ pub struct Server {
     owners_forgotten: u32,
     /// jiffies_64 at start (`Stats`).
     start_jiffies: u64,
+    /// Notification bits of acknowledged tick IRQs to unmask at the next
+    /// receive (see `take_irqs_to_enable`).
+    rearm: u32,
 }
 
 fn core_err(e: timer_core::TimerError) -> TimerError {
@@ -320,7 +323,9 @@ impl Server {
     /// The tick device interrupted.
     fn timer_interrupt(&mut self) {
         let fresh = self.clock.ack();
-        sys_irq_control(self.irq_mask(), true);
+        // The device is acknowledged: its IRQ is unmasked as this server
+        // next waits (the receive does it, saving an irq_control syscall).
+        self.rearm |= self.irq_mask();
         if !fresh {
             return;
         }
@@ -653,6 +658,10 @@ impl NotificationHandler for Server {
             self.timer_interrupt();
         }
     }
+
+    fn take_irqs_to_enable(&mut self) -> u32 {
+        core::mem::take(&mut self.rearm)
+    }
 }
 
 /// Storage of the fired queues (large; kept out of the stack).
@@ -683,6 +692,7 @@ fn main() -> ! {
         grabber_silent: 0,
         owners_forgotten: 0,
         start_jiffies: start.0,
+        rearm: 0,
     };
     TIMER_SERVER.store(&mut server, Ordering::Relaxed);
     sys_irq_control(server.irq_mask(), true);

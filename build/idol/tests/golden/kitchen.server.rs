@@ -95,11 +95,13 @@ pub fn dispatch<S: InOrderKitchenSinkImpl>(buffer: &mut [u8; KITCHEN_SINK_MSG_SI
 
 /// Sends the reply `held` holds (if any), receives one message or
 /// notification, waiting for the bits
-/// `server.current_notification_mask()` names, and serves it.
+/// `server.current_notification_mask()` names (after unmasking the
+/// IRQs `server.take_irqs_to_enable()` names), and serves it.
 #[allow(dead_code)]
 pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], held: &mut Held, server: &mut S) {
     let mask = server.current_notification_mask();
-    let msg = held.reply_recv(buffer, mask);
+    let irqs = server.take_irqs_to_enable();
+    let msg = held.reply_recv_enabling(buffer, mask, irqs);
     if msg.is_notification() {
         server.handle_notification(msg.operation);
     } else {

@@ -2,12 +2,12 @@
 //! context switch, MPU programming, NVIC control, fault decoding and
 //! semihosting.
 //!
-//! Every kernel entry from a task (SVCall, PendSV, MemManage, BusFault,
-//! UsageFault, HardFault) runs the same sequence: store r4-r11, PSP,
+//! Every kernel entry from a task (SVCall, device IRQs, MemManage,
+//! BusFault, UsageFault, HardFault) runs the same sequence: store r4-r11, PSP,
 //! EXC_RETURN (and s16-s31 if the task has an FP frame) into the current
 //! task's `SavedState`, call into Rust, then load the same set from
-//! whichever task is current afterwards and return to it. SVCall, PendSV
-//! and every device interrupt share one priority, so kernel code never
+//! whichever task is current afterwards and return to it. SVCall and every
+//! device interrupt share one priority, so kernel code never
 //! preempts itself; the memory faults are higher, and if one is taken from
 //! handler mode it is a kernel bug and the machine halts.
 
@@ -34,7 +34,7 @@ static mut KERNEL: *mut Kernel = core::ptr::null_mut();
 /// Runs `f` on the kernel state.
 ///
 /// Only exception handlers call this, and they never nest over kernel
-/// state: SVCall, PendSV and device IRQs share a priority, and the
+/// state: SVCall and device IRQs share a priority, and the
 /// higher-priority fault handlers reach here only when taken from thread
 /// mode (no handler active).
 fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
@@ -44,7 +44,6 @@ fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
 }
 
 mod reg {
-    pub const SCB_ICSR: *mut u32 = 0xE000_ED04usize as _;
     pub const SCB_VTOR: *mut u32 = 0xE000_ED08usize as _;
     pub const SCB_SHPR2: *mut u32 = 0xE000_ED1Cusize as _;
     pub const SCB_SHPR3: *mut u32 = 0xE000_ED20usize as _;
@@ -63,7 +62,8 @@ mod reg {
     pub const NVIC_IPR: *mut u8 = 0xE000_E400usize as _;
 }
 
-/// Lowest priority: SVCall, PendSV and all device IRQs share it.
+/// Lowest priority: SVCall and all device IRQs share it (PendSV too,
+/// though nothing pends it).
 const KERNEL_PRIORITY: u8 = 0xFF;
 /// Device interrupts in the vector table (STM32F4 has 82; rounded up).
 const IRQ_COUNT: usize = 96;
@@ -324,25 +324,6 @@ extern "C" fn svc_entry() {
     })
 }
 
-/// PendSV: a deferred reschedule requested by an interrupt.
-#[no_mangle]
-#[unsafe(naked)]
-pub unsafe extern "C" fn PendSV() {
-    naked_asm!(
-        save_current!(),
-        "bl {entry}",
-        restore_current_and_return!(),
-        entry = sym pendsv_entry,
-    )
-}
-
-extern "C" fn pendsv_entry() {
-    with_kernel(|k| {
-        k.reschedule_after_irq();
-        switch_to_current(k);
-    })
-}
-
 /// Shared body of the fault handlers. Faults from handler mode (the
 /// kernel) halt; faults from a task stop that task.
 #[no_mangle]
@@ -415,19 +396,38 @@ extern "C" fn kernel_fault(exc_return: u32, msp: u32) -> ! {
     })
 }
 
-/// Every device interrupt: mask it, post the owner's notification, and
-/// request a context switch if the owner now outranks the current task.
+/// Every device interrupt: mask it, post the owner's notification, and if
+/// the owner now outranks the interrupted task, switch to it right here.
+///
+/// Device IRQs share the kernel's priority, so they are only ever taken
+/// from a task (thread mode) or tail-chained after another kernel entry
+/// has loaded the current task's registers; either way the save and
+/// restore below see the current task, exactly as for a syscall. Switching
+/// in the handler (rather than pending PendSV) saves an exception entry and
+/// a second save/restore on every interrupt that wakes a task.
 #[no_mangle]
-pub extern "C" fn DefaultHandler() {
+#[unsafe(naked)]
+pub unsafe extern "C" fn DefaultHandler() {
+    naked_asm!(
+        save_current!(),
+        "bl {entry}",
+        restore_current_and_return!(),
+        entry = sym irq_entry,
+    )
+}
+
+extern "C" fn irq_entry() {
     let ipsr: u32;
     // Safety: reading IPSR has no side effects.
     unsafe { core::arch::asm!("mrs {}, IPSR", out(reg) ipsr) };
     let irq = (ipsr & 0x1FF).wrapping_sub(16);
     irq_disable(irq);
-    if with_kernel(|k| k.handle_irq(irq)) {
-        // Safety: ICSR.PENDSVSET only pends the PendSV exception.
-        unsafe { write_volatile(reg::SCB_ICSR, 1 << 28) };
-    }
+    with_kernel(|k| {
+        if k.handle_irq(irq) {
+            k.reschedule_after_irq();
+            switch_to_current(k);
+        }
+    })
 }
 
 /// Ends a QEMU run with exit status `status` via semihosting
@@ -530,8 +530,8 @@ pub static EXCEPTIONS: [Option<Vector>; 15] = [
     Some(SVCall),
     None, // DebugMonitor
     None,
-    Some(PendSV),
-    Some(DefaultHandler as Vector), // SysTick: unused, never enabled
+    None,                           // PendSV: unused
+    Some(DefaultHandler), // SysTick: unused, never enabled
 ];
 
 /// Device interrupts: all go to [`DefaultHandler`], which routes by IRQ
@@ -539,4 +539,4 @@ pub static EXCEPTIONS: [Option<Vector>; 15] = [
 #[link_section = ".vector_table.interrupts"]
 #[no_mangle]
 #[used]
-pub static INTERRUPTS: [Vector; IRQ_COUNT] = [DefaultHandler as Vector; IRQ_COUNT];
+pub static INTERRUPTS: [Vector; IRQ_COUNT] = [DefaultHandler; IRQ_COUNT];
