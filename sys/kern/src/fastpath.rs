@@ -179,7 +179,7 @@ impl Kernel {
     /// An open `recv` (buffer, length, mask in r4..r6; r7 without the
     /// closed bit; r8 the caller's IRQs to re-enable first) that no queued
     /// sender completes.
-    #[inline(never)]
+    #[inline(always)]
     fn fast_recv(&mut self, caller: usize) -> bool {
         let s = &self.tasks[caller].save;
         let (buf, buf_len, mask, from_raw, rearm) = (s.r4, s.r5, s.r6, s.r7, s.r8);
@@ -211,7 +211,7 @@ impl Kernel {
     /// `post` (target in r4, bits in r5) to a task of the current
     /// generation; the target runs at once if it woke and outranks the
     /// caller.
-    #[inline(never)]
+    #[inline(always)]
     fn fast_post(&mut self, caller: usize) -> bool {
         let s = &self.tasks[caller].save;
         let (target, bits) = (TaskId(s.r4 as u16), s.r5);

@@ -274,6 +274,11 @@ impl Server {
     /// chain waits for its answer (`hook_answer`); a grabber still silent
     /// from the previous tick is taken as "not done", so time never stops.
     fn tick(&mut self, ticks: u32) {
+        // The common case: nothing hooked, nothing due, no silent grabber
+        // to account for.
+        if ticks == 1 && self.grab.ticks == 0 && self.core.tick_if_idle() {
+            return;
+        }
         if self.grab.ticks != 0 {
             ringbuf_entry!(Trace::GrabberSilent);
             self.grabber_silent = self.grabber_silent.wrapping_add(1);

@@ -183,6 +183,20 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
         }
     }
 
+    /// The common periodic tick, cheaply: with only the built-in hooks and
+    /// no timer due at the next jiffy (and no cascade), advance `jiffies`
+    /// and the wheel by one, exactly as `tick(1, _)` would, and return
+    /// true; otherwise change nothing and return false (call `tick`).
+    pub fn tick_if_idle(&mut self) -> bool {
+        let next = self.jiffies.wrapping_add(1);
+        if self.hooks.len() == 2 && self.wheel.idle_step(next) {
+            self.jiffies = next;
+            true
+        } else {
+            false
+        }
+    }
+
     /// One timer interrupt covering `ticks` jiffies (1 normally; more after
     /// missed ticks or a tickless sleep). Runs the hook chain; the built-in
     /// steps advance `jiffies_64` by `ticks` and run the wheel up to it.

@@ -389,3 +389,43 @@ fn init_in_builds_the_same_core_as_starting_at() {
     assert_eq!(logs[0].len(), 16);
     assert_eq!(logs[0], logs[1]);
 }
+
+/// `tick_if_idle` is `tick(1)` for the ticks that have nothing to do, and
+/// declines (changing nothing) for every other tick: due timers, cascade
+/// points, and any client hook.
+#[test]
+fn idle_tick_is_a_full_tick_with_nothing_to_do() {
+    let hz = Hz::new(1000).unwrap();
+    let start = Jiffies(0xFFFF_FF00);
+    let (mut a, mut b) = (Core::starting_at(hz, start), Core::starting_at(hz, start));
+    for (i, d) in [3u64, 3, 40, 256, 300, 1000].into_iter().enumerate() {
+        for c in [&mut a, &mut b] {
+            let t = c.wheel_mut().alloc(Owner(1), i as u32, TimerKind::Normal, 16).unwrap();
+            c.wheel_mut().add_timer(t, Jiffies(start.0 + d)).unwrap();
+        }
+    }
+    let (mut ra, mut rb) = (Rec::default(), Rec::default());
+    let (mut idle, mut full) = (0, 0);
+    for step in 0..1100 {
+        if step == 600 {
+            // A client hook: every tick must go through the chain.
+            a.register_hook(Owner(3), false).unwrap();
+            b.register_hook(Owner(3), false).unwrap();
+        }
+        let before = a.jiffies();
+        if a.tick_if_idle() {
+            idle += 1;
+            assert_eq!(a.jiffies(), before.wrapping_add(1));
+        } else {
+            assert_eq!(a.jiffies(), before, "a declined idle tick changed jiffies");
+            a.tick(1, &mut ra);
+            full += 1;
+        }
+        b.tick(1, &mut rb);
+        assert_eq!((a.jiffies(), a.wheel().next_expiry()), (b.jiffies(), b.wheel().next_expiry()), "step {step}");
+        // Same expiries and hook calls, in the same order, at every step.
+        assert_eq!(ra.log, rb.log, "step {step}");
+    }
+    assert_eq!(rb.log.iter().filter(|l| !l.starts_with("hook")).count(), 6);
+    assert!(idle > 500 && full >= 500 + 6, "idle {idle}, full {full}");
+}

@@ -123,22 +123,33 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
         best.map(|d| x.wrapping_add(d))
     }
 
+    /// The common periodic tick, when it has nothing to do: if `now` is the
+    /// wheel's next jiffy, not a cascade point, and its tv1 slot is empty
+    /// in both classes, step over it (as [`Wheel::run_timers`] would) and
+    /// return true; otherwise change nothing and return false.
+    #[inline]
+    pub fn idle_step(&mut self, now: Jiffies) -> bool {
+        let tj = self.timer_jiffies;
+        let idx = (tj & TVR_MASK) as usize;
+        let idle =
+            now.0 == tj && idx != 0 && (self.occ[0].0[idx >> 6] | self.occ[1].0[idx >> 6]) & (1 << (idx & 63)) == 0;
+        if idle {
+            self.timer_jiffies = tj.wrapping_add(1);
+        }
+        idle
+    }
+
     /// Process every jiffy from `timer_jiffies` through `now` (absolute,
     /// inclusive): cascade when the tv1 index wraps to 0, fire the current
     /// tv1 slot in FIFO order, re-arm periodic timers, and jump over empty
     /// stretches. `f` receives each expiry in order.
     pub fn run_timers(&mut self, now: Jiffies, mut f: impl FnMut(Expired<T>)) -> RunStats {
-        let now = now.0;
         let mut stats = RunStats::default();
-        // The common periodic tick: exactly one jiffy, not a cascade point,
-        // and its tv1 slot empty in both classes.
-        let tj = self.timer_jiffies;
-        let idx = (tj & TVR_MASK) as usize;
-        if now == tj && idx != 0 && (self.occ[0].0[idx >> 6] | self.occ[1].0[idx >> 6]) & (1 << (idx & 63)) == 0 {
-            self.timer_jiffies = tj.wrapping_add(1);
+        if self.idle_step(now) {
             stats.steps = 1;
             return stats;
         }
+        let now = now.0;
         while time_after_eq64(now, self.timer_jiffies) {
             let tj = self.timer_jiffies;
             let idx = (tj & TVR_MASK) as usize;
