@@ -69,6 +69,7 @@ pub struct ServerRestarted;
 /// reaches the new incarnation) and returns `Err(ServerRestarted)`.
 /// Reply bytes the server did not write keep their previous contents, so
 /// callers pass a zeroed buffer.
+#[inline(always)]
 pub fn send_tracking(
     task: &Cell<TaskId>,
     op: u16,
