@@ -95,23 +95,9 @@ pub unsafe fn copy_user(src: u32, dst: u32, len: u32) {
         return;
     }
     if len <= 16 {
-        // Whole words first (ARMv7-M allows unaligned LDR/STR to normal
-        // memory, and task buffers are never device memory), then bytes.
-        let words = len / 4;
-        for i in 0..words {
-            // Safety: per the contract both ranges are valid for `len`
-            // bytes and `4 * i + 4 <= len`; copying forwards is only wrong
-            // for an overlapping destination above the source, which cannot
-            // happen between two tasks' separate regions.
-            unsafe {
-                let v = ((src + 4 * i) as *const u32).read_unaligned();
-                ((dst + 4 * i) as *mut u32).write_unaligned(v);
-            }
-        }
-        for i in 4 * words..len {
-            // Safety: as above, `i < len`.
-            unsafe { ((dst + i) as *mut u8).write_volatile(((src + i) as *const u8).read_volatile()) }
-        }
+        // Safety: per the contract both ranges are valid for `len` bytes
+        // and belong to different tasks, so they do not overlap.
+        unsafe { crate::umem::copy_small(src as *const u8, dst as *mut u8, len as usize) };
         return;
     }
     // Safety: per the contract above both ranges are valid memory; `copy`
