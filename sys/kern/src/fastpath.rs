@@ -391,6 +391,30 @@ mod tests {
         caller
     }
 
+    /// A receive that names IRQ bits the caller does not own is misuse:
+    /// the fast path declines and the general path faults the caller,
+    /// whose IRQs stay as they were.
+    #[test]
+    fn recv_rearming_an_unowned_irq_faults() {
+        let mut k = crate::tests::kernel(&PRIOS);
+        k.irqs = &[IrqEntry { irq: 5, task: 2, mask: 1 }];
+        k.current = 3;
+        let s = &mut k.tasks[3].save;
+        s.r11 = Sysnum::Recv as u32;
+        (s.r4, s.r5, s.r6, s.r7, s.r8) = (0x2000_0200, 0, 1, 0, 1);
+        assert!(!k.try_fastpath(3));
+        k.syscall_general(3);
+        let fault = crate::task::FaultInfo::SyscallUsage(abi::UsageError::NoIrq);
+        assert!(matches!(k.tasks[3].state, TaskState::Faulted { fault: f, .. } if f == fault));
+        // The owner may: it blocks in the receive.
+        k.current = 2;
+        let s = &mut k.tasks[2].save;
+        s.r11 = Sysnum::Recv as u32;
+        (s.r4, s.r5, s.r6, s.r7, s.r8) = (0x2000_0200, 0, 1, 0, 1);
+        assert!(k.try_fastpath(2));
+        assert_eq!(k.tasks[2].state, TaskState::Healthy(SchedState::InRecv(None)));
+    }
+
     /// Whenever a fast path takes a syscall, the outcome is exactly the
     /// general path's; and the fast paths do take the common cases.
     #[test]

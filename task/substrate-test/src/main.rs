@@ -223,7 +223,9 @@ mod role {
         );
 
         // IRQ: TIM3 update interrupts reach us as the `tim3` notification.
-        t.check("irq-notification", tim3_irqs(3), format_args!("no TIM3 interrupt"));
+        t.check("irq-notification", tim3_irqs(3, false), format_args!("no TIM3 interrupt"));
+        // The same, re-enabling the IRQ in the receive that waits for it.
+        t.check("irq-rearmed-by-recv", tim3_irqs(3, true), format_args!("no TIM3 interrupt"));
 
         // Restart: a call pending when the server dies gets the dead code
         // (mapped to ServerDied); the next call, with the id refreshed by
@@ -264,8 +266,10 @@ mod role {
         kipc::semihost_exit(t.failed)
     }
 
-    /// Runs TIM3 at 1 kHz and waits for `n` update interrupts.
-    fn tim3_irqs(n: u32) -> bool {
+    /// Runs TIM3 at 1 kHz and waits for `n` update interrupts, re-enabling
+    /// the IRQ after each with `irq_control`, or (`in_recv`) by naming it
+    /// in the next receive.
+    fn tim3_irqs(n: u32, in_recv: bool) -> bool {
         const BASE: u32 = peripherals::TIM3_BASE;
         let reg = |off: u32| (BASE + off) as *mut u32;
         // Safety: TIM3 is in our `uses`, so these registers are ours.
@@ -279,13 +283,26 @@ mod role {
         wr(0x24, 0); // CNT: starting by writing CNT avoids QEMU's start skew
         wr(0x2C, 1000); // ARR, last (QEMU arms the timer on this write)
         sys_irq_control(notifications::TIM3_MASK, true);
+        let mut rearm = 0;
         for _ in 0..n {
-            let got = sys_recv_notification(notifications::TIM3_MASK);
+            let got = if rearm != 0 {
+                let m = sys_irq_enable_recv_open(rearm, &mut [], notifications::TIM3_MASK);
+                if !m.is_notification() {
+                    return false;
+                }
+                m.operation
+            } else {
+                sys_recv_notification(notifications::TIM3_MASK)
+            };
             if got != notifications::TIM3_MASK {
                 return false;
             }
             wr(0x10, 0); // SR: clear UIF
-            sys_irq_control(notifications::TIM3_MASK, true);
+            if in_recv {
+                rearm = notifications::TIM3_MASK;
+            } else {
+                sys_irq_control(notifications::TIM3_MASK, true);
+            }
         }
         wr(0x00, 0);
         sys_irq_control(notifications::TIM3_MASK, false);
