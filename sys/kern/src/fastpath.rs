@@ -169,9 +169,16 @@ impl Kernel {
         (cs.r4, cs.r5, cs.r6, cs.r7, cs.r8) = (buf, buf_len, mask, 0, 0);
         self.tasks[caller].state = TaskState::Healthy(SchedState::InRecv(None));
         self.runnable.remove(caller);
-        let tasks = &*self.tasks;
-        // The peer is runnable, so a choice always exists.
-        self.current = sched::select(self.runnable, caller, |i| tasks[i].priority).unwrap_or(p);
+        // Usually the client is the only runnable task as good as itself:
+        // it runs, with no scan. Otherwise the full choice (the peer is
+        // runnable, so one always exists).
+        let best = self.at_or_above.get(self.tasks[p].priority as usize).map_or(u32::MAX, |m| m.0);
+        self.current = if self.runnable.0 & best == 1 << p {
+            p
+        } else {
+            let tasks = &*self.tasks;
+            sched::select(self.runnable, caller, |i| tasks[i].priority).unwrap_or(p)
+        };
         self.woken = None;
         true
     }

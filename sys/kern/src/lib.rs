@@ -56,6 +56,10 @@ pub struct Kernel {
     /// The tasks in `Healthy(InSend(_))`, kept the same way: `recv` looks
     /// for its senders among these only.
     pub sending: TaskSet,
+    /// For each priority `q`, the tasks whose priority is `q` or better
+    /// (fixed at boot): a woken task `p` is the only choice when
+    /// `runnable & at_or_above[prio(p)]` is `p` alone, without a scan.
+    pub at_or_above: [TaskSet; 32],
 }
 
 impl Kernel {
@@ -87,7 +91,13 @@ impl Kernel {
             woken: None,
             runnable: TaskSet::EMPTY,
             sending: TaskSet::EMPTY,
+            at_or_above: [TaskSet::EMPTY; 32],
         };
+        for i in 0..k.tasks.len() {
+            for q in (k.tasks[i].priority as usize).min(32)..32 {
+                k.at_or_above[q].insert(i);
+            }
+        }
         for i in 0..k.tasks.len() {
             if let TaskState::Healthy(s) = k.tasks[i].state {
                 k.set_sched(i, s);
