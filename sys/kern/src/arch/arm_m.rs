@@ -191,9 +191,10 @@ fn mpu_apply(task: &Task) {
     }
 }
 
-/// Makes `k.current` the task the exception return will resume.
+/// Makes `k.current` the task the exception return will resume, and
+/// returns it (for the exit code, in r0).
 #[inline(always)]
-fn switch_to_current(k: &mut Kernel) {
+fn switch_to_current(k: &mut Kernel) -> *mut Task {
     let t: *mut Task = &mut k.tasks[k.current];
     // Safety: single-threaded kernel context (see `with_kernel`).
     unsafe {
@@ -202,6 +203,7 @@ fn switch_to_current(k: &mut Kernel) {
             mpu_apply(&*t);
         }
     }
+    t
 }
 
 /// Configures the core, installs `kernel` and starts its current task.
@@ -235,14 +237,19 @@ pub fn start(kernel: &'static mut Kernel) -> ! {
         k.reschedule();
         CURRENT_TASK_PTR = core::ptr::null_mut();
         switch_to_current(k);
+        // The first start goes through the boot table's SVCall, which puts
+        // the real table back; nothing else can be taken before it (no
+        // device interrupt is enabled yet).
+        write_volatile(reg::SCB_VTOR, &raw const BOOT_VECTORS as u32);
+        core::arch::asm!("dsb", "isb");
         start_first_task()
     }
 }
 
-/// Issues the SVC that the SVCall handler recognises (it comes from the
-/// main stack) as "make thread mode unprivileged, load the current task and
-/// run it". Privilege is dropped inside the handler, not here: unprivileged
-/// thread code could not stack an exception frame on the kernel's stack.
+/// Issues the SVC that [`FirstStart`] answers: "make thread mode
+/// unprivileged, load the current task and run it". Privilege is dropped
+/// inside the handler, not here: unprivileged thread code could not stack
+/// an exception frame on the kernel's stack.
 #[unsafe(naked)]
 unsafe extern "C" fn start_first_task() -> ! {
     naked_asm!("svc #0xFF", "udf #0")
@@ -251,8 +258,9 @@ unsafe extern "C" fn start_first_task() -> ! {
 macro_rules! save_current {
     () => {
         concat!(
-            "movw r0, #:lower16:CURRENT_TASK_PTR\n",
-            "movt r0, #:upper16:CURRENT_TASK_PTR\n",
+            // The address from the literal pool that `restore_r0_and_return`
+            // ends with: one load instead of movw/movt.
+            "ldr r0, =CURRENT_TASK_PTR\n",
             "ldr r1, [r0]\n",
             "mrs r12, psp\n",
             "stm r1!, {{r4-r12, lr}}\n",
@@ -264,49 +272,66 @@ macro_rules! save_current {
     };
 }
 
-macro_rules! restore_current_and_return {
+/// Loads the task whose `Task` the entry function returned in r0 (always
+/// `CURRENT_TASK_PTR`, handed back so that it need not be reloaded) and
+/// returns to it.
+macro_rules! restore_r0_and_return {
     () => {
         concat!(
-            "movw r0, #:lower16:CURRENT_TASK_PTR\n",
-            "movt r0, #:upper16:CURRENT_TASK_PTR\n",
-            "ldr r1, [r0]\n",
-            "ldm r1!, {{r4-r12, lr}}\n",
+            "ldm r0!, {{r4-r12, lr}}\n",
             ".fpu fpv4-sp-d16\n",
             "tst lr, #0x10\n",
             "it eq\n",
-            "vldmiaeq r1, {{s16-s31}}\n",
+            "vldmiaeq r0, {{s16-s31}}\n",
             "msr psp, r12\n",
             "bx lr\n",
+            ".ltorg\n",
         )
     };
 }
 
-/// SVCall: a task's syscall (or, from the main stack, the first start).
+/// SVCall: a task's syscall (the first start has its own vector, see
+/// [`FirstStart`]).
 #[no_mangle]
 #[unsafe(naked)]
 pub unsafe extern "C" fn SVCall() {
     naked_asm!(
-        "tst lr, #4",
-        "bne 2f",
-        // From the main stack: the kernel's first start. Thread mode becomes
-        // unprivileged for good; then fall into the task restore.
-        "movs r0, #1",
-        "msr CONTROL, r0",
-        "isb",
-        "b 1f",
-        "2:",
         save_current!(),
         "bl {entry}",
-        "1:",
-        restore_current_and_return!(),
+        restore_r0_and_return!(),
         entry = sym svc_entry,
     )
 }
 
-extern "C" fn svc_entry() {
+/// SVCall while the boot table is in force: the kernel's one call from the
+/// main stack. Drops thread mode's privilege for good, puts the real
+/// vector table back, and enters the current task. Having its own vector
+/// keeps the "is this the first start?" test off every syscall.
+#[unsafe(naked)]
+unsafe extern "C" fn FirstStart() {
+    naked_asm!(
+        "movs r0, #1",
+        "msr CONTROL, r0",
+        "isb",
+        "movw r0, #:lower16:__vector_table",
+        "movt r0, #:upper16:__vector_table",
+        "movw r1, #:lower16:{vtor}",
+        "movt r1, #:upper16:{vtor}",
+        "str r0, [r1]",
+        "dsb",
+        "isb",
+        "movw r0, #:lower16:CURRENT_TASK_PTR",
+        "movt r0, #:upper16:CURRENT_TASK_PTR",
+        "ldr r0, [r0]",
+        restore_r0_and_return!(),
+        vtor = const 0xE000_ED08u32,
+    )
+}
+
+extern "C" fn svc_entry() -> *mut Task {
     with_kernel(|k| {
         k.syscall();
-        switch_to_current(k);
+        switch_to_current(k)
     })
 }
 
@@ -324,7 +349,7 @@ pub unsafe extern "C" fn fault_common() {
         "2:",
         save_current!(),
         "bl {entry}",
-        restore_current_and_return!(),
+        restore_r0_and_return!(),
         kfault = sym kernel_fault,
         entry = sym fault_entry,
     )
@@ -359,13 +384,13 @@ fn decode_fault() -> FaultInfo {
     }
 }
 
-extern "C" fn fault_entry() {
+extern "C" fn fault_entry() -> *mut Task {
     let fault = decode_fault();
     with_kernel(|k| {
         let cur = k.current;
         k.fault_task(cur, fault);
         k.reschedule();
-        switch_to_current(k);
+        switch_to_current(k)
     })
 }
 
@@ -397,12 +422,12 @@ pub unsafe extern "C" fn DefaultHandler() {
     naked_asm!(
         save_current!(),
         "bl {entry}",
-        restore_current_and_return!(),
+        restore_r0_and_return!(),
         entry = sym irq_entry,
     )
 }
 
-extern "C" fn irq_entry() {
+extern "C" fn irq_entry() -> *mut Task {
     let ipsr: u32;
     // Safety: reading IPSR has no side effects.
     unsafe { core::arch::asm!("mrs {}, IPSR", out(reg) ipsr) };
@@ -411,8 +436,8 @@ extern "C" fn irq_entry() {
     with_kernel(|k| {
         if k.handle_irq(irq) {
             k.reschedule_after_irq();
-            switch_to_current(k);
         }
+        switch_to_current(k)
     })
 }
 
@@ -519,6 +544,33 @@ pub static EXCEPTIONS: [Option<Vector>; 15] = [
     None,                           // PendSV: unused
     Some(DefaultHandler), // SysTick: unused, never enabled
 ];
+
+/// The table `start` switches to for the first task's start: the core
+/// exceptions only, SVCall being [`FirstStart`]. VTOR wants a table aligned
+/// to its full size rounded up to a power of two (98 vectors on the
+/// STM32F4: 512 bytes), even though only these 16 can be taken meanwhile.
+#[repr(C, align(512))]
+struct BootVectors([Option<Vector>; 16]);
+
+static BOOT_VECTORS: BootVectors = BootVectors([
+    None, // initial stack pointer: read only at reset
+    // Safety: as in EXCEPTIONS.
+    Some(unsafe { core::mem::transmute::<unsafe extern "C" fn() -> !, Vector>(Reset) }),
+    Some(NmiHandler as Vector),
+    Some(fault_common), // HardFault
+    Some(fault_common), // MemManage
+    Some(fault_common), // BusFault
+    Some(fault_common), // UsageFault
+    None,
+    None,
+    None,
+    None,
+    Some(FirstStart),
+    None,
+    None,
+    None,
+    None,
+]);
 
 /// Device interrupts: all go to [`DefaultHandler`], which routes by IRQ
 /// number through the image's IRQ table.
