@@ -194,7 +194,7 @@ impl Kernel {
         if from_raw & (1 << 31) != 0
             || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
             || self.sender_queued(me)
-            || rearm != 0 && !self.fast_irq_enable(caller, rearm, true)
+            || rearm != 0 && !self.set_irqs(caller, rearm, true)
         {
             return false;
         }
@@ -239,26 +239,7 @@ impl Kernel {
     #[inline(never)]
     fn fast_irq_control(&mut self, caller: usize) -> bool {
         let s = &self.tasks[caller].save;
-        self.fast_irq_enable(caller, s.r4, s.r5 != 0)
-    }
-
-    /// Unmasks (or masks) the caller's IRQs in notification `mask`; false,
-    /// having changed nothing, if it names none of them.
-    #[inline(always)]
-    fn fast_irq_enable(&mut self, caller: usize, mask: u32, enable: bool) -> bool {
-        let mut any = false;
-        for e in self.irqs {
-            if e.task as usize == caller && e.mask & mask != 0 {
-                any = true;
-                if enable {
-                    arch::irq_enable(e.irq);
-                } else {
-                    arch::irq_disable(e.irq);
-                }
-            }
-        }
-        // None: misuse, which the general path faults (nothing changed).
-        any
+        self.set_irqs(caller, s.r4, s.r5 != 0)
     }
 }
 

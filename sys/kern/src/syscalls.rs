@@ -339,6 +339,13 @@ impl Kernel {
     /// Unmasks (or masks) the caller's IRQs whose notification bits are in
     /// `mask`; naming none of them is misuse.
     pub(crate) fn irq_control(&mut self, caller: usize, mask: u32, enable: bool) -> SysResult {
+        if self.set_irqs(caller, mask, enable) { Ok(()) } else { Err(Misuse(UsageError::NoIrq)) }
+    }
+
+    /// Unmasks (or masks) the caller's IRQs in notification `mask`; false,
+    /// having changed nothing, if it names none of them.
+    #[inline(always)]
+    pub(crate) fn set_irqs(&mut self, caller: usize, mask: u32, enable: bool) -> bool {
         let mut any = false;
         for irq in irq::irqs_for_task(self.irqs, caller, mask) {
             any = true;
@@ -348,7 +355,7 @@ impl Kernel {
                 arch::irq_disable(irq);
             }
         }
-        if any { Ok(()) } else { Err(Misuse(UsageError::NoIrq)) }
+        any
     }
 
     fn sys_post(&mut self, caller: usize) -> SysResult {

@@ -520,57 +520,46 @@ extern "C" fn NmiHandler() {
 
 type Vector = unsafe extern "C" fn();
 
+/// Core exceptions 1..=15 with `svcall` as the SVCall handler (the same
+/// table serves the real vectors and the boot table).
+const fn core_exceptions(svcall: Vector) -> [Option<Vector>; 15] {
+    [
+        // Safety (transmute of Reset): a `-> !` function is ABI-compatible
+        // with a `-> ()` one; the hardware only jumps to it.
+        Some(unsafe { core::mem::transmute::<unsafe extern "C" fn() -> !, Vector>(Reset) }),
+        Some(NmiHandler as Vector),
+        Some(fault_common), // HardFault
+        Some(fault_common), // MemManage
+        Some(fault_common), // BusFault
+        Some(fault_common), // UsageFault
+        None,
+        None,
+        None,
+        None,
+        Some(svcall),
+        None,                 // DebugMonitor
+        None,
+        None,                 // PendSV: unused
+        Some(DefaultHandler), // SysTick: unused, never enabled
+    ]
+}
+
 /// Core exceptions 1..=15 (the initial stack pointer is placed by the
 /// linker script in front of this).
 #[link_section = ".vector_table.exceptions"]
 #[no_mangle]
 #[used]
-pub static EXCEPTIONS: [Option<Vector>; 15] = [
-    // Safety (transmute of Reset): a `-> !` function is ABI-compatible with
-    // a `-> ()` one; the hardware only jumps to it.
-    Some(unsafe { core::mem::transmute::<unsafe extern "C" fn() -> !, Vector>(Reset) }),
-    Some(NmiHandler as Vector),
-    Some(fault_common), // HardFault
-    Some(fault_common), // MemManage
-    Some(fault_common), // BusFault
-    Some(fault_common), // UsageFault
-    None,
-    None,
-    None,
-    None,
-    Some(SVCall),
-    None, // DebugMonitor
-    None,
-    None,                           // PendSV: unused
-    Some(DefaultHandler), // SysTick: unused, never enabled
-];
+pub static EXCEPTIONS: [Option<Vector>; 15] = core_exceptions(SVCall);
 
 /// The table `start` switches to for the first task's start: the core
-/// exceptions only, SVCall being [`FirstStart`]. VTOR wants a table aligned
-/// to its full size rounded up to a power of two (98 vectors on the
-/// STM32F4: 512 bytes), even though only these 16 can be taken meanwhile.
+/// exceptions, SVCall being [`FirstStart`] (the initial stack pointer slot
+/// is read only at reset). VTOR wants a table aligned to its full size
+/// rounded up to a power of two (98 vectors on the STM32F4: 512 bytes),
+/// even though only these 16 can be taken meanwhile.
 #[repr(C, align(512))]
-struct BootVectors([Option<Vector>; 16]);
+struct BootVectors(Option<Vector>, [Option<Vector>; 15]);
 
-static BOOT_VECTORS: BootVectors = BootVectors([
-    None, // initial stack pointer: read only at reset
-    // Safety: as in EXCEPTIONS.
-    Some(unsafe { core::mem::transmute::<unsafe extern "C" fn() -> !, Vector>(Reset) }),
-    Some(NmiHandler as Vector),
-    Some(fault_common), // HardFault
-    Some(fault_common), // MemManage
-    Some(fault_common), // BusFault
-    Some(fault_common), // UsageFault
-    None,
-    None,
-    None,
-    None,
-    Some(FirstStart),
-    None,
-    None,
-    None,
-    None,
-]);
+static BOOT_VECTORS: BootVectors = BootVectors(None, core_exceptions(FirstStart));
 
 /// Device interrupts: all go to [`DefaultHandler`], which routes by IRQ
 /// number through the image's IRQ table.
