@@ -27,6 +27,7 @@ const TARGETS: &[(&str, u64)] = &[
     ("ipc_null_roundtrip", 400),
     ("add_timer_ipc", 600),
     ("mod_timer_ipc", 600),
+    ("mod_timer_ipc_other_bucket", 600),
     ("del_timer_ipc", 600),
     ("tick_periodic_0_timers", 1000),
     ("expiry_latency", 1500),

@@ -135,6 +135,13 @@ mod runner {
             k += 1;
             let _ = timer.mod_timer(h, far + k);
         });
+        // The same, moving the timer to another wheel bucket each time
+        // (100,000 and 150,000 jiffies ahead are different tv3 buckets):
+        // the unlink and re-file that a move within one bucket avoids.
+        b.run("mod_timer_ipc_other_bucket", || {
+            k += 1;
+            let _ = timer.mod_timer(h, far + (k & 1) * 50_000 + k);
+        });
         for i in 0..REPS {
             let _ = timer.mod_timer(h, far + i as u64);
             let t0 = now();

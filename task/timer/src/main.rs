@@ -37,7 +37,8 @@ use timer_api::wire::{
 };
 use timer_api::{Armed, Fetched, FiredRecord, Stats, TimerError};
 use timer_core::{
-    Expired, HookError, HookId, HookKind, Hz, Jiffies, Owner, Slack, TickVisitor, TimerCore, TimerHandle, TimerKind,
+    apply_slack, Expired, HookError, HookId, HookKind, Hz, Jiffies, Owner, Slack, TickVisitor, TimerCore, TimerHandle,
+    TimerKind, TimerMut,
 };
 use userlib::{sys_irq_control, sys_post, RecvMessage, TaskId};
 use zerocopy::IntoBytes;
@@ -142,6 +143,16 @@ fn hook_err(e: HookError) -> TimerError {
         HookError::Busy => TimerError::Busy,
         HookError::NotGrabber => TimerError::NotGrabber,
     }
+}
+
+/// The timer `raw` names, if it is owned by task index `me`: one check of
+/// the handle for the whole request. `StaleHandle` or `NotOwner` otherwise.
+fn owned_timer(core: &mut Core, me: usize, raw: u64) -> Result<TimerMut<'_, POOL, Token, u16, OWNERS>, TimerError> {
+    let t = core.wheel_mut().timer_mut(TimerHandle::from_bits(raw)).map_err(core_err)?;
+    if t.owner().0 as usize != me {
+        return Err(TimerError::NotOwner);
+    }
+    Ok(t)
 }
 
 fn slack_of(raw: i8) -> Slack {
@@ -445,30 +456,38 @@ impl idl::InOrderTimerImpl for Server {
     }
 
     fn add_timer(&mut self, msg: &RecvMessage, handle: u64, expires: u64) -> Result<u32, RequestError<TimerError>> {
-        let (h, me) = self.own_timer(msg, handle)?;
-        let slack = slack_of(self.core.wheel().token(h).map_err(core_err)?.slack);
-        if self.core.wheel().timer_pending(h).map_err(core_err)? {
+        let me = self.note_client(msg.sender)?;
+        let now = self.core.jiffies();
+        let t = owned_timer(&mut self.core, me, handle)?;
+        if t.pending() {
             return Err(TimerError::AlreadyPending.into());
         }
-        self.core.mod_timer_slack(h, Jiffies(expires), slack).map_err(core_err)?;
-        let seq = self.fired.rearm(h.index() as usize, me);
-        self.armed(expires);
+        let expires = apply_slack(Jiffies(expires), now, slack_of(t.token().slack));
+        let i = t.index();
+        t.modify(expires);
+        let seq = self.fired.rearm(i, me);
+        self.armed(expires.0);
         Ok(seq)
     }
 
     fn mod_timer(&mut self, msg: &RecvMessage, handle: u64, expires: u64) -> Result<Armed, RequestError<TimerError>> {
-        let (h, me) = self.own_timer(msg, handle)?;
-        let slack = slack_of(self.core.wheel().token(h).map_err(core_err)?.slack);
-        let was = self.core.mod_timer_slack(h, Jiffies(expires), slack).map_err(core_err)?;
-        let seq = self.fired.rearm(h.index() as usize, me);
-        self.armed(expires);
+        let me = self.note_client(msg.sender)?;
+        let now = self.core.jiffies();
+        let t = owned_timer(&mut self.core, me, handle)?;
+        let expires = apply_slack(Jiffies(expires), now, slack_of(t.token().slack));
+        let i = t.index();
+        let was = t.modify(expires);
+        let seq = self.fired.rearm(i, me);
+        self.armed(expires.0);
         Ok(Armed { seq, was_pending: was as u32 })
     }
 
     fn del_timer(&mut self, msg: &RecvMessage, handle: u64) -> Result<bool, RequestError<TimerError>> {
-        let (h, me) = self.own_timer(msg, handle)?;
-        let was = self.core.wheel_mut().del_timer(h).map_err(core_err)?;
-        self.fired.remove(h.index() as usize, me);
+        let me = self.note_client(msg.sender)?;
+        let t = owned_timer(&mut self.core, me, handle)?;
+        let i = t.index();
+        let was = t.del();
+        self.fired.remove(i, me);
         Ok(was)
     }
 

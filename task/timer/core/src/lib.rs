@@ -47,4 +47,4 @@ pub use pool::{Generation, LinkIndex, Owner, TimerError, TimerHandle};
 pub use slack::{apply_slack, Slack};
 pub use tick::{TickReport, TickVisitor, TimerCore};
 pub use wheel::levels::{MAX_TIMEOUT, SLOTS, TVN_BITS, TVN_SIZE, TVR_BITS, TVR_SIZE};
-pub use wheel::{Expired, RunStats, TimerKind, Wheel};
+pub use wheel::{Expired, RunStats, TimerKind, TimerMut, Wheel};

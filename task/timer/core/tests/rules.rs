@@ -59,6 +59,35 @@ fn same_expiry_mod_keeps_fifo_position() {
 }
 
 #[test]
+fn mod_within_a_bucket_is_a_re_arm_at_its_tail() {
+    // tv2 buckets span 256 jiffies: 1000..1279 and 1280.. land in one each.
+    let mut w = W::new(Jiffies(0));
+    let (a, b, c) = (timer(&mut w, 1), timer(&mut w, 2), timer(&mut w, 3));
+    w.add_timer(a, Jiffies(1100)).unwrap();
+    w.add_timer(b, Jiffies(1100)).unwrap();
+    // b is last in the bucket: moved in place; a is not: it goes behind b.
+    assert_eq!(w.mod_timer(b, Jiffies(1200)), Ok(true));
+    w.audit().unwrap();
+    assert_eq!(w.mod_timer(a, Jiffies(1200)), Ok(true));
+    w.audit().unwrap();
+    // c, armed later for the same jiffy, fires after both re-armed timers.
+    w.add_timer(c, Jiffies(1200)).unwrap();
+    assert_eq!(w.mod_timer(c, Jiffies(1201)), Ok(true));
+    assert_eq!(w.mod_timer(c, Jiffies(1200)), Ok(true));
+    // The checked handle gives the same answers as the handle API.
+    let t = w.timer_mut(a).unwrap();
+    assert_eq!((t.owner(), t.token(), t.pending()), (Owner(1), 1, true));
+    assert_eq!(t.index(), a.index() as usize);
+    w.audit().unwrap();
+    assert_eq!(fire_all(&mut w, 1300), [(2, 1200), (1, 1200), (3, 1200)]);
+    // A timer moved out of its bucket leaves it (and its bit) clean.
+    w.add_timer(a, Jiffies(1600)).unwrap();
+    assert_eq!(w.mod_timer(a, Jiffies(2600)), Ok(true));
+    w.audit().unwrap();
+    assert_eq!(w.next_expiry(), Some(Jiffies(2600)));
+}
+
+#[test]
 fn past_expiry_goes_to_the_current_slot_and_fires_next_run() {
     let mut w = W::new(Jiffies(1000));
     assert_eq!(fire_all(&mut w, 1000), []);

@@ -277,13 +277,7 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// [`levels::MAX_TIMEOUT`] ahead is clamped. Error if already pending.
     #[inline]
     pub fn add_timer(&mut self, h: TimerHandle, expires: Jiffies) -> Result<(), TimerError> {
-        let i = self.pool.resolve(h)?;
-        if self.is_pending(i) {
-            return Err(TimerError::AlreadyPending);
-        }
-        let e = normalize(expires.0, self.timer_jiffies);
-        self.file(i, e, false);
-        Ok(())
+        self.timer_mut(h)?.add(expires)
     }
 
     /// Arm or re-arm a timer for absolute jiffy `expires` (normalized as in
@@ -291,17 +285,7 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// with the same (normalized) expiry, nothing changes.
     #[inline]
     pub fn mod_timer(&mut self, h: TimerHandle, expires: Jiffies) -> Result<bool, TimerError> {
-        let i = self.pool.resolve(h)?;
-        let e = normalize(expires.0, self.timer_jiffies);
-        let pending = self.is_pending(i);
-        if pending {
-            if self.pool.nodes[i].expires == e as u32 {
-                return Ok(true);
-            }
-            self.unlink(i);
-        }
-        self.file(i, e, false);
-        Ok(pending)
+        Ok(self.timer_mut(h)?.modify(expires))
     }
 
     /// [`Wheel::mod_timer`] after [`apply_slack`]`(expires, now, slack)`.
@@ -314,12 +298,33 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// are kept.
     #[inline]
     pub fn del_timer(&mut self, h: TimerHandle) -> Result<bool, TimerError> {
+        Ok(self.timer_mut(h)?.del())
+    }
+
+    /// Checks `h` once and returns the timer it names, whose operations
+    /// then need no further check (for a caller that reads the owner or
+    /// token before arming, as the timer server does). `StaleHandle` if `h`
+    /// names no allocated timer.
+    #[inline]
+    pub fn timer_mut(&mut self, h: TimerHandle) -> Result<TimerMut<'_, CAP, T, I, OWNERS>, TimerError> {
         let i = self.pool.resolve(h)?;
-        let was = self.is_pending(i);
-        if was {
-            self.unlink(i);
+        Ok(TimerMut { wheel: self, i })
+    }
+
+    /// Re-arm pending node `i` for normalized expiry `e`, which differs from
+    /// its current one. When `i` is already last in the list `e` belongs to
+    /// (a timer pushed further out within one bucket, as a watchdog kick
+    /// does), unlinking and appending would put it back where it is, so
+    /// only its expiry changes.
+    #[inline(always)]
+    fn refile(&mut self, i: usize, e: u64) {
+        let next = self.pool.nodes[i].link.next.to_usize();
+        if next < HEADS && next == self.class_of(i) * SLOTS + slot_for(e, self.timer_jiffies) {
+            self.pool.nodes[i].expires = e as u32;
+            return;
         }
-        Ok(was)
+        self.unlink(i);
+        self.file(i, e, false);
     }
 
     /// Whether a timer is pending (armed and not yet fired or cancelled).
@@ -412,5 +417,79 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
             return Err("pending nodes missing from the lists");
         }
         Ok(())
+    }
+}
+
+/// One timer of a [`Wheel`], its handle checked once by
+/// [`Wheel::timer_mut`]. It borrows the wheel, so the timer cannot be freed
+/// (nor its slot reused) while it exists, and its operations are those of
+/// the wheel's handle API without the repeated check.
+pub struct TimerMut<'w, const CAP: usize, T, I, const OWNERS: usize> {
+    wheel: &'w mut Wheel<CAP, T, I, OWNERS>,
+    i: usize,
+}
+
+impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> TimerMut<'_, CAP, T, I, OWNERS> {
+    /// Its slot in the pool, `0..CAP` (the handle's index).
+    #[inline]
+    pub fn index(&self) -> usize {
+        self.i
+    }
+
+    /// Its owner.
+    #[inline]
+    pub fn owner(&self) -> Owner {
+        Owner(self.wheel.pool.nodes[self.i].owner)
+    }
+
+    /// The token stored at allocation.
+    #[inline]
+    pub fn token(&self) -> T {
+        self.wheel.pool.tokens[self.i]
+    }
+
+    /// Whether it is pending.
+    #[inline]
+    pub fn pending(&self) -> bool {
+        self.wheel.is_pending(self.i)
+    }
+
+    /// [`Wheel::add_timer`]: arm it if it is not pending, else
+    /// `AlreadyPending` with nothing changed.
+    #[inline]
+    pub fn add(self, expires: Jiffies) -> Result<(), TimerError> {
+        let w = self.wheel;
+        if w.is_pending(self.i) {
+            return Err(TimerError::AlreadyPending);
+        }
+        let e = normalize(expires.0, w.timer_jiffies);
+        w.file(self.i, e, false);
+        Ok(())
+    }
+
+    /// [`Wheel::mod_timer`]: arm or re-arm it; returns whether it was
+    /// pending. The same (normalized) expiry as now changes nothing.
+    #[inline]
+    pub fn modify(self, expires: Jiffies) -> bool {
+        let (w, i) = (self.wheel, self.i);
+        let e = normalize(expires.0, w.timer_jiffies);
+        if !w.is_pending(i) {
+            w.file(i, e, false);
+            return false;
+        }
+        if w.pool.nodes[i].expires != e as u32 {
+            w.refile(i, e);
+        }
+        true
+    }
+
+    /// [`Wheel::del_timer`]: cancel it; returns whether it was pending.
+    #[inline]
+    pub fn del(self) -> bool {
+        let was = self.wheel.is_pending(self.i);
+        if was {
+            self.wheel.unlink(self.i);
+        }
+        was
     }
 }

@@ -13,29 +13,42 @@
 
 use super::levels::{TVN_SIZE, TVR_SIZE};
 
-/// 512 bits: words 0..4 are tv1, word 4 + (n - 1) is level n (tv2..tv5).
+/// 512 bits in 32-bit words: words 0..8 are tv1, words 8 + 2(n - 1) and
+/// 9 + 2(n - 1) are level n (tv2..tv5), low half first.
+///
+/// 32-bit words because set and clear run on every arm and cancel, and a
+/// 64-bit variable shift costs a dozen instructions on a 32-bit core; the
+/// searches, which want 64 bits at a time, join two words with [`word64`].
+///
+/// [`word64`]: Occupancy::word64
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Occupancy(pub [u64; 8]);
+pub(crate) struct Occupancy(pub [u32; 16]);
 
 impl Occupancy {
     #[inline(always)]
     pub fn set(&mut self, slot: usize) {
-        self.0[slot >> 6] |= 1 << (slot & 63);
+        self.0[slot >> 5] |= 1 << (slot & 31);
     }
 
     #[inline(always)]
     pub fn clear(&mut self, slot: usize) {
-        self.0[slot >> 6] &= !(1 << (slot & 63));
+        self.0[slot >> 5] &= !(1 << (slot & 31));
     }
 
     #[inline(always)]
     pub fn test(&self, slot: usize) -> bool {
-        self.0[slot >> 6] & (1 << (slot & 63)) != 0
+        self.0[slot >> 5] & (1 << (slot & 31)) != 0
+    }
+
+    /// Bits `64k..64k + 64` as one word (slot `64k` in bit 0).
+    #[inline(always)]
+    fn word64(&self, k: usize) -> u64 {
+        (self.0[2 * k + 1] as u64) << 32 | self.0[2 * k] as u64
     }
 
     #[inline(always)]
     pub fn union(&self, other: &Occupancy) -> Occupancy {
-        let mut w = [0u64; 8];
+        let mut w = [0u32; 16];
         for (k, out) in w.iter_mut().enumerate() {
             *out = self.0[k] | other.0[k];
         }
@@ -49,12 +62,12 @@ impl Occupancy {
         debug_assert!(start < TVR_SIZE);
         let w = start >> 6;
         let b = start & 63;
-        let first = self.0[w] >> b;
+        let first = self.word64(w) >> b;
         if first != 0 {
             return Some(first.trailing_zeros() as usize);
         }
         for k in 1..=4usize {
-            let word = self.0[(w + k) & 3];
+            let word = self.word64((w + k) & 3);
             let word = if k == 4 { word & ((1u64 << b) - 1) } else { word };
             if word != 0 {
                 return Some(k * 64 - b + word.trailing_zeros() as usize);
@@ -68,7 +81,7 @@ impl Occupancy {
     #[inline]
     pub fn level_distance(&self, n: u32, start: usize) -> Option<usize> {
         debug_assert!(start < TVN_SIZE);
-        let word = self.0[3 + n as usize];
+        let word = self.word64(3 + n as usize);
         if word == 0 {
             None
         } else {

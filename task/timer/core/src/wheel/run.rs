@@ -132,7 +132,7 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
         let tj = self.timer_jiffies;
         let idx = (tj & TVR_MASK) as usize;
         let idle =
-            now.0 == tj && idx != 0 && (self.occ[0].0[idx >> 6] | self.occ[1].0[idx >> 6]) & (1 << (idx & 63)) == 0;
+            now.0 == tj && idx != 0 && (self.occ[0].0[idx >> 5] | self.occ[1].0[idx >> 5]) & (1 << (idx & 31)) == 0;
         if idle {
             self.timer_jiffies = tj.wrapping_add(1);
         }
