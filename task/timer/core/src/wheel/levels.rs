@@ -67,20 +67,32 @@ pub(crate) const fn normalize(expires: u64, timer_jiffies: u64) -> u64 {
     }
 }
 
+/// [`index`] from the low 32 bits of `j`, which hold every level's index.
+#[inline(always)]
+const fn index32(j: u32, n: u32) -> usize {
+    ((j >> shift(n)) & TVN_MASK as u32) as usize
+}
+
 /// Slot for a normalized expiry (`internal_add_timer`'s choice).
+///
+/// Normalized means `0 <= expires - timer_jiffies <= MAX_TIMEOUT`, so the
+/// distance fits in 32 bits, and every level index lies in bits below 32:
+/// the arithmetic is 32-bit, which matters on a 32-bit core.
 #[inline(always)]
 pub(crate) const fn slot_for(expires: u64, timer_jiffies: u64) -> usize {
-    let d = expires.wrapping_sub(timer_jiffies);
-    if d < TVR_SIZE as u64 {
-        (expires & TVR_MASK) as usize
+    debug_assert!(expires.wrapping_sub(timer_jiffies) <= MAX_TIMEOUT);
+    let d = expires.wrapping_sub(timer_jiffies) as u32;
+    let e = expires as u32;
+    if d < TVR_SIZE as u32 {
+        (e & TVR_MASK as u32) as usize
     } else if d < 1 << shift(2) {
-        base(1) + index(expires, 1)
+        base(1) + index32(e, 1)
     } else if d < 1 << shift(3) {
-        base(2) + index(expires, 2)
+        base(2) + index32(e, 2)
     } else if d < 1 << shift(4) {
-        base(3) + index(expires, 3)
+        base(3) + index32(e, 3)
     } else {
-        base(4) + index(expires, 4)
+        base(4) + index32(e, 4)
     }
 }
 

@@ -168,7 +168,12 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// its slot (arming) or at the front (cascading).
     #[inline(always)]
     fn file(&mut self, i: usize, e: u64, front: bool) {
-        let slot = slot_for(e, self.timer_jiffies);
+        self.file_at(i, e, slot_for(e, self.timer_jiffies), front);
+    }
+
+    /// [`Wheel::file`] with the slot already computed.
+    #[inline(always)]
+    fn file_at(&mut self, i: usize, e: u64, slot: usize, front: bool) {
         let class = self.class_of(i);
         let h = class * SLOTS + slot;
         let x = HEADS + i;
@@ -318,13 +323,14 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// only its expiry changes.
     #[inline(always)]
     fn refile(&mut self, i: usize, e: u64) {
-        let next = self.pool.nodes[i].link.next.to_usize();
-        if next < HEADS && next == self.class_of(i) * SLOTS + slot_for(e, self.timer_jiffies) {
+        let slot = slot_for(e, self.timer_jiffies);
+        // A head index (below HEADS) as `next` means `i` is last in that list.
+        if self.pool.nodes[i].link.next.to_usize() == self.class_of(i) * SLOTS + slot {
             self.pool.nodes[i].expires = e as u32;
             return;
         }
         self.unlink(i);
-        self.file(i, e, false);
+        self.file_at(i, e, slot, false);
     }
 
     /// Whether a timer is pending (armed and not yet fired or cancelled).
