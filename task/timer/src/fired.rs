@@ -97,11 +97,18 @@ impl<const P: usize, const OWNERS: usize> Fired<P, OWNERS> {
         self.len[owner] += 1;
     }
 
-    /// Drops timer `i`'s queued record, if any.
+    /// Drops timer `i`'s queued record, if any. Inline for the usual case
+    /// of every arm, cancel and free: nothing queued.
+    #[inline(always)]
     pub fn remove(&mut self, i: usize, owner: usize) {
-        if !self.queued[i] {
-            return;
+        if self.queued[i] {
+            self.unqueue(i, owner);
         }
+    }
+
+    /// Unlinks queued record `i` from `owner`'s queue.
+    #[inline(never)]
+    fn unqueue(&mut self, i: usize, owner: usize) {
         self.queued[i] = false;
         let (p, n) = (self.prev[i], self.next[i]);
         if p == NIL {
