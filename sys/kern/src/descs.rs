@@ -39,6 +39,14 @@ impl RegionDesc {
     /// The empty region, used to fill unused MPU slots.
     pub const EMPTY: Self = Self { base: 0, size: 0, attributes: 0 };
 
+    /// True if the non-empty range `[base, base + len)` (`len > 0`) lies
+    /// wholly inside this region, whatever its attributes. Never overflows.
+    #[inline(always)]
+    pub const fn holds(&self, base: u32, len: u32) -> bool {
+        let offset = base.wrapping_sub(self.base);
+        offset < self.size && len <= self.size - offset
+    }
+
     /// True if `[base, base + len)` lies wholly inside this region and the
     /// region grants every bit of `needed`. A zero-length range is inside
     /// any region that contains `base` or ends at it. Never overflows.

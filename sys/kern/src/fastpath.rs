@@ -67,12 +67,13 @@ impl Kernel {
 
     /// True if `len` bytes at `base` are accessible to task `i` with
     /// `needed`; empty ranges need no check on the fast paths (the general
-    /// path also accepts them). The task's first region (its RAM) is tried
-    /// inline: nearly every IPC buffer is there.
+    /// path also accepts them). The task's first region (its RAM, known at
+    /// boot to be plain read-write memory, so any `needed` is granted) is
+    /// tried inline: nearly every IPC buffer is there.
     #[inline(always)]
     fn fast_slice_ok(&self, i: usize, base: u32, len: u32, needed: u32) -> bool {
         let t = &self.tasks[i];
-        len == 0 || t.first_region.contains(base, len, needed) || t.can_access(self.regions, base, len, needed)
+        len == 0 || t.first_region.holds(base, len) || t.can_access(self.regions, base, len, needed)
     }
 
     #[inline(always)]

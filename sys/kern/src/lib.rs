@@ -27,7 +27,7 @@ pub mod taskset;
 pub mod umem;
 
 use abi::{TaskId, SUPERVISOR_FAULT_MASK};
-use descs::{IrqEntry, RegionDesc};
+use descs::{region_attr, IrqEntry, RegionDesc};
 use task::{FaultInfo, SchedState, Task, TaskState};
 use taskset::TaskSet;
 
@@ -103,7 +103,10 @@ impl Kernel {
                 k.set_sched(i, s);
             }
             let t = &mut k.tasks[i];
-            t.first_region = regions.get(t.descriptor.regions[0] as usize).copied().unwrap_or(RegionDesc::EMPTY);
+            let first = regions.get(t.descriptor.regions[0] as usize).copied().unwrap_or(RegionDesc::EMPTY);
+            let rw = region_attr::READ | region_attr::WRITE;
+            let plain_rw = first.attributes & (rw | region_attr::DEVICE) == rw;
+            t.first_region = if plain_rw { first } else { RegionDesc::EMPTY };
         }
         k
     }
@@ -350,6 +353,40 @@ pub(crate) mod tests {
         );
         let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
         Kernel::new(tasks, &[], &[], &[], 0, |_| {})
+    }
+
+    /// The fast paths check buffers against `first_region` with no
+    /// attribute test, so it may only hold plain read-write memory: a
+    /// read-only or device first region is left empty (and such a task's
+    /// buffers take the full region walk).
+    #[test]
+    fn only_a_plain_read_write_first_region_is_kept_for_the_fast_paths() {
+        use descs::region_attr::*;
+        static REGIONS: [RegionDesc; 4] = [
+            RegionDesc::EMPTY,
+            RegionDesc { base: 0x2000_0000, size: 0x400, attributes: READ | WRITE },
+            RegionDesc { base: 0x0800_0000, size: 0x400, attributes: READ | EXECUTE },
+            RegionDesc { base: 0x4000_0000, size: 0x400, attributes: READ | WRITE | DEVICE },
+        ];
+        let descs: &'static [TaskDesc] = Box::leak(
+            (0..4u16)
+                .map(|i| TaskDesc {
+                    regions: [i as u8, 0, 0, 0, 0, 0, 0, 0],
+                    entry_point: 0x0800_0001,
+                    initial_stack: 0x2000_0400,
+                    priority: i as u8,
+                    flags: TASK_FLAG_START,
+                    index: i,
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
+        let k = Kernel::new(tasks, &REGIONS, &[], &[], 0, |_| {});
+        let kept: Vec<RegionDesc> = k.tasks.iter().map(|t| t.first_region).collect();
+        assert_eq!(kept, [RegionDesc::EMPTY, REGIONS[1], RegionDesc::EMPTY, RegionDesc::EMPTY]);
+        assert!(REGIONS[1].holds(0x2000_03FC, 4) && !REGIONS[1].holds(0x2000_03FC, 5));
+        assert!(!REGIONS[1].holds(0x1FFF_FFFF, 1) && !REGIONS[1].holds(0x2000_0000, u32::MAX));
     }
 
     fn block(k: &mut Kernel, i: usize) {

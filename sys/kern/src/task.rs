@@ -153,8 +153,10 @@ pub struct Task {
     /// is four load/store-multiple pairs.
     pub mpu: [[u32; 2]; crate::descs::REGIONS_PER_TASK],
     /// A copy of the task's first region (its RAM, as the build orders
-    /// them), set by [`crate::Kernel::new`]: the IPC fast paths check
-    /// buffers against it inline before the general region walk.
+    /// them) if that is ordinary read-write memory, else an empty region;
+    /// set by [`crate::Kernel::new`]. The IPC fast paths check buffers
+    /// against it inline, with no attribute test, before the general
+    /// region walk.
     pub first_region: RegionDesc,
 }
 
