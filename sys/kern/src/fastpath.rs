@@ -92,7 +92,8 @@ impl Kernel {
             TaskState::Healthy(SchedState::InRecv(from)) => from,
             _ => return false,
         };
-        if TaskId::for_index_and_gen(t, rt.generation) != target
+        // `t` is the target's index, so its generation decides.
+        if rt.generation != target.generation()
             || rt.priority >= ct.priority
             || from.is_some_and(|f| f != caller_id)
             || !self.fast_slice_ok(caller, out_ptr, out_len, region_attr::READ)
@@ -138,7 +139,7 @@ impl Kernel {
         let me = TaskId::for_index_and_gen(caller, ct.generation);
         let waiting = matches!(pt.state, TaskState::Healthy(SchedState::InReply(r)) if r == me);
         if !waiting
-            || TaskId::for_index_and_gen(p, pt.generation) != peer
+            || pt.generation != peer.generation()
             || len > pt.save.r8
             || ct.notifications & mask != 0
             || !self.fast_slice_ok(caller, ptr, len, region_attr::READ)
@@ -224,7 +225,7 @@ impl Kernel {
         let s = &self.tasks[caller].save;
         let (target, bits) = (TaskId(s.r4 as u16), s.r5);
         let t = target.index();
-        if t >= self.tasks.len() || TaskId::for_index_and_gen(t, self.tasks[t].generation) != target {
+        if t >= self.tasks.len() || self.tasks[t].generation != target.generation() {
             return false;
         }
         self.tasks[caller].save.r4 = 0;
