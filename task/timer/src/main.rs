@@ -155,6 +155,13 @@ fn owned_timer(core: &mut Core, me: usize, raw: u64) -> Result<TimerMut<'_, POOL
     Ok(t)
 }
 
+/// `expires` with slack `raw` (a [`Token`]'s encoding) applied at jiffy
+/// `now`. No slack, the usual case, is one test.
+#[inline(always)]
+fn slacked(expires: u64, now: Jiffies, raw: i8) -> Jiffies {
+    if raw == 0 { Jiffies(expires) } else { apply_slack(Jiffies(expires), now, slack_of(raw)) }
+}
+
 fn slack_of(raw: i8) -> Slack {
     match raw {
         0 => Slack::None,
@@ -462,7 +469,7 @@ impl idl::InOrderTimerImpl for Server {
         if t.pending() {
             return Err(TimerError::AlreadyPending.into());
         }
-        let expires = apply_slack(Jiffies(expires), now, slack_of(t.token().slack));
+        let expires = slacked(expires, now, t.token().slack);
         let i = t.index();
         t.modify(expires);
         let seq = self.fired.rearm(i, me);
@@ -474,7 +481,7 @@ impl idl::InOrderTimerImpl for Server {
         let me = self.note_client(msg.sender)?;
         let now = self.core.jiffies();
         let t = owned_timer(&mut self.core, me, handle)?;
-        let expires = apply_slack(Jiffies(expires), now, slack_of(t.token().slack));
+        let expires = slacked(expires, now, t.token().slack);
         let i = t.index();
         let was = t.modify(expires);
         let seq = self.fired.rearm(i, me);
