@@ -171,21 +171,22 @@ fn mpu_apply(task: &Task) {
     // the update never affects its own accesses.
     unsafe {
         core::arch::asm!(
-            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
-            "stm {lo}, {{{a}, {b}, {c}, {d}}}",
-            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
-            "stm {hi}, {{{a}, {b}, {c}, {d}}}",
-            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
-            "stm {lo}, {{{a}, {b}, {c}, {d}}}",
-            "ldm {src}!, {{{a}, {b}, {c}, {d}}}",
-            "stm {hi}, {{{a}, {b}, {c}, {d}}}",
+            "ldm {src}!, {{r2, r3, r4, r5}}",
+            "stm {lo}, {{r2, r3, r4, r5}}",
+            "ldm {src}!, {{r2, r3, r4, r5}}",
+            "stm {hi}, {{r2, r3, r4, r5}}",
+            "ldm {src}!, {{r2, r3, r4, r5}}",
+            "stm {lo}, {{r2, r3, r4, r5}}",
+            "ldm {src}!, {{r2, r3, r4, r5}}",
+            "stm {hi}, {{r2, r3, r4, r5}}",
             src = inout(reg) task.mpu.as_ptr() => _,
             lo = in(reg) reg::MPU_RBAR,
             hi = in(reg) reg::MPU_RBAR.wrapping_add(4),
-            a = out(reg) _,
-            b = out(reg) _,
-            c = out(reg) _,
-            d = out(reg) _,
+            // Fixed and ascending, as the assembler wants register lists.
+            out("r2") _,
+            out("r3") _,
+            out("r4") _,
+            out("r5") _,
             options(nostack, preserves_flags),
         );
     }
@@ -307,6 +308,7 @@ pub unsafe extern "C" fn SVCall() {
 /// main stack. Drops thread mode's privilege for good, puts the real
 /// vector table back, and enters the current task. Having its own vector
 /// keeps the "is this the first start?" test off every syscall.
+#[allow(non_snake_case)] // named like the other exception handlers
 #[unsafe(naked)]
 unsafe extern "C" fn FirstStart() {
     naked_asm!(
