@@ -266,17 +266,6 @@ impl Server {
         }
     }
 
-    /// Resolves `raw` to a timer of the caller.
-    fn own_timer(&mut self, msg: &RecvMessage, raw: u64) -> Result<(TimerHandle, usize), TimerError> {
-        let me = self.note_client(msg.sender)?;
-        let h = TimerHandle::from_bits(raw);
-        let owner = self.core.wheel().owner_of(h).map_err(core_err)?;
-        if owner.0 as usize != me {
-            return Err(TimerError::NotOwner);
-        }
-        Ok((h, me))
-    }
-
     /// Resolves `raw` to a hook of the caller.
     fn own_hook(&mut self, msg: &RecvMessage, raw: u16) -> Result<HookId, TimerError> {
         let me = self.note_client(msg.sender)?;
@@ -499,14 +488,16 @@ impl idl::InOrderTimerImpl for Server {
     }
 
     fn timer_pending(&mut self, msg: &RecvMessage, handle: u64) -> Result<bool, RequestError<TimerError>> {
-        let (h, _) = self.own_timer(msg, handle)?;
-        Ok(self.core.wheel().timer_pending(h).map_err(core_err)?)
+        let me = self.note_client(msg.sender)?;
+        Ok(owned_timer(&mut self.core, me, handle)?.pending())
     }
 
     fn free(&mut self, msg: &RecvMessage, handle: u64) -> Result<(), RequestError<TimerError>> {
-        let (h, me) = self.own_timer(msg, handle)?;
-        self.fired.remove(h.index() as usize, me);
-        self.core.wheel_mut().free(h).map_err(core_err)?;
+        let me = self.note_client(msg.sender)?;
+        let t = owned_timer(&mut self.core, me, handle)?;
+        let i = t.index();
+        t.free();
+        self.fired.remove(i, me);
         Ok(())
     }
 

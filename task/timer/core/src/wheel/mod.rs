@@ -221,13 +221,7 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// Free a timer, cancelling it first. Returns whether it was pending.
     /// The handle (and every copy of it) is stale afterwards.
     pub fn free(&mut self, h: TimerHandle) -> Result<bool, TimerError> {
-        let i = self.pool.resolve(h)?;
-        let was = self.is_pending(i);
-        if was {
-            self.unlink(i);
-        }
-        self.pool.release(i);
-        Ok(was)
+        Ok(self.timer_mut(h)?.free())
     }
 
     /// Free every timer of `owner` (a client died or restarted). Returns how
@@ -496,6 +490,18 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Tim
         if was {
             self.wheel.unlink(self.i);
         }
+        was
+    }
+
+    /// [`Wheel::free`]: cancel it and free its slot; returns whether it was
+    /// pending. Every handle to it is stale afterwards.
+    pub fn free(self) -> bool {
+        let (w, i) = (self.wheel, self.i);
+        let was = w.is_pending(i);
+        if was {
+            w.unlink(i);
+        }
+        w.pool.release(i);
         was
     }
 }
