@@ -39,10 +39,13 @@ impl RegionDesc {
     /// The empty region, used to fill unused MPU slots.
     pub const EMPTY: Self = Self { base: 0, size: 0, attributes: 0 };
 
-    /// True if the non-empty range `[base, base + len)` (`len > 0`) lies
-    /// wholly inside this region, whatever its attributes. Never overflows.
+    /// True if `[base, base + len)` starts inside this region and lies
+    /// wholly within it, whatever its attributes. Never overflows.
     #[inline(always)]
     pub const fn holds(&self, base: u32, len: u32) -> bool {
+        // Offset into the region (wrapping below the base makes it huge),
+        // then the length must fit in what is left: no 64-bit arithmetic,
+        // no overflow.
         let offset = base.wrapping_sub(self.base);
         offset < self.size && len <= self.size - offset
     }
@@ -52,12 +55,9 @@ impl RegionDesc {
     /// any region that contains `base` or ends at it. Never overflows.
     #[inline(always)]
     pub const fn contains(&self, base: u32, len: u32, needed: u32) -> bool {
-        // Offset into the region (wrapping below the base makes it huge),
-        // then the length must fit in what is left: no 64-bit arithmetic,
-        // no overflow.
-        let offset = base.wrapping_sub(self.base);
-        self.attributes & needed == needed && offset < self.size && len <= self.size - offset
-            || self.attributes & needed == needed && self.size != 0 && offset == self.size && len == 0
+        let granted = self.attributes & needed == needed;
+        // A zero-length range may also sit exactly at the region's end.
+        granted && (self.holds(base, len) || self.size != 0 && base.wrapping_sub(self.base) == self.size && len == 0)
     }
 }
 

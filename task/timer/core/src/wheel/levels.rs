@@ -51,7 +51,7 @@ pub(crate) const fn base(n: u32) -> usize {
 /// of the seed, with `N = n - 1`).
 #[inline(always)]
 pub(crate) const fn index(j: u64, n: u32) -> usize {
-    ((j >> shift(n)) & TVN_MASK) as usize
+    index32(j as u32, n)
 }
 
 /// Map a requested absolute expiry onto the wheel's range (see module doc).
@@ -67,7 +67,8 @@ pub(crate) const fn normalize(expires: u64, timer_jiffies: u64) -> u64 {
     }
 }
 
-/// [`index`] from the low 32 bits of `j`, which hold every level's index.
+/// [`index`] from the low 32 bits of `j`, which hold every level's index
+/// (the highest, tv5's, ends at bit 31).
 #[inline(always)]
 const fn index32(j: u32, n: u32) -> usize {
     ((j >> shift(n)) & TVN_MASK as u32) as usize
