@@ -87,13 +87,12 @@ impl Kernel {
             return false;
         }
         let (rt, ct) = (&self.tasks[t], &self.tasks[caller]);
-        let caller_id = TaskId::for_index_and_gen(caller, ct.generation);
+        let caller_id = ct.id;
         let from = match rt.state {
             TaskState::Healthy(SchedState::InRecv(from)) => from,
             _ => return false,
         };
-        // `t` is the target's index, so its generation decides.
-        if rt.generation != target.generation()
+        if rt.id != target
             || rt.priority >= ct.priority
             || from.is_some_and(|f| f != caller_id)
             || !self.fast_slice_ok(caller, out_ptr, out_len, region_attr::READ)
@@ -136,10 +135,10 @@ impl Kernel {
             return false;
         }
         let (pt, ct) = (&self.tasks[p], &self.tasks[caller]);
-        let me = TaskId::for_index_and_gen(caller, ct.generation);
+        let me = ct.id;
         let waiting = matches!(pt.state, TaskState::Healthy(SchedState::InReply(r)) if r == me);
         if !waiting
-            || pt.generation != peer.generation()
+            || pt.id != peer
             || len > pt.save.r8
             || ct.notifications & mask != 0
             || !self.fast_slice_ok(caller, ptr, len, region_attr::READ)
@@ -192,7 +191,7 @@ impl Kernel {
     fn fast_recv(&mut self, caller: usize) -> bool {
         let s = &self.tasks[caller].save;
         let (buf, buf_len, mask, from_raw, rearm) = (s.r4, s.r5, s.r6, s.r7, s.r8);
-        let me = TaskId::for_index_and_gen(caller, self.tasks[caller].generation);
+        let me = self.tasks[caller].id;
         if from_raw & (1 << 31) != 0
             || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
             || self.sender_queued(me)
@@ -225,7 +224,7 @@ impl Kernel {
         let s = &self.tasks[caller].save;
         let (target, bits) = (TaskId(s.r4 as u16), s.r5);
         let t = target.index();
-        if t >= self.tasks.len() || self.tasks[t].generation != target.generation() {
+        if t >= self.tasks.len() || self.tasks[t].id != target {
             return false;
         }
         self.tasks[caller].save.r4 = 0;
@@ -308,7 +307,7 @@ mod tests {
             TaskId::for_index_and_gen(i, g)
         };
         for i in 0..n {
-            k.tasks[i].generation = Generation::new(rng.below(3) as u8);
+            k.tasks[i].set_generation(Generation::new(rng.below(3) as u8));
         }
         for i in 0..n {
             let peer = id(rng, k);
@@ -429,7 +428,7 @@ mod tests {
                 t.state = *state;
                 let s = &mut t.save;
                 [s.r4, s.r5, s.r6, s.r7, s.r8, s.r9, s.r10, s.r11] = *r;
-                t.generation = Generation::new(*g);
+                t.set_generation(Generation::new(*g));
                 t.notifications = *notes;
             }
             (k.current, k.runnable, k.sending) = (before.current, before.runnable, before.sending);

@@ -253,7 +253,7 @@ impl Kernel {
     pub fn restart_task(&mut self, i: usize, start: bool) {
         {
             let t = &mut self.tasks[i];
-            t.generation = t.generation.next();
+            t.set_generation(t.generation.next());
             t.reinitialize();
         }
         self.set_sched(i, if start { SchedState::Runnable } else { SchedState::Stopped });

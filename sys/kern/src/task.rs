@@ -143,8 +143,14 @@ pub struct Task {
     /// Must stay the first field: the exception entry code depends on it.
     pub save: SavedState,
     pub state: TaskState,
+    /// Changed only through [`Task::set_generation`], which keeps `id` in
+    /// step.
     pub generation: Generation,
     pub priority: u8,
+    /// This incarnation's id: the descriptor's index with `generation`.
+    /// Kept rather than rebuilt because the IPC fast paths compare ids on
+    /// every call.
+    pub id: TaskId,
     /// Notification bits posted and not yet received.
     pub notifications: u32,
     pub descriptor: &'static TaskDesc,
@@ -169,6 +175,7 @@ impl Task {
             state: TaskState::Healthy(SchedState::Stopped),
             generation: Generation::ZERO,
             priority: descriptor.priority,
+            id: TaskId::for_index_and_gen(descriptor.index as usize, Generation::ZERO),
             notifications: 0,
             descriptor,
             mpu: [[0; 2]; crate::descs::REGIONS_PER_TASK],
@@ -196,8 +203,15 @@ impl Task {
     }
 
     /// This incarnation's id.
+    #[inline(always)]
     pub fn id(&self) -> TaskId {
-        TaskId::for_index_and_gen(self.descriptor.index as usize, self.generation)
+        self.id
+    }
+
+    /// Makes `g` the task's generation (and its id's).
+    pub fn set_generation(&mut self, g: Generation) {
+        self.generation = g;
+        self.id = TaskId::for_index_and_gen(self.descriptor.index as usize, g);
     }
 
     /// The scheduling state, if healthy.

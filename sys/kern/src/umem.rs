@@ -54,7 +54,7 @@ pub unsafe fn copy_small(src: *const u8, dst: *mut u8, len: usize) {
         // Safety: every call below has `o < len`.
         unsafe { dst.add(o).write(src.add(o).read()) }
     };
-    if len >= 8 {
+    if len > 8 {
         word(0);
         word(4);
         word(len - 8);

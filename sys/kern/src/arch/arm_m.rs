@@ -171,6 +171,7 @@ fn mpu_apply(task: &Task) {
     // the update never affects its own accesses.
     unsafe {
         core::arch::asm!(
+            "add {hi}, {lo}, #16",
             "ldm {src}!, {{r2, r3, r4, r5}}",
             "stm {lo}, {{r2, r3, r4, r5}}",
             "ldm {src}!, {{r2, r3, r4, r5}}",
@@ -181,7 +182,8 @@ fn mpu_apply(task: &Task) {
             "stm {hi}, {{r2, r3, r4, r5}}",
             src = inout(reg) task.mpu.as_ptr() => _,
             lo = in(reg) reg::MPU_RBAR,
-            hi = in(reg) reg::MPU_RBAR.wrapping_add(4),
+            // RBAR_A2: the alias pair after RBAR, RASR, RBAR_A1, RASR_A1.
+            hi = out(reg) _,
             // Fixed and ascending, as the assembler wants register lists.
             out("r2") _,
             out("r3") _,
