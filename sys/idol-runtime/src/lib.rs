@@ -28,7 +28,7 @@ use core::ops::Range;
 use num_traits::FromPrimitive;
 use userlib::{
     extract_new_generation, sys_borrow_info, sys_borrow_read, sys_borrow_write, sys_irq_enable_recv_open, sys_recv_open, sys_reply,
-    sys_reply_fault, sys_reply_recv_open, sys_send, Lease, LeaseInfo, RecvMessage, ReplyFaultReason, TaskId,
+    sys_reply_fault, sys_reply_recv_args, sys_send, Lease, LeaseInfo, RecvMessage, ReplyFaultReason, TaskId,
     DEAD_CODE_BASE, LEASE_READ, LEASE_WRITE,
 };
 use zerocopy::{Immutable, IntoBytes};
@@ -146,11 +146,27 @@ impl<E> From<WentAway> for RequestError<E> {
 /// code that does something slow before receiving again calls
 /// [`Held::flush`] first.
 pub struct Held<const N: usize> {
-    peer: Option<TaskId>,
-    code: u32,
-    len: usize,
+    /// `reply_recv`'s arguments as the kernel takes them ([`A_PEER`] ..
+    /// [`A_MASK`]), kept in place so that sending a held reply builds
+    /// nothing: `hold` writes the peer, code and length, `reply_recv` the
+    /// pointers and the mask. `args[A_PEER]` is [`NOBODY`] when nothing is
+    /// held.
+    args: [u32; 7],
     bytes: [u8; N],
 }
+
+/// `Held::args` indices, in `sys_reply_recv_open`'s argument order.
+const A_PEER: usize = 0;
+const A_CODE: usize = 1;
+const A_REPLY: usize = 2;
+const A_LEN: usize = 3;
+const A_BUF: usize = 4;
+const A_BUF_LEN: usize = 5;
+const A_MASK: usize = 6;
+
+/// `args[A_PEER]` of a `Held` holding nothing: no `TaskId` (16 bits) is
+/// this value.
+const NOBODY: u32 = u32::MAX;
 
 impl<const N: usize> Default for Held<N> {
     fn default() -> Self {
@@ -161,7 +177,7 @@ impl<const N: usize> Default for Held<N> {
 impl<const N: usize> Held<N> {
     /// Nothing held.
     pub const fn new() -> Self {
-        Self { peer: None, code: 0, len: 0, bytes: [0; N] }
+        Self { args: [NOBODY, 0, 0, 0, 0, 0, 0], bytes: [0; N] }
     }
 
     /// Takes the outcome of an operation for `peer`.
@@ -181,35 +197,45 @@ impl<const N: usize> Held<N> {
                 match self.bytes.get_mut(..v.len()) {
                     Some(dst) => {
                         dst.copy_from_slice(v);
-                        self.peer = Some(peer);
-                        self.code = 0;
-                        self.len = v.len();
+                        self.set(peer, 0, v.len());
                     }
                     // Larger than the interface's replies (not generated
                     // code): answer at once rather than truncate.
                     None => sys_reply(peer, 0, v),
                 }
             }
-            Err(RequestError::Runtime(code)) => {
-                self.peer = Some(peer);
-                self.code = code;
-                self.len = 0;
-            }
+            Err(RequestError::Runtime(code)) => self.set(peer, code, 0),
             Err(RequestError::Fail(reason)) => sys_reply_fault(peer, reason),
             Err(RequestError::WentAway) => {}
         }
     }
 
+    /// Holds `code` and the first `len` (at most `N`) bytes for `peer`.
+    #[inline(always)]
+    fn set(&mut self, peer: TaskId, code: u32, len: usize) {
+        self.args[A_PEER] = peer.0 as u32;
+        self.args[A_CODE] = code;
+        self.args[A_LEN] = len as u32;
+    }
+
     /// The held reply's peer, if any (for tests and diagnostics).
     pub fn peer(&self) -> Option<TaskId> {
-        self.peer
+        (self.args[A_PEER] != NOBODY).then_some(TaskId(self.args[A_PEER] as u16))
+    }
+
+    /// The held reply's code and bytes (meaningful while `peer` is `Some`).
+    pub fn reply(&self) -> (u32, &[u8]) {
+        let len = (self.args[A_LEN] as usize).min(N);
+        (self.args[A_CODE], &self.bytes[..len])
     }
 
     /// Sends the held reply, if any, now.
     #[inline]
     pub fn flush(&mut self) {
-        if let Some(peer) = self.peer.take() {
-            sys_reply(peer, self.code, &self.bytes[..self.len]);
+        if let Some(peer) = self.peer() {
+            self.args[A_PEER] = NOBODY;
+            let (code, bytes) = self.reply();
+            sys_reply(peer, code, bytes);
         }
     }
 
@@ -228,10 +254,18 @@ impl<const N: usize> Held<N> {
     /// Sends the held reply, if any, and waits for the next message or a
     /// notification in `notification_mask`, in one syscall.
     pub fn reply_recv(&mut self, buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
-        match self.peer.take() {
-            Some(peer) => sys_reply_recv_open(peer, self.code, &self.bytes[..self.len], buffer, notification_mask),
-            None => sys_recv_open(buffer, notification_mask),
+        if self.args[A_PEER] == NOBODY {
+            return sys_recv_open(buffer, notification_mask);
         }
+        // `args[A_LEN] <= N` (only `set` writes it), so the reply lies
+        // within `bytes`; the kernel checks every range anyway.
+        self.args[A_REPLY] = self.bytes.as_ptr() as u32;
+        self.args[A_BUF] = buffer.as_mut_ptr() as u32;
+        self.args[A_BUF_LEN] = buffer.len() as u32;
+        self.args[A_MASK] = notification_mask;
+        let m = sys_reply_recv_args(&self.args);
+        self.args[A_PEER] = NOBODY;
+        m
     }
 }
 
@@ -615,15 +649,13 @@ mod tests {
         let mut held = Held::<8>::new();
         assert_eq!(held.peer(), None);
         held.hold::<u32>(peer, Ok(0xAABB_CCDD));
-        assert_eq!(
-            (held.peer(), held.code, &held.bytes[..held.len]),
-            (Some(peer), 0, &0xAABB_CCDDu32.to_le_bytes()[..])
-        );
+        assert_eq!((held.peer(), held.reply()), (Some(peer), (0, &0xAABB_CCDDu32.to_le_bytes()[..])));
         // Taking the held reply (as `reply_recv` does) leaves nothing held.
-        held.peer = None;
+        held.args[A_PEER] = NOBODY;
+        assert_eq!(held.peer(), None);
         held.hold::<u64>(peer, Err(RequestError::Runtime(7)));
-        assert_eq!((held.peer(), held.code, held.len), (Some(peer), 7, 0));
-        held.peer = None;
+        assert_eq!((held.peer(), held.reply()), (Some(peer), (7, &[][..])));
+        held.args[A_PEER] = NOBODY;
         // A client that went away is answered by nobody.
         held.hold::<u32>(peer, Err(RequestError::WentAway));
         assert_eq!(held.peer(), None);

@@ -137,13 +137,21 @@ fn recv(buffer: &mut [u8], notification_mask: u32, from: u32, rearm: u32) -> Res
     if r[0] != 0 {
         return Err(r[0]);
     }
-    Ok(RecvMessage {
-        sender: TaskId(r[1] as u16),
-        operation: r[2],
-        message_len: r[3] as usize,
-        response_capacity: r[4] as usize,
-        lease_count: r[5] as usize,
-    })
+    Ok(RecvMessage::from_results(&r))
+}
+
+impl RecvMessage {
+    /// Decodes a completed receive's results (`r5..=r9`; `r4` is 0).
+    #[inline(always)]
+    fn from_results(r: &[u32; 8]) -> Self {
+        RecvMessage {
+            sender: TaskId(r[1] as u16),
+            operation: r[2],
+            message_len: r[3] as usize,
+            response_capacity: r[4] as usize,
+            lease_count: r[5] as usize,
+        }
+    }
 }
 
 /// Waits for a message from any task, or for any notification bit in
@@ -206,7 +214,7 @@ pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
 /// `notification_mask`, in one syscall: the end of one request and the
 /// wait for the next, as a server loop does. Same rules as the two calls.
 pub fn sys_reply_recv_open(peer: TaskId, code: u32, reply: &[u8], buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
-    let args = [
+    sys_reply_recv_args(&[
         peer.0 as u32,
         code,
         reply.as_ptr() as u32,
@@ -214,15 +222,18 @@ pub fn sys_reply_recv_open(peer: TaskId, code: u32, reply: &[u8], buffer: &mut [
         buffer.as_mut_ptr() as u32,
         buffer.len() as u32,
         notification_mask,
-    ];
-    let r = syscall(Sysnum::ReplyRecv, &args);
-    RecvMessage {
-        sender: TaskId(r[1] as u16),
-        operation: r[2],
-        message_len: r[3] as usize,
-        response_capacity: r[4] as usize,
-        lease_count: r[5] as usize,
-    }
+    ])
+}
+
+/// [`sys_reply_recv_open`] with its arguments already in the kernel's
+/// order: peer, code, reply pointer, reply length, buffer pointer, buffer
+/// length, notification mask. For a server loop that keeps its pending
+/// answer in that form (`idol_runtime::Held`), so that the syscall builds
+/// nothing. The kernel checks every pointer and length as for
+/// `sys_reply_recv_open`: a bad one faults the caller.
+#[inline]
+pub fn sys_reply_recv_args(args: &[u32; 7]) -> RecvMessage {
+    RecvMessage::from_results(&syscall(Sysnum::ReplyRecv, args))
 }
 
 /// Refuses `peer`'s message: the kernel faults `peer` with `reason`
