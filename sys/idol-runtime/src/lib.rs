@@ -146,8 +146,8 @@ impl<E> From<WentAway> for RequestError<E> {
 /// code that does something slow before receiving again calls
 /// [`Held::flush`] first.
 pub struct Held<const N: usize> {
-    /// `reply_recv`'s arguments as the kernel takes them ([`A_PEER`] ..
-    /// [`A_MASK`]), kept in place so that sending a held reply builds
+    /// `reply_recv`'s arguments as the kernel takes them (`A_BUF` ..
+    /// `A_LEN`), kept in place so that sending a held reply builds
     /// nothing: `hold` writes the peer, code and length, `reply_recv` the
     /// pointers and the mask. `args[A_PEER]` is [`NOBODY`] when nothing is
     /// held.
@@ -155,14 +155,15 @@ pub struct Held<const N: usize> {
     bytes: [u8; N],
 }
 
-/// `Held::args` indices, in `sys_reply_recv_open`'s argument order.
-const A_PEER: usize = 0;
-const A_CODE: usize = 1;
-const A_REPLY: usize = 2;
-const A_LEN: usize = 3;
-const A_BUF: usize = 4;
-const A_BUF_LEN: usize = 5;
-const A_MASK: usize = 6;
+/// `Held::args` indices, in the kernel's order (see
+/// [`userlib::sys_reply_recv_args`]).
+const A_BUF: usize = 0;
+const A_BUF_LEN: usize = 1;
+const A_MASK: usize = 2;
+const A_PEER: usize = 3;
+const A_CODE: usize = 4;
+const A_REPLY: usize = 5;
+const A_LEN: usize = 6;
 
 /// `args[A_PEER]` of a `Held` holding nothing: no `TaskId` (16 bits) is
 /// this value.
@@ -177,7 +178,9 @@ impl<const N: usize> Default for Held<N> {
 impl<const N: usize> Held<N> {
     /// Nothing held.
     pub const fn new() -> Self {
-        Self { args: [NOBODY, 0, 0, 0, 0, 0, 0], bytes: [0; N] }
+        let mut args = [0; 7];
+        args[A_PEER] = NOBODY;
+        Self { args, bytes: [0; N] }
     }
 
     /// Takes the outcome of an operation for `peer`.

@@ -128,8 +128,8 @@ impl Kernel {
     #[inline(always)]
     fn fast_reply_recv(&mut self, caller: usize) -> bool {
         let s = &self.tasks[caller].save;
-        let (peer, code, ptr, len) = (TaskId(s.r4 as u16), s.r5, s.r6, s.r7);
-        let (buf, buf_len, mask) = (s.r8, s.r9, s.r10);
+        let (buf, buf_len, mask) = (s.r4, s.r5, s.r6);
+        let (peer, code, ptr, len) = (TaskId(s.r7 as u16), s.r8, s.r9, s.r10);
         let p = peer.index();
         if p >= self.tasks.len() {
             return false;
@@ -153,8 +153,9 @@ impl Kernel {
         }
 
         // Commit: the reply as `sys_reply`, the caller blocked as an open
-        // `recv` leaves it (buffer, length, mask in r4..r6; r7 = 0 for
-        // "any sender"), then the best runnable task.
+        // `recv` leaves it (buffer, length, mask already in r4..r6; r7 and
+        // r8 cleared as `sys_reply_recv` clears them), then the best
+        // runnable task.
         let pr = &mut self.tasks[p].save;
         // Safety: the reply was checked readable by the caller just now; the
         // peer's reply buffer (r7, capacity r8) was checked writable at its
@@ -167,7 +168,7 @@ impl Kernel {
         self.tasks[p].state = TaskState::Healthy(SchedState::Runnable);
         self.runnable.insert(p);
         let cs = &mut self.tasks[caller].save;
-        (cs.r4, cs.r5, cs.r6, cs.r7, cs.r8) = (buf, buf_len, mask, 0, 0);
+        (cs.r7, cs.r8) = (0, 0);
         self.tasks[caller].state = TaskState::Healthy(SchedState::InRecv(None));
         self.runnable.remove(caller);
         // Usually the client is the only runnable task as good as itself:
@@ -350,8 +351,8 @@ mod tests {
                 };
                 let s = &mut k.tasks[caller].save;
                 s.r11 = Sysnum::ReplyRecv as u32;
-                (s.r4, s.r5, s.r6, s.r7) = (target.0 as u32, rng.below(3), 0x2000_0100, 0);
-                (s.r8, s.r9, s.r10) = (0x2000_0200, 0, rng.below(8));
+                (s.r4, s.r5, s.r6) = (0x2000_0200, 0, rng.below(8));
+                (s.r7, s.r8, s.r9, s.r10) = (target.0 as u32, rng.below(3), 0x2000_0100, 0);
             }
             2 => {
                 s.r11 = Sysnum::Recv as u32;

@@ -228,7 +228,11 @@ impl Kernel {
 
     fn sys_reply(&mut self, caller: usize) -> SysResult {
         let s = self.tasks[caller].save.regs();
-        let (peer, code, ptr, len) = (TaskId(s.r4 as u16), s.r5, s.r6, s.r7);
+        self.reply(caller, TaskId(s.r4 as u16), s.r5, s.r6, s.r7)
+    }
+
+    /// Answers `peer` with `code` and the caller's `len` bytes at `ptr`.
+    fn reply(&mut self, caller: usize, peer: TaskId, code: u32, ptr: u32, len: u32) -> SysResult {
         self.check_slice(caller, ptr, len, region_attr::READ)?;
         let Some(p) = self.waiting_peer(caller, peer)? else {
             return Ok(());
@@ -254,18 +258,20 @@ impl Kernel {
         Ok(())
     }
 
-    /// `reply` (peer, code, message in r4..r7), then an open `recv` with
-    /// the buffer and mask in r8..r10: the recv's arguments are moved to
-    /// where a blocked receiver keeps them (r4..r7) before receiving.
+    /// An open `recv` with the buffer and mask in r4..r6, where `recv`
+    /// takes them and a blocked receiver keeps them, after a `reply` to
+    /// r7 with code r8 and the message at r9 (length r10). The reply's
+    /// registers are then cleared as an open `recv` that re-enables no IRQ
+    /// wants r7 and r8.
     fn sys_reply_recv(&mut self, caller: usize) -> SysResult {
-        self.sys_reply(caller)?;
+        let s = self.tasks[caller].save.regs();
+        self.reply(caller, TaskId(s.r7 as u16), s.r8, s.r9, s.r10)?;
         if !self.runnable.contains(caller) {
             // The reply faulted the caller; nothing to receive.
             return Ok(());
         }
         let s = &mut self.tasks[caller].save;
-        // An open receive that re-enables no IRQ.
-        (s.r4, s.r5, s.r6, s.r7, s.r8) = (s.r8, s.r9, s.r10, 0, 0);
+        (s.r7, s.r8) = (0, 0);
         self.sys_recv(caller)
     }
 

@@ -215,19 +215,21 @@ pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
 /// wait for the next, as a server loop does. Same rules as the two calls.
 pub fn sys_reply_recv_open(peer: TaskId, code: u32, reply: &[u8], buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
     sys_reply_recv_args(&[
+        buffer.as_mut_ptr() as u32,
+        buffer.len() as u32,
+        notification_mask,
         peer.0 as u32,
         code,
         reply.as_ptr() as u32,
         reply.len() as u32,
-        buffer.as_mut_ptr() as u32,
-        buffer.len() as u32,
-        notification_mask,
     ])
 }
 
 /// [`sys_reply_recv_open`] with its arguments already in the kernel's
-/// order: peer, code, reply pointer, reply length, buffer pointer, buffer
-/// length, notification mask. For a server loop that keeps its pending
+/// order (`r4..=r10`): buffer pointer, buffer length, notification mask
+/// (where `recv` takes them and a blocked receiver keeps them, so the
+/// kernel moves nothing), then peer, code, reply pointer, reply length.
+/// For a server loop that keeps its pending
 /// answer in that form (`idol_runtime::Held`), so that the syscall builds
 /// nothing. The kernel checks every pointer and length as for
 /// `sys_reply_recv_open`: a bad one faults the caller.
