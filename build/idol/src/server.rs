@@ -160,20 +160,17 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
     code.open(format!(
         "pub fn handle_message<S: {trait_name}>(incoming: &[u8], msg: &userlib::RecvMessage, held: &mut Held, server: &mut S) {{"
     ));
-    code.open(format!(
-        "let Some(op) = <{name}Operation as num_traits::FromPrimitive>::from_u32(msg.operation) else {{"
-    ));
-    code.line("userlib::sys_reply_fault(msg.sender, userlib::ReplyFaultReason::UndefinedOperation);");
-    code.line("return;");
-    code.close("};");
-    code.open("match op {");
+    // The raw number is matched (one jump table), rather than first
+    // decoded into the enum and matched again.
+    code.open("match msg.operation {");
     for op in iface.ops.values() {
         code.line(format!(
-            "{name}Operation::{} => held.hold(msg.sender, handle_{}(incoming, msg, server)),",
+            "n if n == {name}Operation::{} as u32 => held.hold(msg.sender, handle_{}(incoming, msg, server)),",
             codegen::variant(op),
             op.name
         ));
     }
+    code.line("_ => userlib::sys_reply_fault(msg.sender, userlib::ReplyFaultReason::UndefinedOperation),");
     code.close("}");
     code.close("}");
 

@@ -115,16 +115,13 @@ pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>
 /// `reply_fault` at once.
 #[allow(dead_code)]
 pub fn handle_message<S: InOrderKitchenSinkImpl>(incoming: &[u8], msg: &userlib::RecvMessage, held: &mut Held, server: &mut S) {
-    let Some(op) = <KitchenSinkOperation as num_traits::FromPrimitive>::from_u32(msg.operation) else {
-        userlib::sys_reply_fault(msg.sender, userlib::ReplyFaultReason::UndefinedOperation);
-        return;
-    };
-    match op {
-        KitchenSinkOperation::Nothing => held.hold(msg.sender, handle_nothing(incoming, msg, server)),
-        KitchenSinkOperation::Primitives => held.hold(msg.sender, handle_primitives(incoming, msg, server)),
-        KitchenSinkOperation::Flag => held.hold(msg.sender, handle_flag(incoming, msg, server)),
-        KitchenSinkOperation::Named => held.hold(msg.sender, handle_named(incoming, msg, server)),
-        KitchenSinkOperation::Leases => held.hold(msg.sender, handle_leases(incoming, msg, server)),
+    match msg.operation {
+        n if n == KitchenSinkOperation::Nothing as u32 => held.hold(msg.sender, handle_nothing(incoming, msg, server)),
+        n if n == KitchenSinkOperation::Primitives as u32 => held.hold(msg.sender, handle_primitives(incoming, msg, server)),
+        n if n == KitchenSinkOperation::Flag as u32 => held.hold(msg.sender, handle_flag(incoming, msg, server)),
+        n if n == KitchenSinkOperation::Named as u32 => held.hold(msg.sender, handle_named(incoming, msg, server)),
+        n if n == KitchenSinkOperation::Leases as u32 => held.hold(msg.sender, handle_leases(incoming, msg, server)),
+        _ => userlib::sys_reply_fault(msg.sender, userlib::ReplyFaultReason::UndefinedOperation),
     }
 }
 
