@@ -455,12 +455,9 @@ impl idl::InOrderTimerImpl for Server {
         let me = self.note_client(msg.sender)?;
         let now = self.core.jiffies();
         let t = owned_timer(&mut self.core, me, handle)?;
-        if t.pending() {
-            return Err(TimerError::AlreadyPending.into());
-        }
         let expires = slacked(expires, now, t.token().slack);
         let i = t.index();
-        t.modify(expires);
+        t.add(expires).map_err(core_err)?;
         let seq = self.fired.rearm(i, me);
         self.armed(expires.0);
         Ok(seq)
