@@ -22,16 +22,16 @@
 //! both and compares every outcome, and the QEMU system tests run both.
 
 use crate::descs::region_attr;
-use crate::task::{SchedState, TaskState};
+use crate::task::{SchedState, Task, TaskState};
 use crate::{arch, sched, Kernel};
 use abi::{Sysnum, TaskId};
 
 impl Kernel {
     /// Completes the current task's syscall if a fast path applies, leaving
-    /// `self.current` on the task to resume; false (with nothing changed)
-    /// if the general path must run.
+    /// `self.current` on the task to resume and returning a pointer to it;
+    /// null (with nothing changed) if the general path must run.
     #[inline(always)]
-    pub(crate) fn try_fastpath(&mut self, caller: usize) -> bool {
+    pub(crate) fn try_fastpath(&mut self, caller: usize) -> *mut Task {
         let nr = self.tasks[caller].save.r11;
         // Plain comparisons, IPC first: a jump table costs the round trip
         // more than it saves the others.
@@ -46,8 +46,21 @@ impl Kernel {
         } else if nr == Sysnum::IrqControl as u32 {
             self.fast_irq_control(caller)
         } else {
-            false
+            core::ptr::null_mut()
         }
+    }
+
+    /// Task `i`'s record, for a fast path's result.
+    ///
+    /// # Safety
+    /// `i < self.tasks.len()`, checked by the caller (so no second bounds
+    /// check after the commit's stores, which the compiler cannot see
+    /// past).
+    #[inline(always)]
+    unsafe fn task_ptr(&mut self, i: usize) -> *mut Task {
+        debug_assert!(i < self.tasks.len());
+        // Safety: in bounds per the contract.
+        unsafe { self.tasks.as_mut_ptr().add(i) }
     }
 
     /// True if a task in `sending` waits to send to `me`. A plain loop
@@ -77,20 +90,20 @@ impl Kernel {
     }
 
     #[inline(always)]
-    fn fast_send(&mut self, caller: usize) -> bool {
+    fn fast_send(&mut self, caller: usize) -> *mut Task {
         let s = &self.tasks[caller].save;
         let (r4, out_ptr, out_len, in_ptr, in_len, lease_count) = (s.r4, s.r5, s.r6, s.r7, s.r8, s.r10);
         let target = TaskId(r4 as u16);
         let t = target.index();
         // Out of range includes TaskId::KERNEL: kernel IPC is slow-path.
         if lease_count != 0 || t >= self.tasks.len() {
-            return false;
+            return core::ptr::null_mut();
         }
         let (rt, ct) = (&self.tasks[t], &self.tasks[caller]);
         let caller_id = ct.id;
         let from = match rt.state {
             TaskState::Healthy(SchedState::InRecv(from)) => from,
-            _ => return false,
+            _ => return core::ptr::null_mut(),
         };
         if rt.id != target
             || rt.priority >= ct.priority
@@ -98,7 +111,7 @@ impl Kernel {
             || !self.fast_slice_ok(caller, out_ptr, out_len, region_attr::READ)
             || !self.fast_slice_ok(caller, in_ptr, in_len, region_attr::WRITE)
         {
-            return false;
+            return core::ptr::null_mut();
         }
 
         // Commit: as `deliver`, then the receiver runs.
@@ -122,17 +135,18 @@ impl Kernel {
         self.runnable.remove(caller);
         self.current = t;
         self.woken = None;
-        true
+        // Safety: `t < self.tasks.len()`, checked first.
+        unsafe { self.task_ptr(t) }
     }
 
     #[inline(always)]
-    fn fast_reply_recv(&mut self, caller: usize) -> bool {
+    fn fast_reply_recv(&mut self, caller: usize) -> *mut Task {
         let s = &self.tasks[caller].save;
         let (buf, buf_len, mask) = (s.r4, s.r5, s.r6);
         let (peer, code, ptr, len) = (TaskId(s.r7 as u16), s.r8, s.r9, s.r10);
         let p = peer.index();
         if p >= self.tasks.len() {
-            return false;
+            return core::ptr::null_mut();
         }
         let (pt, ct) = (&self.tasks[p], &self.tasks[caller]);
         let me = ct.id;
@@ -144,12 +158,12 @@ impl Kernel {
             || !self.fast_slice_ok(caller, ptr, len, region_attr::READ)
             || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
         {
-            return false;
+            return core::ptr::null_mut();
         }
         // A sender queued for the caller makes the receive complete at
         // once: the general path handles that.
         if self.sender_queued(me) {
-            return false;
+            return core::ptr::null_mut();
         }
 
         // Commit: the reply as `sys_reply`, the caller blocked as an open
@@ -175,21 +189,22 @@ impl Kernel {
         // it runs, with no scan. Otherwise the full choice (the peer is
         // runnable, so one always exists).
         let best = self.at_or_above.get(self.tasks[p].priority as usize).map_or(u32::MAX, |m| m.0);
-        self.current = if self.runnable.0 & best == 1 << p {
-            p
-        } else {
-            let tasks = &*self.tasks;
-            sched::select(self.runnable, caller, |i| tasks[i].priority).unwrap_or(p)
-        };
         self.woken = None;
-        true
+        if self.runnable.0 & best == 1 << p {
+            self.current = p;
+            // Safety: `p < self.tasks.len()`, checked first.
+            return unsafe { self.task_ptr(p) };
+        }
+        let tasks = &*self.tasks;
+        self.current = sched::select(self.runnable, caller, |i| tasks[i].priority).unwrap_or(p);
+        &mut self.tasks[self.current]
     }
 
     /// An open `recv` (buffer, length, mask in r4..r6; r7 without the
     /// closed bit; r8 the caller's IRQs to re-enable first) that no queued
     /// sender completes.
     #[inline(always)]
-    fn fast_recv(&mut self, caller: usize) -> bool {
+    fn fast_recv(&mut self, caller: usize) -> *mut Task {
         let s = &self.tasks[caller].save;
         let (buf, buf_len, mask, from_raw, rearm) = (s.r4, s.r5, s.r6, s.r7, s.r8);
         let me = self.tasks[caller].id;
@@ -198,14 +213,14 @@ impl Kernel {
             || self.sender_queued(me)
             || rearm != 0 && !self.set_irqs(caller, rearm, true)
         {
-            return false;
+            return core::ptr::null_mut();
         }
         let pending = self.tasks[caller].notifications & mask;
         if pending != 0 {
             // Completes at once; the caller keeps the CPU.
             self.tasks[caller].notifications &= !pending;
             self.deliver_notification(caller, pending);
-            return true;
+            return &mut self.tasks[caller];
         }
         self.set_sched(caller, SchedState::InRecv(None));
         let tasks = &*self.tasks;
@@ -214,34 +229,37 @@ impl Kernel {
             None => self.panic(format_args!("no runnable task (idle must never block)")),
         }
         self.woken = None;
-        true
+        &mut self.tasks[self.current]
     }
 
     /// `post` (target in r4, bits in r5) to a task of the current
     /// generation; the target runs at once if it woke and outranks the
     /// caller.
     #[inline(always)]
-    fn fast_post(&mut self, caller: usize) -> bool {
+    fn fast_post(&mut self, caller: usize) -> *mut Task {
         let s = &self.tasks[caller].save;
         let (target, bits) = (TaskId(s.r4 as u16), s.r5);
         let t = target.index();
         if t >= self.tasks.len() || self.tasks[t].id != target {
-            return false;
+            return core::ptr::null_mut();
         }
         self.tasks[caller].save.r4 = 0;
         if self.post(t, bits) && self.tasks[t].priority < self.tasks[caller].priority {
             self.current = t;
         }
         self.woken = None;
-        true
+        &mut self.tasks[self.current]
     }
 
     /// `irq_control` (notification mask in r4, enable flag in r5) naming at
     /// least one of the caller's IRQs.
     #[inline(never)]
-    fn fast_irq_control(&mut self, caller: usize) -> bool {
+    fn fast_irq_control(&mut self, caller: usize) -> *mut Task {
         let s = &self.tasks[caller].save;
-        self.set_irqs(caller, s.r4, s.r5 != 0)
+        if !self.set_irqs(caller, s.r4, s.r5 != 0) {
+            return core::ptr::null_mut();
+        }
+        &mut self.tasks[caller]
     }
 }
 
@@ -392,7 +410,7 @@ mod tests {
         let s = &mut k.tasks[3].save;
         s.r11 = Sysnum::Recv as u32;
         (s.r4, s.r5, s.r6, s.r7, s.r8) = (0x2000_0200, 0, 1, 0, 1);
-        assert!(!k.try_fastpath(3));
+        assert!(k.try_fastpath(3).is_null());
         k.syscall_general(3);
         let fault = crate::task::FaultInfo::SyscallUsage(abi::UsageError::NoIrq);
         assert!(matches!(k.tasks[3].state, TaskState::Faulted { fault: f, .. } if f == fault));
@@ -401,7 +419,7 @@ mod tests {
         let s = &mut k.tasks[2].save;
         s.r11 = Sysnum::Recv as u32;
         (s.r4, s.r5, s.r6, s.r7, s.r8) = (0x2000_0200, 0, 1, 0, 1);
-        assert!(k.try_fastpath(2));
+        assert_eq!(k.try_fastpath(2), &mut k.tasks[k.current] as *mut _);
         assert_eq!(k.tasks[2].state, TaskState::Healthy(SchedState::InRecv(None)));
     }
 
@@ -418,11 +436,13 @@ mod tests {
             let caller = scenario(&mut k, &mut rng);
             let before = snapshot(&k);
             let nr = k.tasks[caller].save.r11;
-            if !k.try_fastpath(caller) {
+            let next = k.try_fastpath(caller);
+            if next.is_null() {
                 assert_eq!(snapshot(&k), before, "a declining fast path changed state");
                 declined += 1;
                 continue;
             }
+            assert_eq!(next, &mut k.tasks[k.current] as *mut _, "the fast path returned another task than current");
             let fast = snapshot(&k);
             // Replay on the general path from the same state.
             for (t, (state, r, g, notes)) in k.tasks.iter_mut().zip(&before.tasks) {

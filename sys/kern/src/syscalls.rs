@@ -10,7 +10,7 @@
 //! (r8, the IRQs it re-enabled on entry, is spent).
 
 use crate::descs::region_attr;
-use crate::task::{FaultInfo, SchedState, TaskState};
+use crate::task::{FaultInfo, SchedState, Task, TaskState};
 use crate::{arch, irq, kipc, umem, Kernel};
 use abi::{ReplyFaultReason, Sysnum, TaskId, ULease, UsageError, LEASE_READ, LEASE_WRITE};
 
@@ -26,12 +26,17 @@ type SysResult = Result<(), Misuse>;
 
 impl Kernel {
     /// Entry point from `arch` for an `svc` by the current task. On return
-    /// `self.current` names the task to resume.
-    pub fn syscall(&mut self) {
+    /// `self.current` names the task to resume, and the result points at
+    /// it (a fast path already holds it, so the switch need not look it up
+    /// again).
+    pub fn syscall(&mut self) -> *mut Task {
         let caller = self.current;
-        if !self.try_fastpath(caller) {
-            self.syscall_general(caller);
+        let next = self.try_fastpath(caller);
+        if !next.is_null() {
+            return next;
         }
+        self.syscall_general(caller);
+        &mut self.tasks[self.current]
     }
 
     /// The general path: every syscall, fully checked. Kept out of line so

@@ -198,8 +198,15 @@ fn mpu_apply(task: &Task) {
 /// returns it (for the exit code, in r0).
 #[inline(always)]
 fn switch_to_current(k: &mut Kernel) -> *mut Task {
-    let t: *mut Task = &mut k.tasks[k.current];
-    // Safety: single-threaded kernel context (see `with_kernel`).
+    switch_to(&mut k.tasks[k.current])
+}
+
+/// [`switch_to_current`] with the task already found: `t` must point at
+/// `k.tasks[k.current]`.
+#[inline(always)]
+fn switch_to(t: *mut Task) -> *mut Task {
+    // Safety: single-threaded kernel context (see `with_kernel`); `t`
+    // points at a live task record.
     unsafe {
         if CURRENT_TASK_PTR != t {
             CURRENT_TASK_PTR = t;
@@ -333,10 +340,7 @@ unsafe extern "C" fn FirstStart() {
 }
 
 extern "C" fn svc_entry() -> *mut Task {
-    with_kernel(|k| {
-        k.syscall();
-        switch_to_current(k)
-    })
+    with_kernel(|k| switch_to(k.syscall()))
 }
 
 /// Shared body of the fault handlers. Faults from handler mode (the
