@@ -74,15 +74,20 @@ pub struct Expired<T> {
 /// Type parameters: `T` is a per-timer token returned with each expiry
 /// (`()` costs nothing); `I` is the link index type (`u16` up to 64 511
 /// timers); `OWNERS` bounds how many distinct owners may hold timers at once.
+///
+/// `repr(C)` in this order so that the bitmaps, touched on every arm and
+/// cancel, sit within a load's immediate offset (4 KiB on Thumb-2) of the
+/// wheel's start, ahead of the 4 KiB of list heads.
+#[repr(C)]
 pub struct Wheel<const CAP: usize, T = (), I = u16, const OWNERS: usize = 32> {
     /// The next jiffy the wheel will process (`timer_jiffies`): every jiffy
     /// before it has been run.
     timer_jiffies: u64,
+    /// Non-empty slots, per class.
+    occ: [Occupancy; 2],
     /// List heads (sentinels): `class * SLOTS + slot`, class 0 normal,
     /// class 1 deferrable.
     heads: [Link<I>; HEADS],
-    /// Non-empty slots, per class.
-    occ: [Occupancy; 2],
     pub(crate) pool: Pool<CAP, T, I, OWNERS>,
 }
 
@@ -189,7 +194,31 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
             self.link_mut(tail.to_usize()).next = I::from_usize(x);
             self.heads[h].prev = I::from_usize(x);
         }
-        self.occ[class].set(slot);
+        self.occ_set(h);
+    }
+
+    /// Marks list `h` (`class * SLOTS + slot`) non-empty. The two classes'
+    /// bitmaps are consecutive words, so word `h / 32` of the pair holds
+    /// its bit: one load and store, whatever the class.
+    #[inline(always)]
+    fn occ_set(&mut self, h: usize) {
+        self.occ_words()[h >> 5] |= 1 << (h & 31);
+    }
+
+    /// Marks list `h` empty (see [`Wheel::occ_set`]).
+    #[inline(always)]
+    fn occ_clear(&mut self, h: usize) {
+        self.occ_words()[h >> 5] &= !(1 << (h & 31));
+    }
+
+    /// Both classes' bitmaps as one array of words.
+    #[inline(always)]
+    #[allow(unsafe_code)]
+    fn occ_words(&mut self) -> &mut [u32; 2 * Occupancy::WORDS] {
+        // Safety: `Occupancy` is `repr(transparent)` over `[u32; WORDS]`,
+        // so `[Occupancy; 2]` has exactly the layout of the array returned,
+        // which borrows `self.occ` mutably for its lifetime.
+        unsafe { &mut *(self.occ.as_mut_ptr() as *mut [u32; 2 * Occupancy::WORDS]) }
     }
 
     /// Unlink pending node `i`, clearing its slot's bit if the slot empties.
@@ -201,7 +230,7 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
         self.link_mut(n).prev = prev;
         self.pool.nodes[i].link = Link { next: I::NIL, prev: I::NIL };
         if n == p && p < HEADS {
-            self.occ[p / SLOTS].clear(p % SLOTS);
+            self.occ_clear(p);
         }
     }
 

@@ -22,9 +22,13 @@ use super::levels::{TVN_SIZE, TVR_SIZE};
 ///
 /// [`word64`]: Occupancy::word64
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Occupancy(pub [u32; 16]);
+#[repr(transparent)]
+pub(crate) struct Occupancy(pub [u32; Occupancy::WORDS]);
 
 impl Occupancy {
+    /// Words per bitmap: 512 slots.
+    pub const WORDS: usize = 16;
+
     #[inline(always)]
     pub fn set(&mut self, slot: usize) {
         self.0[slot >> 5] |= 1 << (slot & 31);
