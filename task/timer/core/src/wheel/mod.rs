@@ -173,14 +173,20 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// its slot (arming) or at the front (cascading).
     #[inline(always)]
     fn file(&mut self, i: usize, e: u64, front: bool) {
-        self.file_at(i, e, slot_for(e, self.timer_jiffies), front);
+        let h = self.list_for(i, e);
+        self.file_at(i, e, h, front);
     }
 
-    /// [`Wheel::file`] with the slot already computed.
+    /// The list node `i` belongs in for normalized expiry `e`:
+    /// `class * SLOTS + slot`.
     #[inline(always)]
-    fn file_at(&mut self, i: usize, e: u64, slot: usize, front: bool) {
-        let class = self.class_of(i);
-        let h = class * SLOTS + slot;
+    fn list_for(&self, i: usize, e: u64) -> usize {
+        self.class_of(i) * SLOTS + slot_for(e, self.timer_jiffies)
+    }
+
+    /// [`Wheel::file`] with the list already found ([`Wheel::list_for`]).
+    #[inline(always)]
+    fn file_at(&mut self, i: usize, e: u64, h: usize, front: bool) {
         let x = HEADS + i;
         self.pool.nodes[i].expires = e as u32;
         if front {
@@ -346,14 +352,14 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Whe
     /// only its expiry changes.
     #[inline(always)]
     fn refile(&mut self, i: usize, e: u64) {
-        let slot = slot_for(e, self.timer_jiffies);
+        let h = self.list_for(i, e);
         // A head index (below HEADS) as `next` means `i` is last in that list.
-        if self.pool.nodes[i].link.next.to_usize() == self.class_of(i) * SLOTS + slot {
+        if self.pool.nodes[i].link.next.to_usize() == h {
             self.pool.nodes[i].expires = e as u32;
             return;
         }
         self.unlink(i);
-        self.file_at(i, e, slot, false);
+        self.file_at(i, e, h, false);
     }
 
     /// Whether a timer is pending (armed and not yet fired or cancelled).
