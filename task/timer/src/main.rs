@@ -124,6 +124,9 @@ pub struct Server {
     /// Notification bits of acknowledged tick IRQs to unmask at the next
     /// receive (see `take_irqs_to_enable`).
     rearm: u32,
+    /// The tick device's notification bit, `1 << clock.dev` (fixed at
+    /// start; read on every receive).
+    irq_bit: u32,
 }
 
 fn core_err(e: timer_core::TimerError) -> TimerError {
@@ -423,7 +426,7 @@ impl Server {
     }
 
     fn irq_mask(&self) -> u32 {
-        1 << self.clock.dev
+        self.irq_bit
     }
 }
 
@@ -699,6 +702,7 @@ fn main() -> ! {
     // Safety: the only references to FIRED and CORE ever made; main runs
     // once and never returns. `init_in` initialises CORE in place.
     let (fired, core) = unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start)) };
+    let irq_bit = 1 << clock.dev;
     let mut server = Server {
         core,
         fired,
@@ -712,6 +716,7 @@ fn main() -> ! {
         owners_forgotten: 0,
         start_jiffies: start.0,
         rearm: 0,
+        irq_bit,
     };
     TIMER_SERVER.store(&mut server, Ordering::Relaxed);
     sys_irq_control(server.irq_mask(), true);
