@@ -139,7 +139,7 @@ impl<E> From<WentAway> for RequestError<E> {
 
 /// The answer to the message being served, held back until the server
 /// receives again, so that answering one request and waiting for the next
-/// take one kernel entry (`sys_reply_recv_open`) instead of two.
+/// take one kernel entry (`reply_recv`) instead of two.
 ///
 /// `N` is the interface's largest reply (the generated `Held` alias sets
 /// it). Holding a reply never delays it past the server's next receive;
@@ -266,7 +266,10 @@ impl<const N: usize> Held<N> {
         self.args[A_BUF] = buffer.as_mut_ptr() as u32;
         self.args[A_BUF_LEN] = buffer.len() as u32;
         self.args[A_MASK] = notification_mask;
-        let m = sys_reply_recv_args(&self.args);
+        // Safety: the buffer range is `buffer`, borrowed mutably for this
+        // call; the reply range is the first `args[A_LEN] <= N` bytes of
+        // `self.bytes`, initialised and not written until it returns.
+        let m = unsafe { sys_reply_recv_args(&self.args) };
         self.args[A_PEER] = NOBODY;
         m
     }

@@ -214,27 +214,39 @@ pub fn sys_reply(peer: TaskId, code: u32, message: &[u8]) {
 /// `notification_mask`, in one syscall: the end of one request and the
 /// wait for the next, as a server loop does. Same rules as the two calls.
 pub fn sys_reply_recv_open(peer: TaskId, code: u32, reply: &[u8], buffer: &mut [u8], notification_mask: u32) -> RecvMessage {
-    sys_reply_recv_args(&[
-        buffer.as_mut_ptr() as u32,
-        buffer.len() as u32,
-        notification_mask,
-        peer.0 as u32,
-        code,
-        reply.as_ptr() as u32,
-        reply.len() as u32,
-    ])
+    // Safety: the ranges come from `buffer` (borrowed mutably for the
+    // call) and `reply` (borrowed shared), as the contract asks.
+    unsafe {
+        sys_reply_recv_args(&[
+            buffer.as_mut_ptr() as u32,
+            buffer.len() as u32,
+            notification_mask,
+            peer.0 as u32,
+            code,
+            reply.as_ptr() as u32,
+            reply.len() as u32,
+        ])
+    }
 }
 
 /// [`sys_reply_recv_open`] with its arguments already in the kernel's
 /// order (`r4..=r10`): buffer pointer, buffer length, notification mask
 /// (where `recv` takes them and a blocked receiver keeps them, so the
 /// kernel moves nothing), then peer, code, reply pointer, reply length.
-/// For a server loop that keeps its pending
-/// answer in that form (`idol_runtime::Held`), so that the syscall builds
-/// nothing. The kernel checks every pointer and length as for
-/// `sys_reply_recv_open`: a bad one faults the caller.
+/// For a server loop that keeps its pending answer in that form
+/// (`idol_runtime::Held`), so that the syscall builds nothing. The kernel
+/// checks every pointer and length as for `sys_reply_recv_open`: one
+/// outside the caller's memory faults the caller.
+///
+/// # Safety
+/// The kernel checks only that the ranges are the caller's memory, not
+/// Rust's borrows: for the duration of the call the buffer range must be
+/// memory nothing else references (the kernel writes the next message
+/// there), and the reply range must be initialised bytes not written
+/// meanwhile, exactly what `&mut [u8]` and `&[u8]` arguments of
+/// [`sys_reply_recv_open`] guarantee.
 #[inline]
-pub fn sys_reply_recv_args(args: &[u32; 7]) -> RecvMessage {
+pub unsafe fn sys_reply_recv_args(args: &[u32; 7]) -> RecvMessage {
     RecvMessage::from_results(&syscall(Sysnum::ReplyRecv, args))
 }
 
