@@ -76,7 +76,7 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
         }
         self.heads[h].next = I::from_usize(h);
         self.heads[h].prev = I::from_usize(h);
-        self.occ[h / SLOTS].clear(h % SLOTS);
+        self.occ_clear(h);
         let mut n = 0;
         let mut x = first;
         while x != h {
