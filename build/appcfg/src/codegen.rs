@@ -7,6 +7,13 @@
 //! routing. [`check_config`] is run by `load()` so that generation never
 //! meets a value it cannot express.
 //!
+//! Config keys that name tasks: a key ending in `-task` holds one task's
+//! name and a key ending in `-tasks` an array of names. `load()` checks
+//! that each names a task of the image, and generation emits the index
+//! (`usize`), or the indices (`&[usize]`) and their set (`_MASK: u32`),
+//! so a server can grant a capability to tasks by name and trust the
+//! kernel-stamped sender index it is compared with.
+//!
 //! Guarantees: output is deterministic (declaration order throughout) and
 //! depends only on the `App`; for an app that `load()` accepted, every
 //! emitted identifier is valid and unique within its module, and every
@@ -22,7 +29,7 @@ use toml::{Table, Value};
 /// Checks that every value of a task's `config` table can be emitted:
 /// integers, booleans, strings, arrays of integers in `0..=u32::MAX`, and
 /// tables of those; keys must map to identifiers without colliding.
-pub(crate) fn check_config(d: &mut Diags, path: &KeyPath, table: &Table) {
+pub(crate) fn check_config(d: &mut Diags, path: &KeyPath, table: &Table, tasks: &[&str]) {
     let mut consts: HashMap<String, &str> = HashMap::new();
     let mut mods: HashMap<String, &str> = HashMap::new();
     for (key, value) in table {
@@ -46,9 +53,13 @@ pub(crate) fn check_config(d: &mut Diags, path: &KeyPath, table: &Table) {
                 "rename one of them so they differ by more than case, `-`, `.` and `_`",
             );
         }
+        if key.ends_with("-task") || key.ends_with("-tasks") {
+            check_task_names(d, &kp, key, value, tasks);
+            continue;
+        }
         match value {
             Value::String(_) | Value::Integer(_) | Value::Boolean(_) => {}
-            Value::Table(t) => check_config(d, &kp, t),
+            Value::Table(t) => check_config(d, &kp, t, tasks),
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
                     match item {
@@ -66,6 +77,56 @@ pub(crate) fn check_config(d: &mut Diags, path: &KeyPath, table: &Table) {
                 format!("config value `{key}` is {}, which generated task config cannot express", describe(other)),
                 "use an integer (scaled, e.g. milli-units), a boolean, a string, an array of integers or a table",
             ),
+        }
+    }
+}
+
+/// Checks a config value that names tasks (see the module docs).
+fn check_task_names(d: &mut Diags, kp: &KeyPath, key: &str, value: &Value, tasks: &[&str]) {
+    let one = key.ends_with("-task");
+    let names: Vec<(KeyPath, &Value)> = match value {
+        Value::String(_) if one => vec![(kp.clone(), value)],
+        Value::Array(items) if !one => items.iter().enumerate().map(|(i, v)| (kp.index(i), v)).collect(),
+        other => {
+            let want = if one { "a task name (a string)" } else { "an array of task names" };
+            d.error(
+                kp,
+                format!("config key `{key}` names tasks by its suffix, so it must be {want}, not {}", describe(other)),
+                format!("write e.g. `{key} = {}`, or rename the key", if one { "\"timer\"" } else { "[\"timer\"]" }),
+            );
+            return;
+        }
+    };
+    for (p, v) in names {
+        let Some(name) = v.as_str() else {
+            d.error(&p, format!("`{key}` holds {}, but it may only hold task names", describe(v)), "write the task's name as a string");
+            continue;
+        };
+        if !tasks.contains(&name) {
+            let rest = format!("name one of the image's tasks: {}", crate::error::list(tasks.iter().copied()));
+            d.error(
+                &p,
+                format!("config `{key}` names `{name}`, but there is no task of that name"),
+                crate::error::suggest(name, tasks.iter().copied(), &rest),
+            );
+        }
+    }
+}
+
+/// Emits a config value that names tasks as indices (see the module docs).
+fn emit_task_names(out: &mut String, pad: &str, name: &str, value: &Value, app: &App) {
+    let index = |v: &Value| v.as_str().and_then(|n| app.task_index(n)).expect("task names are checked by load()");
+    match value {
+        Value::Array(items) => {
+            let idx: Vec<usize> = items.iter().map(index).collect();
+            let mask = idx.iter().fold(0u32, |m, &i| m | 1 << i);
+            let list: Vec<String> = idx.iter().map(|i| i.to_string()).collect();
+            let _ = writeln!(out, "{pad}pub const {name}: &[usize] = &[{}];", list.join(", "));
+            let _ = writeln!(out, "{pad}pub const {name}_MASK: u32 = {};", hex(mask as u64));
+        }
+        v => {
+            let _ = writeln!(out, "{pad}/// Task `{}`.", v.as_str().unwrap_or("?"));
+            let _ = writeln!(out, "{pad}pub const {name}: usize = {};", index(v));
         }
     }
 }
@@ -92,10 +153,14 @@ fn group(digits: String) -> String {
     format!("0x{out}")
 }
 
-fn emit_config(out: &mut String, table: &Table, indent: usize) {
+fn emit_config(out: &mut String, table: &Table, indent: usize, app: &App) {
     let pad = " ".repeat(indent);
     for (key, value) in table {
         let name = names::const_name(key);
+        if key.ends_with("-task") || key.ends_with("-tasks") {
+            emit_task_names(out, &pad, &name, value, app);
+            continue;
+        }
         match value {
             Value::String(s) => {
                 let _ = writeln!(out, "{pad}pub const {name}: &str = {s:?};");
@@ -119,7 +184,7 @@ fn emit_config(out: &mut String, table: &Table, indent: usize) {
             }
             Value::Table(t) => {
                 let _ = writeln!(out, "{pad}pub mod {} {{", names::mod_name(key));
-                emit_config(out, t, indent + 4);
+                emit_config(out, t, indent + 4, app);
                 let _ = writeln!(out, "{pad}}}");
             }
             // Rejected by check_config before an App exists.
@@ -186,7 +251,7 @@ pub fn task_config_rs(app: &App, index: usize) -> String {
     out.push_str("}\n");
 
     out.push_str("\n#[allow(dead_code)]\npub mod config {\n");
-    emit_config(&mut out, &task.config, 4);
+    emit_config(&mut out, &task.config, 4, app);
     out.push_str("}\n");
     out
 }

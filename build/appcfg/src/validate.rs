@@ -489,7 +489,8 @@ fn check_task(
         }
     }
 
-    codegen::check_config(d, &tp.key("config"), &t.config);
+    let names: Vec<&str> = tasks.iter().map(|t| t.name.as_str()).collect();
+    codegen::check_config(d, &tp.key("config"), &t.config, &names);
 }
 
 /// Builds the [`App`] from a draft that passed [`check`] with no errors.

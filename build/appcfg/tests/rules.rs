@@ -437,6 +437,31 @@ fn config_rejects_unsupported_values() {
 }
 
 #[test]
+fn config_task_names_must_name_tasks() {
+    let c = load_text(&edit(
+        "config = { greeting = \"hello\" }",
+        "config = { greeting = \"hello\", refill-task = \"consloe\", grab-tasks = [\"idle\", \"nobody\"], peer-task = 3 }",
+    ));
+    c.expect("tasks.hello.config.refill-task", &["`consloe`", "no task of that name"], &["did you mean `console`?"]);
+    c.expect("tasks.hello.config.grab-tasks[1]", &["`nobody`"], &["`supervisor`, `console`, `hello`, `idle`"]);
+    c.expect("tasks.hello.config.peer-task", &["must be a task name", "integer 3"], &["peer-task = \"timer\""]);
+    assert_eq!(c.count(), 3, "{}", c.err());
+}
+
+#[test]
+fn config_task_names_become_indices_and_a_mask() {
+    let c = load_text(&edit(
+        "config = { greeting = \"hello\" }",
+        "config = { greeting = \"hello\", refill-task = \"console\", grab-tasks = [\"idle\", \"supervisor\"] }",
+    ));
+    let app = c.app();
+    let out = appcfg::task_config_rs(app, app.task_index("hello").unwrap());
+    assert!(out.contains("pub const REFILL_TASK: usize = 1;"), "{out}");
+    assert!(out.contains("pub const GRAB_TASKS: &[usize] = &[3, 0];"), "{out}");
+    assert!(out.contains("pub const GRAB_TASKS_MASK: u32 = 0x9;"), "{out}");
+}
+
+#[test]
 fn config_keys_are_identifiers_and_distinct() {
     let c = load_text(&edit("config = { greeting = \"hello\" }", "config = { greeting = \"hello\", Greeting = \"x\", \"a b\" = 1 }"));
     c.expect("tasks.hello.config.Greeting", &["`greeting` and `Greeting`", "GREETING"], &["rename one"]);
