@@ -148,12 +148,26 @@ pub const LEASE_READ: u32 = 1 << 0;
 /// Lease attribute bit: the server may write the lent memory.
 pub const LEASE_WRITE: u32 = 1 << 1;
 
+/// Response code of a borrow naming a lease that does not exist, lacks the
+/// needed access, has an offset past its end, or that the lender rewrote
+/// since its `send` into memory it may not lend (the lender is then
+/// faulted with [`UsageError::BadLease`]).
+pub const BORROW_BAD_LEASE: u32 = 1;
+
+/// Response code of a borrow from a task of the named generation that is
+/// not waiting for the caller's reply (it faulted, or never sent to the
+/// caller). A stale generation gets a dead code instead.
+pub const BORROW_NOT_WAITING: u32 = 2;
+
 /// A lease as the kernel sees it in the sender's memory: a slice the sender
 /// lends to the server for the duration of one `send`.
 ///
 /// `base` and `len` are in bytes; a zero-length lease is allowed and lends
 /// nothing. The kernel checks at send time that `[base, base+len)` lies inside
-/// one region of the sender that grants the requested access.
+/// one region of the sender that grants the requested access and is normal
+/// memory (not a device), and checks it again at every borrow: the table
+/// stays in the sender's memory, which a server holding a write lease over
+/// it could rewrite in between.
 #[derive(Copy, Clone, Debug, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 #[repr(C)]
 pub struct ULease {
@@ -209,9 +223,10 @@ pub enum UsageError {
     TaskOutOfRange = 2,
     /// A lease the caller offered is not inside its own memory.
     BadLease = 3,
-    /// `reply` to a task that is not waiting for our reply, or a reply
-    /// longer than the caller's reply buffer.
-    BadReply = 4,
+    // 4 was `BadReply`, never raised: a reply to a task not waiting for
+    // it is dropped (the client may have died; the server is not at
+    // fault), and one longer than the client's reply buffer faults the
+    // client (`ReplyFaultReason::ReplyBufferTooSmall`). Not reused.
     /// `irq_control` on notification bits that have no interrupt of ours.
     NoIrq = 5,
     /// A kernel-IPC operation that is unknown, malformed, or reserved for

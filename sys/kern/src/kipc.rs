@@ -24,7 +24,7 @@ fn arg(k: &Kernel, caller: usize, n: u32) -> Result<u32, Misuse> {
     let mut b = [0u8; 4];
     // Safety: the message range (r5, r6) was checked readable by the caller
     // in `sys_send`, and `4n + 4 <= r6`.
-    unsafe { arch::copy_user(s.r5 + 4 * n, b.as_mut_ptr() as u32, 4) };
+    unsafe { arch::copy_from_user(s.r5 + 4 * n, &mut b) };
     Ok(u32::from_le_bytes(b))
 }
 
@@ -36,7 +36,7 @@ fn reply(k: &mut Kernel, caller: usize, data: &[u8]) -> Result<(), Misuse> {
     }
     // Safety: the reply buffer (r7, r8) was checked writable by the caller
     // in `sys_send`, and `data.len() <= r8`.
-    unsafe { arch::copy_user(data.as_ptr() as u32, s.r7, data.len() as u32) };
+    unsafe { arch::copy_to_user(data, s.r7) };
     s.set_ret(0, KERNEL_OK);
     s.set_ret(1, data.len() as u32);
     Ok(())

@@ -15,6 +15,7 @@
 
 pub mod arch;
 pub mod descs;
+pub mod faults;
 mod fastpath;
 pub mod irq;
 pub mod klog;
@@ -201,10 +202,15 @@ impl Kernel {
             TaskState::Faulted { .. } => return,
         };
         t.state = TaskState::Faulted { fault, original_state };
+        t.faults = t.faults.saturating_add(1);
+        let (gen, n, shown) = (t.generation.get(), t.faults, t.fault_report_shown());
         self.runnable.remove(i);
         self.sending.remove(i);
-        let gen = t.generation.get();
-        klog!(self, "kern: task #{} {} gen {} faulted: {}", i, self.name(i), gen, FaultDisplay(&fault, self));
+        if shown && n > 32 {
+            klog!(self, "kern: task #{} {} gen {} faulted: {} (fault {}; reports after the 32nd: powers of two only)", i, self.name(i), gen, FaultDisplay(&fault, self), n);
+        } else if shown {
+            klog!(self, "kern: task #{} {} gen {} faulted: {}", i, self.name(i), gen, FaultDisplay(&fault, self));
+        }
         if i == SUPERVISOR {
             self.panic(format_args!("supervisor faulted"));
         }
@@ -283,7 +289,9 @@ impl Kernel {
             }
         }
         let gen = self.tasks[i].generation.get();
-        klog!(self, "kern: task #{} {} restarted, gen {}", i, self.name(i), gen);
+        if self.tasks[i].fault_report_shown() {
+            klog!(self, "kern: task #{} {} restarted, gen {}", i, self.name(i), gen);
+        }
     }
 
     /// Reports an unrecoverable kernel error and stops the machine.

@@ -11,11 +11,10 @@
 
 use crate::descs::region_attr;
 use crate::task::{FaultInfo, SchedState, Task, TaskState};
-use crate::{arch, irq, kipc, umem, Kernel};
-use abi::{ReplyFaultReason, Sysnum, TaskId, ULease, UsageError, LEASE_READ, LEASE_WRITE};
-
-/// Response code of a borrow naming a bad lease (mirrors userlib).
-const BORROW_BAD_LEASE: u32 = 1;
+use crate::{arch, irq, kipc, Kernel};
+use abi::{
+    ReplyFaultReason, Sysnum, TaskId, ULease, UsageError, BORROW_BAD_LEASE, BORROW_NOT_WAITING, LEASE_READ, LEASE_WRITE,
+};
 /// Size of a lease descriptor in the lender's lease table.
 const LEASE_BYTES: u32 = core::mem::size_of::<ULease>() as u32;
 
@@ -99,21 +98,10 @@ impl Kernel {
         let table_len = lease_count.checked_mul(LEASE_BYTES).ok_or(Misuse(UsageError::InvalidSlice))?;
         self.check_slice(caller, lease_ptr, table_len, region_attr::READ)?;
         for n in 0..lease_count {
-            let lease = read_lease(lease_ptr, n);
-            let mut needed = 0;
-            if lease.attributes & !(LEASE_READ | LEASE_WRITE) != 0 {
-                return Err(Misuse(UsageError::BadLease));
-            }
-            if lease.attributes & LEASE_READ != 0 {
-                needed |= region_attr::READ;
-            }
-            if lease.attributes & LEASE_WRITE != 0 {
-                needed |= region_attr::WRITE;
-            }
-            let desc = self.tasks[caller].descriptor;
-            if lease.len != 0 && !umem::lease_ok(desc, self.regions, lease.base, lease.len, needed) {
-                return Err(Misuse(UsageError::BadLease));
-            }
+            // Safety: the table was checked readable by the caller just
+            // above, and `n < lease_count`.
+            let lease = unsafe { read_lease(lease_ptr, n) };
+            self.lease_region_ok(caller, &lease)?;
         }
 
         if target == TaskId::KERNEL {
@@ -293,6 +281,27 @@ impl Kernel {
         Ok(())
     }
 
+    /// Checks one lease descriptor of `lender`'s: known attribute bits only,
+    /// and a range inside the lender's own normal memory with the access
+    /// the attributes ask for. Run at `send` on every lease and again at
+    /// every borrow, since the table lives in the lender's memory.
+    fn lease_region_ok(&self, lender: usize, lease: &ULease) -> SysResult {
+        if lease.attributes & !(LEASE_READ | LEASE_WRITE) != 0 {
+            return Err(Misuse(UsageError::BadLease));
+        }
+        let mut needed = 0;
+        if lease.attributes & LEASE_READ != 0 {
+            needed |= region_attr::READ;
+        }
+        if lease.attributes & LEASE_WRITE != 0 {
+            needed |= region_attr::WRITE;
+        }
+        if lease.len != 0 && !self.tasks[lender].can_access(self.regions, lease.base, lease.len, needed) {
+            return Err(Misuse(UsageError::BadLease));
+        }
+        Ok(())
+    }
+
     fn sys_borrow(&mut self, caller: usize, kind: Borrow) -> SysResult {
         let s = self.tasks[caller].save.regs();
         let (lender, index, offset, ptr, len) = (TaskId(s.r4 as u16), s.r5, s.r6, s.r7, s.r8);
@@ -301,8 +310,10 @@ impl Kernel {
             Borrow::Write => self.check_slice(caller, ptr, len, region_attr::READ)?,
             Borrow::Info => {}
         }
+        let l = self.task_index(lender)?;
         let Some(l) = self.waiting_peer(caller, lender)? else {
-            let code = self.tasks[lender.index()].dead_code();
+            let t = &self.tasks[l];
+            let code = if t.generation == lender.generation() { BORROW_NOT_WAITING } else { t.dead_code() };
             self.tasks[caller].save.set_ret(0, code);
             return Ok(());
         };
@@ -311,23 +322,34 @@ impl Kernel {
             self.tasks[caller].save.set_ret(0, BORROW_BAD_LEASE);
             return Ok(());
         }
-        let lease = read_lease(ls.r9, index);
-        let ret = &mut self.tasks[caller].save;
+        // The lender's table (r9, r10: kernel-held, unchangeable) was checked
+        // readable at its send; the descriptor in it may have changed since
+        // (a server with a write lease over the table can rewrite it), so it
+        // is checked again before the kernel copies anything. A descriptor
+        // that no longer passes is the lender's misuse.
+        // Safety: see above; `index < r10`.
+        let lease = unsafe { read_lease(ls.r9, index) };
+        if let Err(Misuse(e)) = self.lease_region_ok(l, &lease) {
+            self.tasks[caller].save.set_ret(0, BORROW_BAD_LEASE);
+            self.fault_task(l, FaultInfo::SyscallUsage(e));
+            return Ok(());
+        }
         let needed = match kind {
             Borrow::Read => LEASE_READ,
             Borrow::Write => LEASE_WRITE,
             Borrow::Info => 0,
         };
+        let ret = &mut self.tasks[caller].save;
         if lease.attributes & needed != needed || offset > lease.len {
             ret.set_ret(0, BORROW_BAD_LEASE);
             return Ok(());
         }
         let n = len.min(lease.len - offset);
         match kind {
-            // Safety (both copies): the lease range was checked against the
-            // lender's regions with this access at send time, and the lender
-            // is still blocked in that send; `offset + n <= lease.len`. The
-            // caller's buffer was checked above.
+            // Safety (both copies): the lease range was checked just now
+            // against the lender's regions with this access (normal memory
+            // only), and `offset + n <= lease.len`; the caller's buffer was
+            // checked above. Nothing runs between the check and the copy.
             Borrow::Read => unsafe { arch::copy_user(lease.base + offset, ptr, n) },
             Borrow::Write => unsafe { arch::copy_user(ptr, lease.base + offset, n) },
             Borrow::Info => {
@@ -393,15 +415,33 @@ impl Kernel {
 
     fn sys_panic(&mut self, caller: usize) {
         let s = self.tasks[caller].save.regs();
-        let len = s.r5.min(128);
-        if self.check_slice(caller, s.r4, len, region_attr::READ).is_ok() {
-            let mut buf = [0u8; 128];
+        let len = s.r5.min(PANIC_MESSAGE_MAX);
+        let shown = crate::task::report_shown(self.tasks[caller].faults.saturating_add(1));
+        if shown && self.check_slice(caller, s.r4, len, region_attr::READ).is_ok() {
+            let mut buf = [0u8; PANIC_MESSAGE_MAX as usize];
+            let msg = &mut buf[..len as usize];
             // Safety: range checked readable by the caller just above.
-            unsafe { arch::copy_user(s.r4, buf.as_mut_ptr() as u32, len) };
-            let msg = core::str::from_utf8(&buf[..len as usize]).unwrap_or("(message not UTF-8)");
-            crate::klog!(self, "kern: task #{} {} panicked: {}", caller, self.name(caller), msg);
+            unsafe { arch::copy_from_user(s.r4, msg) };
+            sanitize(msg);
+            let text = core::str::from_utf8(msg).unwrap_or("(message not UTF-8)");
+            crate::klog!(self, "kern: task #{} {} panicked: {}", caller, self.name(caller), text);
         }
         self.fault_task(caller, FaultInfo::Panic);
+    }
+}
+
+/// Bytes of a panic message the kernel prints.
+const PANIC_MESSAGE_MAX: u32 = 128;
+
+/// Makes a task's text safe to print on the kernel's console: control
+/// bytes (a newline could forge a line of its own, an escape sequence
+/// could rewrite the terminal) become `?`. Other bytes are left for the
+/// UTF-8 check.
+fn sanitize(text: &mut [u8]) {
+    for b in text.iter_mut() {
+        if *b < 0x20 || *b == 0x7F {
+            *b = b'?';
+        }
     }
 }
 
@@ -412,12 +452,197 @@ enum Borrow {
     Info,
 }
 
-/// Reads lease `n` of a lease table at `table` in a task's memory.
-fn read_lease(table: u32, n: u32) -> ULease {
+/// Reads lease `n` of a lease table at `table` in a task's memory. The
+/// result is a copy: check it (`lease_region_ok`) before using its range.
+///
+/// # Safety
+/// The table's `count * LEASE_BYTES` bytes were checked readable by its
+/// owner (the owner's regions never change), and `n < count`.
+unsafe fn read_lease(table: u32, n: u32) -> ULease {
     let mut raw = [0u8; LEASE_BYTES as usize];
-    // Safety: callers pass a table whose `count * LEASE_BYTES` bytes were
-    // checked readable by its owner, and `n < count`.
-    unsafe { arch::copy_user(table + n * LEASE_BYTES, raw.as_mut_ptr() as u32, LEASE_BYTES) };
+    // Safety: per the contract.
+    unsafe { arch::copy_from_user(table + n * LEASE_BYTES, &mut raw) };
     let w = |i: usize| u32::from_le_bytes([raw[i], raw[i + 1], raw[i + 2], raw[i + 3]]);
     ULease { attributes: w(0), base: w(4), len: w(8) }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The lease and buffer checks against a task that lies: descriptors
+    //! rewritten between `send` and a borrow, device memory, borrows from
+    //! tasks that are not waiting. Task memory is the host's simulated
+    //! window (`arch::mem`), which panics if the kernel touches anything
+    //! outside it.
+    use super::*;
+    use crate::arch::mem;
+    use crate::descs::{region_attr::*, RegionDesc, TaskDesc, TASK_FLAG_START};
+    use crate::task::Task;
+    use abi::{Generation, ULease};
+    use zerocopy::IntoBytes;
+
+    const SERVER: usize = 1;
+    const CLIENT: usize = 2;
+    /// The server's RAM, the client's RAM, a device block of the client's,
+    /// and memory nobody may lend (another task's or the kernel's).
+    const SERVER_RAM: u32 = 0x2000_0000;
+    const CLIENT_RAM: u32 = 0x2000_1000;
+    const CLIENT_DEVICE: u32 = 0x2000_4000;
+    const SECRET: u32 = 0x2000_8000;
+    static REGIONS: [RegionDesc; 4] = [
+        RegionDesc::EMPTY,
+        RegionDesc { base: SERVER_RAM, size: 0x1000, attributes: READ | WRITE },
+        RegionDesc { base: CLIENT_RAM, size: 0x1000, attributes: READ | WRITE },
+        RegionDesc { base: CLIENT_DEVICE, size: 0x100, attributes: READ | WRITE | DEVICE },
+    ];
+
+    /// Supervisor (0), server (1), client (2) and idle (3); all runnable.
+    fn kernel() -> Kernel {
+        let regions = [[0u8; 8], [1, 0, 0, 0, 0, 0, 0, 0], [2, 3, 0, 0, 0, 0, 0, 0], [0; 8]];
+        let descs: &'static [TaskDesc] = Box::leak(
+            (0..4u16)
+                .map(|i| TaskDesc {
+                    regions: regions[i as usize],
+                    entry_point: 0x0800_0001,
+                    initial_stack: 0x2000_0400,
+                    priority: i as u8,
+                    flags: TASK_FLAG_START,
+                    index: i,
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
+        mem::fill(0xEE);
+        mem::write(SECRET, b"kernel secret!!!");
+        let mut k = Kernel::new(tasks, &REGIONS, &[], &[], 0, |_| {});
+        k.set_sched(0, SchedState::InRecv(None));
+        k
+    }
+
+    /// Runs `nr` for `task` with arguments `args` (r4..), returning r4..r5.
+    fn call(k: &mut Kernel, task: usize, nr: Sysnum, args: &[u32]) -> (u32, u32) {
+        k.current = task;
+        let s = &mut k.tasks[task].save;
+        for (i, &a) in args.iter().enumerate() {
+            s.set_ret(i, a);
+        }
+        s.r11 = nr as u32;
+        k.syscall();
+        let s = &k.tasks[task].save;
+        (s.r4, s.r5)
+    }
+
+    fn lease(attributes: u32, base: u32, len: u32) -> ULease {
+        ULease { attributes, base, len }
+    }
+
+    /// The server waits; the client sends with the lease table at
+    /// `CLIENT_RAM + 0x100` holding `leases`. Returns the client's id.
+    fn client_sends(k: &mut Kernel, leases: &[ULease]) -> TaskId {
+        call(k, SERVER, Sysnum::Recv, &[SERVER_RAM, 16, 0, 0, 0]);
+        assert_eq!(k.tasks[SERVER].sched(), Some(SchedState::InRecv(None)));
+        let table = CLIENT_RAM + 0x100;
+        mem::write(table, leases.as_bytes());
+        let server = k.tasks[SERVER].id();
+        call(k, CLIENT, Sysnum::Send, &[server.0 as u32, CLIENT_RAM + 0x300, 0, CLIENT_RAM + 0x400, 16, table, leases.len() as u32]);
+        assert_eq!(k.tasks[CLIENT].sched(), Some(SchedState::InReply(server)), "{:?}", k.tasks[CLIENT].state);
+        k.tasks[CLIENT].id()
+    }
+
+    #[test]
+    fn a_lease_rewritten_after_send_is_refused_and_faults_its_lender() {
+        for forged in [SECRET, SERVER_RAM, CLIENT_DEVICE, CLIENT_RAM + 0xFF8] {
+            let mut k = kernel();
+            // Lease 0 lends the lease table itself, writable; lease 1 a
+            // harmless 16 bytes of the client's RAM.
+            let table = CLIENT_RAM + 0x100;
+            let client = client_sends(&mut k, &[lease(LEASE_READ | LEASE_WRITE, table, 24), lease(LEASE_READ | LEASE_WRITE, CLIENT_RAM + 0x200, 16)]);
+            // The server rewrites lease 1's descriptor through lease 0.
+            mem::write(SERVER_RAM + 0x100, lease(LEASE_READ | LEASE_WRITE, forged, 16).as_bytes());
+            let (code, n) = call(&mut k, SERVER, Sysnum::BorrowWrite, &[client.0 as u32, 0, 12, SERVER_RAM + 0x100, 12]);
+            assert_eq!((code, n), (0, 12));
+            let before = mem::read(SERVER_RAM + 0x200, 16);
+            let forged_before = mem::read(forged, 16);
+            let (code, _) = call(&mut k, SERVER, Sysnum::BorrowRead, &[client.0 as u32, 1, 0, SERVER_RAM + 0x200, 16]);
+            assert_eq!(code, BORROW_BAD_LEASE, "forged lease at {forged:#x} was honoured");
+            assert_eq!(mem::read(SERVER_RAM + 0x200, 16), before, "bytes were copied from {forged:#x}");
+            let (code, _) = call(&mut k, SERVER, Sysnum::BorrowWrite, &[client.0 as u32, 1, 0, SERVER_RAM + 0x200, 16]);
+            assert_ne!(code, 0);
+            assert_eq!(mem::read(forged, 16), forged_before, "bytes were written to {forged:#x}");
+            assert!(
+                matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::BadLease), .. }),
+                "{:?}",
+                k.tasks[CLIENT].state
+            );
+            // The server lives on; its later borrows see a faulted lender.
+            assert!(k.tasks[SERVER].sched().is_some());
+            let (code, _) = call(&mut k, SERVER, Sysnum::BorrowInfo, &[client.0 as u32, 0]);
+            assert_eq!(code, BORROW_NOT_WAITING);
+        }
+    }
+
+    #[test]
+    fn an_honest_lease_is_borrowed_within_its_bounds() {
+        let mut k = kernel();
+        mem::write(CLIENT_RAM + 0x200, b"0123456789abcdef");
+        let client = client_sends(&mut k, &[lease(LEASE_READ, CLIENT_RAM + 0x200, 10)]);
+        let (code, n) = call(&mut k, SERVER, Sysnum::BorrowRead, &[client.0 as u32, 0, 4, SERVER_RAM + 0x200, 16]);
+        assert_eq!((code, n), (0, 6));
+        assert_eq!(mem::read(SERVER_RAM + 0x200, 6), b"456789");
+        // Read-only: a write is refused and changes nothing.
+        let (code, _) = call(&mut k, SERVER, Sysnum::BorrowWrite, &[client.0 as u32, 0, 0, SERVER_RAM, 4]);
+        assert_eq!(code, BORROW_BAD_LEASE);
+        assert_eq!(mem::read(CLIENT_RAM + 0x200, 4), b"0123");
+        // Past the end, and a lease that does not exist.
+        assert_eq!(call(&mut k, SERVER, Sysnum::BorrowRead, &[client.0 as u32, 0, 11, SERVER_RAM, 4]).0, BORROW_BAD_LEASE);
+        assert_eq!(call(&mut k, SERVER, Sysnum::BorrowRead, &[client.0 as u32, 1, 0, SERVER_RAM, 4]).0, BORROW_BAD_LEASE);
+        assert!(k.tasks[CLIENT].sched().is_some());
+    }
+
+    #[test]
+    fn borrows_from_a_task_not_waiting_or_stale_say_which() {
+        let mut k = kernel();
+        let client = k.tasks[CLIENT].id();
+        // Alive, same generation, not waiting on us.
+        assert_eq!(call(&mut k, SERVER, Sysnum::BorrowInfo, &[client.0 as u32, 0]).0, BORROW_NOT_WAITING);
+        // A stale generation gets the dead code with the current one.
+        let stale = TaskId::for_index_and_gen(CLIENT, Generation::new(5));
+        assert_eq!(call(&mut k, SERVER, Sysnum::BorrowInfo, &[stale.0 as u32, 0]).0, k.tasks[CLIENT].dead_code());
+        // The kernel's id is out of range: misuse.
+        call(&mut k, SERVER, Sysnum::BorrowInfo, &[TaskId::KERNEL.0 as u32, 0]);
+        assert!(matches!(k.tasks[SERVER].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::TaskOutOfRange), .. }));
+    }
+
+    #[test]
+    fn a_panic_message_cannot_forge_a_console_line() {
+        let mut m = *b"oops\r\nFAIL forged\x1b[2J\x7f";
+        sanitize(&mut m);
+        assert_eq!(&m, b"oops??FAIL forged?[2J?");
+    }
+
+    #[test]
+    fn device_memory_is_never_a_buffer_or_a_lease() {
+        // A lease over the client's own device block.
+        let mut k = kernel();
+        call(&mut k, SERVER, Sysnum::Recv, &[SERVER_RAM, 16, 0, 0, 0]);
+        mem::write(CLIENT_RAM + 0x100, lease(LEASE_READ, CLIENT_DEVICE, 4).as_bytes());
+        let server = k.tasks[SERVER].id().0 as u32;
+        call(&mut k, CLIENT, Sysnum::Send, &[server, CLIENT_RAM, 0, CLIENT_RAM, 0, CLIENT_RAM + 0x100, 1]);
+        assert!(matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::BadLease), .. }));
+        // A message, a reply buffer and a receive buffer there.
+        for (task, nr, args) in [
+            (CLIENT, Sysnum::Send, [server, CLIENT_DEVICE, 4, CLIENT_RAM, 0, 0, 0]),
+            (CLIENT, Sysnum::Send, [server, CLIENT_RAM, 4, CLIENT_DEVICE, 4, 0, 0]),
+            (CLIENT, Sysnum::Recv, [CLIENT_DEVICE, 4, 0, 0, 0, 0, 0]),
+        ] {
+            let mut k = kernel();
+            call(&mut k, SERVER, Sysnum::Recv, &[SERVER_RAM, 16, 0, 0, 0]);
+            call(&mut k, task, nr, &args);
+            assert!(
+                matches!(k.tasks[task].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::InvalidSlice), .. }),
+                "{nr:?} {args:x?}: {:?}",
+                k.tasks[task].state
+            );
+        }
+    }
 }

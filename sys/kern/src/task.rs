@@ -153,6 +153,9 @@ pub struct Task {
     pub id: TaskId,
     /// Notification bits posted and not yet received.
     pub notifications: u32,
+    /// Faults since boot (saturating), for rate-limiting the kernel's
+    /// reports of a crash loop (see [`Task::fault_report_shown`]).
+    pub faults: u32,
     pub descriptor: &'static TaskDesc,
     /// The task's MPU register values (RBAR, RASR per slot, unused slots
     /// disabled), computed once at boot by `arch` so that a context switch
@@ -177,6 +180,7 @@ impl Task {
             priority: descriptor.priority,
             id: TaskId::for_index_and_gen(descriptor.index as usize, Generation::ZERO),
             notifications: 0,
+            faults: 0,
             descriptor,
             mpu: [[0; 2]; crate::descs::REGIONS_PER_TASK],
             first_region: RegionDesc::EMPTY,
@@ -230,6 +234,15 @@ impl Task {
         matches!(self.state, TaskState::Healthy(SchedState::Runnable))
     }
 
+    /// True if the kernel prints the report of this task's latest fault
+    /// (and of the restart that follows): the first 32, then only the
+    /// 64th, 128th, ... A crash loop costs the console (a polled UART,
+    /// about 8 ms a line at 115,200 baud) a logarithmic number of lines,
+    /// not one per fault.
+    pub fn fault_report_shown(&self) -> bool {
+        report_shown(self.faults)
+    }
+
     /// Response code meaning "you used a stale id for this task".
     pub fn dead_code(&self) -> u32 {
         dead_response_code(self.generation)
@@ -242,4 +255,10 @@ impl Task {
     pub fn can_access(&self, regions: &[RegionDesc], base: u32, len: u32, needed: u32) -> bool {
         crate::umem::task_can_access(self.descriptor, regions, base, len, needed)
     }
+}
+
+/// True if the kernel reports a task's `n`th fault (counting from 1): the
+/// first 32, then powers of two.
+pub fn report_shown(n: u32) -> bool {
+    n <= 32 || n.is_power_of_two()
 }

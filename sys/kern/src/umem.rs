@@ -3,14 +3,19 @@
 //! Every pointer a task hands the kernel (syscall buffers, lease tables,
 //! leases) passes through [`task_can_access`] before the kernel touches it,
 //! so a task can never make the kernel read or write memory the task could
-//! not touch itself. Leases additionally may not name device memory.
+//! not touch itself. None of them may name device memory either: the
+//! kernel copies with word and unaligned accesses, which a peripheral's
+//! registers may not accept (an unaligned access to Device memory faults
+//! on ARMv7-M, and a read can have side effects), so a task cannot make
+//! the kernel touch its peripherals on its behalf.
 
 use crate::descs::{region_attr, RegionDesc, TaskDesc};
 
 /// True if `[base, base+len)` lies inside a single region of `task` that
-/// grants all of `needed` (`region_attr` bits). Zero-length ranges must
-/// still point into (or at the end of) a region, so a null pointer with
-/// length 0 is accepted only if the task owns address 0.
+/// grants all of `needed` (`region_attr` bits) and is normal memory (not
+/// [`region_attr::DEVICE`]). Zero-length ranges must still point into (or
+/// at the end of) such a region, so a null pointer with length 0 is
+/// accepted only if the task owns address 0.
 ///
 /// A range spanning two adjacent regions is refused: regions are
 /// allocated independently, and adjacency is not a promise.
@@ -19,17 +24,7 @@ pub fn task_can_access(task: &TaskDesc, regions: &[RegionDesc], base: u32, len: 
     task.regions.iter().any(|&r| {
         regions
             .get(r as usize)
-            .is_some_and(|reg| reg.contains(base, len, needed))
-    })
-}
-
-/// True if a lease with these `region_attr` needs may cover the range:
-/// like [`task_can_access`] but never in device memory.
-pub fn lease_ok(task: &TaskDesc, regions: &[RegionDesc], base: u32, len: u32, needed: u32) -> bool {
-    task.regions.iter().any(|&r| {
-        regions.get(r as usize).is_some_and(|reg| {
-            reg.attributes & region_attr::DEVICE == 0 && reg.contains(base, len, needed)
-        })
+            .is_some_and(|reg| reg.attributes & region_attr::DEVICE == 0 && reg.contains(base, len, needed))
     })
 }
 
@@ -39,7 +34,7 @@ pub fn lease_ok(task: &TaskDesc, regions: &[RegionDesc], base: u32, len: u32, ne
 /// Most IPC messages and replies are this short, and a call into memmove
 /// (or a loop) costs more than the copy. Words are read and written
 /// unaligned: ARMv7-M allows that for normal memory, and task buffers are
-/// never device memory.
+/// never device memory ([`task_can_access`] refuses it).
 ///
 /// # Safety
 /// `src` is valid for reads and `dst` for writes of `len` bytes, the two
@@ -124,11 +119,11 @@ mod tests {
     }
 
     #[test]
-    fn leases_never_cover_device_memory() {
+    fn kernel_copies_never_touch_device_memory() {
         let d = desc();
-        assert!(task_can_access(&d, &REGIONS, 0x4001_1000, 4, READ));
-        assert!(!lease_ok(&d, &REGIONS, 0x4001_1000, 4, READ));
-        assert!(lease_ok(&d, &REGIONS, 0x2000_4010, 4, READ));
+        assert!(!task_can_access(&d, &REGIONS, 0x4001_1000, 4, READ));
+        assert!(!task_can_access(&d, &REGIONS, 0x4001_1000, 0, 0));
+        assert!(task_can_access(&d, &REGIONS, 0x2000_4010, 4, READ));
     }
 
     #[test]

@@ -33,6 +33,33 @@ pub fn syscall(nr: Sysnum, args: &[u32; 7]) -> [u32; 8] {
     }
 }
 
+/// Issues raw syscall number `nr` (valid or not) with `args` in
+/// `r4..=r10`; returns `r4..=r11`. For test harnesses that attack the
+/// kernel's ABI: a well-behaved task uses the typed wrappers.
+///
+/// # Safety
+/// The kernel may write wherever `args` point (receive and reply buffers,
+/// borrows), so the caller answers for those writes as for any raw
+/// pointer; the kernel itself is never at risk from any `nr` or `args`.
+#[inline(always)]
+pub unsafe fn syscall_raw(nr: u32, args: &[u32; 7]) -> [u32; 8] {
+    #[cfg(target_arch = "arm")]
+    {
+        let mut out = core::mem::MaybeUninit::<[u32; 8]>::uninit();
+        // Safety: as in `syscall`; the caller answers for what the kernel
+        // writes on its behalf.
+        unsafe {
+            syscall_stub(args.as_ptr(), out.as_mut_ptr().cast(), nr);
+            out.assume_init()
+        }
+    }
+    #[cfg(not(target_arch = "arm"))]
+    {
+        let _ = (nr, args);
+        panic!("Escapement syscalls exist only on the ARMv7-M target");
+    }
+}
+
 /// Issues syscall `nr` with `a0..a4` in `r4..=r8` (r9, r10 unspecified,
 /// for syscalls that do not read them); returns `r4..=r11`.
 #[inline(always)]

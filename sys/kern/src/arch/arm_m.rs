@@ -12,9 +12,8 @@
 //! handler mode it is a kernel bug and the machine halts.
 
 use crate::descs::{region_attr, RegionDesc, TaskDesc};
-use crate::task::{FaultInfo, Task};
+use crate::task::Task;
 use crate::Kernel;
-use abi::FaultKind;
 use core::arch::naked_asm;
 use core::ptr::{read_volatile, write_volatile};
 
@@ -52,6 +51,7 @@ fn with_kernel<R>(f: impl FnOnce(&mut Kernel) -> R) -> R {
 
 mod reg {
     pub const SCB_VTOR: *mut u32 = 0xE000_ED08usize as _;
+    pub const SCB_CCR: *mut u32 = 0xE000_ED14usize as _;
     pub const SCB_SHPR2: *mut u32 = 0xE000_ED1Cusize as _;
     pub const SCB_SHPR3: *mut u32 = 0xE000_ED20usize as _;
     pub const SCB_SHCSR: *mut u32 = 0xE000_ED24usize as _;
@@ -110,6 +110,29 @@ pub unsafe fn copy_user(src: u32, dst: u32, len: u32) {
     // Safety: per the contract above both ranges are valid memory; `copy`
     // allows overlap.
     unsafe { core::ptr::copy(src as *const u8, dst as *mut u8, len as usize) }
+}
+
+/// Copies `dst.len()` bytes of task memory at `src` into kernel memory.
+///
+/// # Safety
+/// The caller has checked `src..src + dst.len()` against the owning task's
+/// regions.
+#[inline(always)]
+pub unsafe fn copy_from_user(src: u32, dst: &mut [u8]) {
+    // Safety: `dst` is kernel memory valid for its length; `src` per the
+    // contract; the two never overlap (task regions exclude kernel RAM).
+    unsafe { copy_user(src, dst.as_mut_ptr() as u32, dst.len() as u32) }
+}
+
+/// Copies `src` (kernel memory) into task memory at `dst`.
+///
+/// # Safety
+/// The caller has checked `dst..dst + src.len()` writable against the
+/// owning task's regions.
+#[inline(always)]
+pub unsafe fn copy_to_user(src: &[u8], dst: u32) {
+    // Safety: as for `copy_from_user`, the other way.
+    unsafe { copy_user(src.as_ptr() as u32, dst, src.len() as u32) }
 }
 
 /// Unmasks NVIC interrupt `irq`.
@@ -223,6 +246,11 @@ fn switch_to(t: *mut Task) -> *mut Task {
     t
 }
 
+/// Thirty-two zero words, loaded into s0-s31 when a task without FP
+/// state is resumed (see `restore_r0_and_return!`).
+#[no_mangle]
+static FP_ZEROS: [u32; 32] = [0; 32];
+
 /// Configures the core, installs `kernel` and starts its current task.
 /// Never returns: the caller's thread-mode context is abandoned.
 pub fn start(kernel: &'static mut Kernel) -> ! {
@@ -237,6 +265,9 @@ pub fn start(kernel: &'static mut Kernel) -> ! {
         for irq in 0..IRQ_COUNT {
             write_volatile(reg::NVIC_IPR.add(irq), KERNEL_PRIORITY);
         }
+        // Divide by zero in a task's code (Rust checks its own divisions,
+        // but a task may run any instruction) is a UsageFault, not 0.
+        write_volatile(reg::SCB_CCR, read_volatile(reg::SCB_CCR) | 1 << 4);
         // Separate MemManage, BusFault and UsageFault handlers.
         let shcsr = read_volatile(reg::SCB_SHCSR);
         write_volatile(reg::SCB_SHCSR, shcsr | 0b111 << 16);
@@ -292,14 +323,33 @@ macro_rules! save_current {
 /// Loads the task whose `Task` the entry function returned in r0 (always
 /// `CURRENT_TASK_PTR`, handed back so that it need not be reloaded) and
 /// returns to it.
+///
+/// FP state is private to each task. A task that has used the FPU since
+/// its last kernel entry has an FP frame (EXC_RETURN bit 4 clear): s0-s15
+/// and FPSCR come back from the frame, s16-s31 from its `SavedState`. A
+/// task without one has no FP state to keep, and would otherwise see the
+/// registers as the last task (or the kernel) left them: for it, s0-s31
+/// and FPSCR are zeroed. This is done here, in the exit sequence, and not
+/// in Rust: s16-s31 are callee-saved, so compiled code that clobbered them
+/// would put the old values back before returning. Costs a task without
+/// FP state three instructions per kernel exit (the FP path is as before).
 macro_rules! restore_r0_and_return {
     () => {
         concat!(
             "ldm r0!, {{r4-r12, lr}}\n",
             ".fpu fpv4-sp-d16\n",
             "tst lr, #0x10\n",
-            "it eq\n",
-            "vldmiaeq r0, {{s16-s31}}\n",
+            "bne 1f\n",
+            // An FP frame: s16-s31 from `SavedState`, the rest from the frame.
+            "vldmia r0, {{s16-s31}}\n",
+            "msr psp, r12\n",
+            "bx lr\n",
+            // No FP state: every FP register and FPSCR zeroed.
+            "1:\n",
+            "ldr r1, =FP_ZEROS\n",
+            "vldmia r1, {{s0-s31}}\n",
+            "movs r2, #0\n",
+            "vmsr fpscr, r2\n",
             "msr psp, r12\n",
             "bx lr\n",
             ".ltorg\n",
@@ -370,37 +420,40 @@ pub unsafe extern "C" fn fault_common() {
     )
 }
 
-/// Decodes the configurable fault status registers (and clears them).
-fn decode_fault() -> FaultInfo {
+/// Reads the fault status registers and clears them for the next fault.
+fn take_fault_status() -> crate::faults::FaultStatus {
     // Safety: SCB fault status registers; writing ones clears the bits.
-    let (cfsr, mmfar, bfar) = unsafe {
-        let cfsr = read_volatile(reg::SCB_CFSR);
-        let mmfar = read_volatile(reg::SCB_MMFAR);
-        let bfar = read_volatile(reg::SCB_BFAR);
-        write_volatile(reg::SCB_CFSR, cfsr);
+    unsafe {
+        let status = crate::faults::FaultStatus {
+            cfsr: read_volatile(reg::SCB_CFSR),
+            mmfar: read_volatile(reg::SCB_MMFAR),
+            bfar: read_volatile(reg::SCB_BFAR),
+        };
+        write_volatile(reg::SCB_CFSR, status.cfsr);
         write_volatile(reg::SCB_HFSR, read_volatile(reg::SCB_HFSR));
-        (cfsr, mmfar, bfar)
-    };
-    let mmfsr = cfsr & 0xFF;
-    let bfsr = (cfsr >> 8) & 0xFF;
-    let ufsr = (cfsr >> 16) as u16;
-    if mmfsr & 0b1_1000 != 0 || bfsr & 0b1_1000 != 0 {
-        // MSTKERR/MUNSTKERR or STKERR/UNSTKERR: the hardware could not
-        // stack or unstack the task's frame, almost always an overflow.
-        FaultInfo::MemoryAccess { address: (mmfsr & 0x80 != 0).then_some(mmfar), kind: FaultKind::StackOverflow }
-    } else if mmfsr != 0 {
-        FaultInfo::MemoryAccess { address: (mmfsr & 0x80 != 0).then_some(mmfar), kind: FaultKind::MemoryAccess }
-    } else if bfsr != 0 {
-        FaultInfo::MemoryAccess { address: (bfsr & 0x80 != 0).then_some(bfar), kind: FaultKind::BusError }
-    } else if ufsr != 0 {
-        FaultInfo::IllegalInstruction { ufsr }
-    } else {
-        FaultInfo::MemoryAccess { address: None, kind: FaultKind::Unknown }
+        status
     }
 }
 
+/// Drops an SVCall left pending by the faulting task.
+///
+/// An `svc` whose exception frame cannot be stacked (MSTKERR: the stack
+/// pointer ran off the task's RAM) raises MemManage with the SVCall still
+/// pending. Left pending, it would be taken as soon as the fault handler
+/// returns, on whatever task runs next, as that task's syscall with its
+/// saved registers. The faulting task is stopped, so its syscall is void.
+/// No other SVCall can be pending here: `svc` is synchronous and the
+/// fault handlers run only for faults taken from thread mode.
+fn drop_pending_svcall() {
+    const SVCALLPENDED: u32 = 1 << 15;
+    // Safety: SHCSR's pended bits are read-write (ARMv7-M B3.2.13); clearing
+    // SVCALLPENDED only withdraws the faulting task's syscall.
+    unsafe { write_volatile(reg::SCB_SHCSR, read_volatile(reg::SCB_SHCSR) & !SVCALLPENDED) }
+}
+
 extern "C" fn fault_entry() -> *mut Task {
-    let fault = decode_fault();
+    drop_pending_svcall();
+    let fault = crate::faults::classify(take_fault_status());
     with_kernel(|k| {
         let cur = k.current;
         k.fault_task(cur, fault);
