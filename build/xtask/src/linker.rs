@@ -6,7 +6,9 @@
 use appcfg::Range;
 
 /// Sections shared by both scripts: code and constants in flash, data
-/// loaded from flash, bss zeroed by start-up code.
+/// loaded from flash, bss zeroed by start-up code, and `.uninit`, which
+/// start-up leaves alone: a task's statics there keep their bytes across
+/// its restarts (state a task wants to outlive its own faults).
 const COMMON_TAIL: &str = r#"
   .rodata : ALIGN(4) { *(.rodata .rodata.*) . = ALIGN(4); } > FLASH
   .ARM.exidx : ALIGN(4) { *(.ARM.exidx .ARM.exidx.*) } > FLASH
@@ -23,6 +25,7 @@ const COMMON_TAIL: &str = r#"
     . = ALIGN(4);
     __ebss = .;
   } > RAM
+  .uninit (NOLOAD) : ALIGN(4) { *(.uninit .uninit.*) } > RAM
   /DISCARD/ : { *(.ARM.attributes.discard) }
 }
 "#;

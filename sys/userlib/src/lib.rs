@@ -19,9 +19,10 @@ use core::marker::PhantomData;
 
 mod arch;
 pub mod kipc;
+pub mod supervisor;
 mod start;
 
-pub use arch::{syscall, syscall5};
+pub use arch::{syscall, syscall5, syscall_raw};
 
 /// A slice of the caller's memory lent to a server for one `send`.
 ///
@@ -256,16 +257,13 @@ pub fn sys_reply_fault(peer: TaskId, reason: ReplyFaultReason) {
     syscall5(Sysnum::ReplyFault, peer.0 as u32, reason as u32, 0, 0, 0);
 }
 
-/// Response code of a borrow naming a lease that does not exist, lacks the
-/// needed access, or an offset past the lease's end.
-pub const BORROW_BAD_LEASE: u32 = 1;
-
 /// Copies from lease `index` of `lender` (who must be waiting for our
 /// reply), starting `offset` bytes in, into `dest`. Returns the bytes
 /// copied: `min(dest.len(), lease.len - offset)`.
 ///
 /// `Err(BORROW_BAD_LEASE)` for a bad index/offset or a lease without read
-/// access; `Err(dead code)` if the lender is no longer waiting on us.
+/// access; `Err(BORROW_NOT_WAITING)` if the lender is alive but not
+/// waiting for our reply; `Err(dead code)` if it restarted since.
 pub fn sys_borrow_read(lender: TaskId, index: usize, offset: usize, dest: &mut [u8]) -> Result<usize, u32> {
     let args = [
         lender.0 as u32,
