@@ -1,0 +1,3 @@
+fn main() {
+    build_util::expose_task_config();
+}
