@@ -38,8 +38,15 @@ pub struct Archive {
     pub version: u32,
     /// `app.toml` as stored.
     pub app_toml: String,
-    /// `chip.toml` as stored, if present.
+    /// `chip.toml` as stored, if present: the peripherals, one table each
+    /// (humility's layout; archives before it nested them under
+    /// `[peripherals.*]` beside `name` and `[memory.*]`).
     pub chip_toml: Option<String>,
+    /// `memory.toml`, if present: the chip's memories (`[[ram]]`,
+    /// `[[flash]]` with `address` and `size`).
+    pub memory_toml: Option<String>,
+    /// `img/flash.ron`, if present: the part name flashing tools know.
+    pub flash_ron: Option<String>,
     /// `git-rev`, if present.
     pub git_rev: Option<String>,
     /// `image-name`, if present.
@@ -83,6 +90,8 @@ impl Archive {
         let text = |v: Vec<u8>| String::from_utf8_lossy(&v).trim().to_string();
         let app_toml = read("app.toml")?.map(text).with_context(|| format!("{source} has no app.toml"))?;
         let chip_toml = read("chip.toml")?.map(text);
+        let memory_toml = read("memory.toml")?.map(text);
+        let flash_ron = read("img/flash.ron")?.map(text);
         let git_rev = read("git-rev")?.map(text);
         let image_name = read("image-name")?.map(text);
         let kernel = read("elf/kernel")?.with_context(|| format!("{source} has no elf/kernel"))?;
@@ -114,6 +123,8 @@ impl Archive {
             version,
             app_toml,
             chip_toml,
+            memory_toml,
+            flash_ron,
             git_rev,
             image_name,
             kernel: Elf { name: "kernel".into(), data: kernel },
@@ -122,6 +133,33 @@ impl Archive {
             image_id,
             image_id_addr,
         })
+    }
+
+    /// The chip's part name (as probe-rs knows it): `chip` in
+    /// `img/flash.ron`, else `name` in an older archive's chip.toml.
+    pub fn chip_name(&self) -> Result<String> {
+        if let Some(name) = self.flash_ron.as_deref().and_then(flash_ron_chip) {
+            return Ok(name);
+        }
+        let chip = self.chip_toml.as_deref().context("the archive has neither img/flash.ron nor chip.toml, so the chip is unknown")?;
+        let t: toml::Table = chip.parse().context("parsing the archive's chip.toml")?;
+        Ok(t.get("name").and_then(|v| v.as_str()).context("the archive's img/flash.ron names no chip, nor does its chip.toml")?.to_string())
+    }
+
+    /// The chip's RAM (base, size): the first `[[ram]]` of `memory.toml`,
+    /// else `[memory.ram]` of an older archive's chip.toml.
+    pub fn ram_range(&self) -> Result<(u64, u64)> {
+        if let Some(mem) = &self.memory_toml {
+            let t: toml::Table = mem.parse().context("parsing the archive's memory.toml")?;
+            let ram = t.get("ram").and_then(|r| r.as_array()).and_then(|a| a.first()).context("memory.toml has no [[ram]]")?;
+            let num = |k: &str| ram.get(k).and_then(|v| v.as_integer()).with_context(|| format!("memory.toml: [[ram]] has no `{k}`"));
+            return Ok((num("address")? as u64, num("size")? as u64));
+        }
+        let chip = self.chip_toml.as_deref().context("the archive has neither memory.toml nor chip.toml, so the RAM range is unknown")?;
+        let chip: toml::Table = chip.parse().context("parsing the archive's chip.toml")?;
+        let ram = chip.get("memory").and_then(|m| m.get("ram")).context("the archive has no memory.toml and its chip.toml no [memory.ram]")?;
+        let num = |k: &str| ram.get(k).and_then(|v| v.as_integer()).with_context(|| format!("chip.toml: memory.ram.{k} missing"));
+        Ok((num("base")? as u64, num("size")? as u64))
     }
 
     /// Task names in task-id order.
@@ -155,6 +193,16 @@ pub fn parse_comment(comment: &str) -> Result<u32> {
     Ok(n)
 }
 
+/// The chip named in `img/flash.ron` text (`chip: Some("NAME")` or
+/// `chip: "NAME"`), if any.
+pub fn flash_ron_chip(ron: &str) -> Option<String> {
+    let at = ron.find("chip")?;
+    let rest = ron[at + 4..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix("Some(").map(str::trim_start).unwrap_or(rest);
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
 /// Finds `HUBRIS_IMAGE_ID` in a kernel ELF: its address and stored value.
 pub fn read_image_id(kernel: &[u8]) -> Result<(u64, u64)> {
     let elf = object::File::parse(kernel).context("not an ELF file")?;
@@ -181,6 +229,13 @@ mod tests {
         assert!(parse_comment("hubris build archive v12").unwrap_err().to_string().contains("newer"));
         assert!(parse_comment("some zip").is_err());
         assert!(parse_comment("hubris build archive vX").is_err());
+    }
+
+    #[test]
+    fn chip_from_flash_ron() {
+        assert_eq!(flash_ron_chip("(chip: Some(\"STM32F405RGTx\"))\n").as_deref(), Some("STM32F405RGTx"));
+        assert_eq!(flash_ron_chip("(\n  chip: \"STM32H753ZITx\",\n  args: None)").as_deref(), Some("STM32H753ZITx"));
+        assert_eq!(flash_ron_chip("(chip: None)"), None);
     }
 
     #[test]
