@@ -38,6 +38,9 @@ pub struct Archive {
     pub version: u32,
     /// `app.toml` as stored.
     pub app_toml: String,
+    /// `patches.toml`, if present: Hubris's per-image changes to app.toml
+    /// (a new `name`, extra task `features`); see [`Archive::app`].
+    pub patches_toml: Option<String>,
     /// `chip.toml` as stored, if present: the peripherals, one table each
     /// (humility's layout; archives before it nested them under
     /// `[peripherals.*]` beside `name` and `[memory.*]`).
@@ -76,19 +79,26 @@ impl Archive {
             .with_context(|| format!("{source} is not a zip file (expected a build-<name>.zip from `cargo xtask dist`)"))?;
         let comment = String::from_utf8_lossy(z.comment()).to_string();
         let version = parse_comment(&comment).with_context(|| format!("{source} is not a hubris build archive"))?;
+        // Entry names to their index; task ids are the order of the task
+        // ELFs in the central directory.
+        let mut index = std::collections::HashMap::new();
+        let mut names = Vec::new();
+        for i in 0..z.len() {
+            let f = z.by_index_raw(i).with_context(|| format!("{source}: entry #{i}"))?;
+            if let Some(t) = f.name().strip_prefix("elf/task/") {
+                names.push(t.to_string());
+            }
+            index.insert(f.name().to_string(), i);
+        }
         let mut read = |name: &str| -> Result<Option<Vec<u8>>> {
-            match z.by_name(name) {
-                Ok(mut f) => {
-                    let mut v = Vec::new();
-                    f.read_to_end(&mut v).with_context(|| format!("{source}: reading entry {name}"))?;
-                    Ok(Some(v))
-                }
-                Err(zip::result::ZipError::FileNotFound) => Ok(None),
-                Err(e) => Err(e).with_context(|| format!("{source}: entry {name}")),
+            match index.get(name) {
+                Some(&i) => read_entry(&mut z, i).with_context(|| format!("{source}: reading entry {name}")).map(Some),
+                None => Ok(None),
             }
         };
         let text = |v: Vec<u8>| String::from_utf8_lossy(&v).trim().to_string();
         let app_toml = read("app.toml")?.map(text).with_context(|| format!("{source} has no app.toml"))?;
+        let patches_toml = read("patches.toml")?.map(text);
         let chip_toml = read("chip.toml")?.map(text);
         let memory_toml = read("memory.toml")?.map(text);
         let flash_ron = read("img/flash.ron")?.map(text);
@@ -96,25 +106,13 @@ impl Archive {
         let image_name = read("image-name")?.map(text);
         let kernel = read("elf/kernel")?.with_context(|| format!("{source} has no elf/kernel"))?;
         let final_elf = read("img/final.elf")?;
-        // Task ids are the order of the task ELFs in the central directory.
-        let mut names = Vec::new();
-        for i in 0..z.len() {
-            let f = z.by_index_raw(i)?;
-            if let Some(t) = f.name().strip_prefix("elf/task/") {
-                names.push(t.to_string());
-            }
-        }
         if names.is_empty() {
             bail!("{source} has no elf/task/* entries");
         }
         let mut tasks = Vec::new();
         for n in names {
-            let data = z.by_name(&format!("elf/task/{n}")).and_then(|mut f| {
-                let mut v = Vec::new();
-                f.read_to_end(&mut v)?;
-                Ok(v)
-            });
-            tasks.push(Elf { name: n.clone(), data: data.with_context(|| format!("{source}: reading elf/task/{n}"))? });
+            let data = read(&format!("elf/task/{n}"))?.expect("listed above");
+            tasks.push(Elf { name: n, data });
         }
         let (image_id_addr, image_id) = read_image_id(&kernel).with_context(|| format!("{source}: elf/kernel"))?;
         Ok(Archive {
@@ -122,6 +120,7 @@ impl Archive {
             zip_bytes,
             version,
             app_toml,
+            patches_toml,
             chip_toml,
             memory_toml,
             flash_ron,
@@ -133,6 +132,30 @@ impl Archive {
             image_id,
             image_id_addr,
         })
+    }
+
+    /// The app description: `app.toml` with `patches.toml` applied (the
+    /// patch's `name` replaces the app's, and its `features.<task>` lists
+    /// are added to those tasks' features), as humility reads it.
+    pub fn app(&self) -> Result<toml::Table> {
+        let mut app: toml::Table = self.app_toml.parse().context("parsing the archive's app.toml")?;
+        let Some(patches) = &self.patches_toml else { return Ok(app) };
+        let patches: toml::Table = patches.parse().context("parsing the archive's patches.toml")?;
+        if let Some(name) = patches.get("name") {
+            app.insert("name".into(), name.clone());
+        }
+        for (task, extra) in patches.get("features").and_then(|f| f.as_table()).into_iter().flatten() {
+            let extra = extra.as_array().with_context(|| format!("patches.toml: features.{task} is not a list"))?;
+            let t = app
+                .get_mut("tasks")
+                .and_then(|t| t.get_mut(task))
+                .and_then(|t| t.as_table_mut())
+                .with_context(|| format!("patches.toml adds features to task `{task}`, which app.toml does not have"))?;
+            let list = t.entry("features").or_insert_with(|| toml::Value::Array(Vec::new()));
+            let list = list.as_array_mut().with_context(|| format!("app.toml: tasks.{task}.features is not a list"))?;
+            list.extend(extra.iter().cloned());
+        }
+        Ok(app)
     }
 
     /// The chip's part name (as probe-rs knows it): `chip` in
@@ -191,6 +214,32 @@ pub fn parse_comment(comment: &str) -> Result<u32> {
         bail!("archive version {n} is newer than this inspector understands (at most {MAX_ARCHIVE_VERSION})");
     }
     Ok(n)
+}
+
+/// The bytes of entry `i`. Stored and deflate entries are read by the zip
+/// crate; bzip2 entries (what Hubris itself writes, e.g. in the archives
+/// inside real Hubris dumps) are decompressed here from the raw entry, and
+/// their size and CRC-32 checked as the zip crate checks the others.
+fn read_entry<R: Read + std::io::Seek>(z: &mut zip::ZipArchive<R>, i: usize) -> Result<Vec<u8>> {
+    let (method, crc, size) = {
+        let raw = z.by_index_raw(i)?;
+        (raw.compression(), raw.crc32(), raw.size())
+    };
+    let mut out = Vec::with_capacity(size.min(1 << 28) as usize);
+    if method == zip::CompressionMethod::BZIP2 {
+        let raw = z.by_index_raw(i)?;
+        bzip2::read::BzDecoder::new(raw).read_to_end(&mut out).context("bzip2 data is corrupt")?;
+        if out.len() as u64 != size {
+            bail!("bzip2 entry inflates to {} bytes, the directory says {size}", out.len());
+        }
+        let got = crc32fast::hash(&out);
+        if got != crc {
+            bail!("bzip2 entry has CRC-32 {got:#010x}, the directory says {crc:#010x}");
+        }
+    } else {
+        z.by_index(i)?.read_to_end(&mut out)?;
+    }
+    Ok(out)
 }
 
 /// The chip named in `img/flash.ron` text (`chip: Some("NAME")` or

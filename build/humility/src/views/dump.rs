@@ -45,7 +45,7 @@ pub fn ranges(insp: &Inspector) -> Result<Vec<(u64, u64)>> {
 
 /// The first `hubris.core.<image>.<n>` that does not exist yet.
 fn default_path(insp: &Inspector) -> PathBuf {
-    let name = super::app_table(&insp.archive.app_toml)
+    let name = super::app_table(&insp.archive)
         .ok()
         .and_then(|t| t.get("name").and_then(|v| v.as_str()).map(String::from))
         .unwrap_or_else(|| "image".into());
