@@ -14,6 +14,7 @@
 //! Without the shared folder the test says so in one line and passes.
 
 use escapement_humility::cli::{self, Args};
+use escapement_humility::humility_text;
 use serde_json::Value as J;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -34,119 +35,90 @@ fn ours(dump: &Path, args: &[&str]) -> Result<J, String> {
     Ok(report.json)
 }
 
-/// humility's recorded output for `view` (file suffix) on `dump`: the lines
-/// after the command and the "attached to dump" line.
-fn theirs(dir: &Path, dump: &str, view: &str) -> Vec<String> {
+/// humility's recorded output for `view` (file suffix) on `dump`.
+fn theirs(dir: &Path, dump: &str, view: &str) -> String {
     let path = dir.join("humility-0.12.17-output").join(format!("{dump}.{view}.txt"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-    text.lines().filter(|l| !l.starts_with("$ ") && !l.starts_with("humility: attached")).map(String::from).collect()
-}
-
-fn hex(s: &str) -> u64 {
-    u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap_or_else(|_| panic!("{s:?} is not hex"))
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
 fn s(v: &J) -> String {
     v.as_str().map(String::from).unwrap_or_else(|| v.to_string())
 }
 
+fn list(v: &J) -> Vec<String> {
+    v.as_array().into_iter().flatten().map(s).collect()
+}
+
 fn check_manifest(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(), String> {
     let ours = ours(&dir.join(dump), &["manifest"])?;
-    let lines = theirs(dir, dump, "manifest");
-    let key = |k: &str| {
-        lines.iter().find_map(|l| {
-            let (a, b) = l.split_once("=>")?;
-            (a.trim() == k).then(|| b.trim().to_string())
-        })
-    };
+    let m = humility_text::manifest(&theirs(dir, dump, "manifest"));
     let mut expect = |what: &str, theirs: Option<String>, ours: String| {
         if theirs.as_deref() != Some(ours.as_str()) {
             failures.push(format!("{dump} manifest {what}: humility {theirs:?}, ours {ours:?}"));
         }
     };
+    let key = |k: &str| m.keys.get(k).cloned();
     expect("version", key("version"), format!("hubris build archive v{}", ours["archive_version"]));
     expect("git rev", key("git rev"), s(&ours["git_rev"]));
-    let id = hex(ours["image_id"].as_str().unwrap_or("0"));
-    let bytes: Vec<String> = id.to_le_bytes().iter().map(|b| format!("{b:x}")).collect();
-    expect("image id", key("image id"), format!("[{}]", bytes.join(", ")));
+    expect("image id", m.image_id().map(|i| format!("{i:#018x}")), s(&ours["image_id"]));
     expect("board", key("board"), s(&ours["board"]));
     expect("name", key("name"), s(&ours["name"]));
     expect("target", key("target"), s(&ours["target"]));
     expect("image", key("image"), ours["image"].as_str().unwrap_or("<unknown>").to_string());
-    let feats = |v: &J| v.as_array().map(|a| a.iter().map(s).collect::<Vec<_>>().join(", ")).unwrap_or_default();
-    expect("features", key("features"), feats(&ours["features"]));
+    expect("features", key("features"), list(&ours["features"]).join(", "));
     let tasks = ours["tasks"].as_array().cloned().unwrap_or_default();
     expect("tasks", key("tasks"), tasks.len().to_string());
-    // Task rows: ID (flash order) OBJ (1 + task id) TASK SIZE FEATURES.
-    let header = lines.iter().position(|l| l.trim_start().starts_with("ID OBJ TASK")).ok_or("no task table")?;
-    let mut seen = 0;
-    for row in &lines[header + 1..] {
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        if cols.len() < 4 {
-            continue;
-        }
-        seen += 1;
-        let (obj, name) = (cols[1].parse::<usize>().map_err(|e| format!("{row:?}: {e}"))?, cols[2]);
-        let their_feats = cols[4..].join(" ");
-        match tasks.iter().find(|t| t["name"] == name) {
+    if m.tasks.len() != tasks.len() {
+        failures.push(format!("{dump} manifest: humility lists {} tasks, we list {}", m.tasks.len(), tasks.len()));
+    }
+    for (obj, name, features) in &m.tasks {
+        match tasks.iter().find(|t| t["name"] == name.as_str()) {
             None => failures.push(format!("{dump} manifest: humility lists task {name}, we do not")),
             Some(t) => {
-                if t["id"].as_u64() != Some(obj as u64 - 1) {
+                if t["id"].as_u64() != Some(*obj as u64 - 1) {
                     failures.push(format!("{dump} manifest: task {name} is object {obj} in humility, id {} in ours", t["id"]));
                 }
-                if feats(&t["features"]) != their_feats {
-                    failures.push(format!("{dump} manifest: task {name} features {their_feats:?} in humility, {:?} in ours", feats(&t["features"])));
+                if list(&t["features"]) != *features {
+                    failures.push(format!("{dump} manifest: task {name} features {features:?} in humility, {:?} in ours", t["features"]));
                 }
             }
         }
-    }
-    if seen != tasks.len() {
-        failures.push(format!("{dump} manifest: humility lists {seen} tasks, we list {}", tasks.len()));
     }
     Ok(())
 }
 
 fn check_tasks(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(), String> {
     let ours = ours(&dir.join(dump), &["tasks"])?;
-    let lines = theirs(dir, dump, "tasks");
-    let time = lines.iter().find_map(|l| l.strip_prefix("system time = ")).map(|t| t.trim().parse::<u64>().unwrap());
+    let (time, rows) = humility_text::tasks(&theirs(dir, dump, "tasks"));
     if time != ours["system_time"].as_u64() {
         failures.push(format!("{dump} tasks: system time {time:?} in humility, {} in ours", ours["system_time"]));
     }
     let tasks = ours["tasks"].as_array().cloned().unwrap_or_default();
-    let rows: Vec<&String> = lines.iter().filter(|l| l.split_whitespace().next().is_some_and(|c| c.parse::<u32>().is_ok())).collect();
     if rows.len() != tasks.len() {
         failures.push(format!("{dump} tasks: humility shows {} tasks, we show {}", rows.len(), tasks.len()));
     }
     for row in rows {
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        let (id, name, generation, priority) = (cols[0], cols[1], cols[2], cols[3]);
-        let state = cols[4..].join(" ");
-        let Some(t) = tasks.iter().find(|t| t["id"].to_string() == id) else {
+        let id = row.id;
+        let Some(t) = tasks.iter().find(|t| t["id"].as_u64() == Some(id)) else {
             failures.push(format!("{dump} tasks: no task {id} in ours"));
             continue;
         };
-        let mut same = |what: &str, theirs: &str, ours: String| {
+        let mut same = |what: &str, theirs: String, ours: String| {
             if theirs != ours {
                 failures.push(format!("{dump} tasks: task {id} {what} is {theirs:?} in humility, {ours:?} in ours"));
             }
         };
-        same("name", name, s(&t["name"]));
-        same("generation", generation, t["generation"].to_string());
-        same("priority", priority, t["priority"].to_string());
-        // The state's kind: RUNNING, recv, ready, ... (first word).
-        let kind = |st: &str| st.split([' ', ',']).next().unwrap_or("").to_string();
-        same("state", &kind(&state), kind(&s(&t["state"])));
-        same("running", &(state == "RUNNING").to_string(), t["running"].to_string());
-        // The notifications a receiving task waits for, by name (humility
-        // adds the interrupt or timer that posts them in parentheses).
-        if let Some((_, notif)) = state.split_once("notif: ") {
-            let theirs: BTreeSet<String> = notif.split_whitespace().map(|n| n.split('(').next().unwrap().to_string()).collect();
-            let ours: BTreeSet<String> = t["waiting_for"].as_array().into_iter().flatten().map(s).collect();
-            if theirs != ours {
-                failures.push(format!("{dump} tasks: task {id} waits for {theirs:?} in humility, {ours:?} in ours"));
-            }
-        }
+        same("name", row.name.clone(), s(&t["name"]));
+        same("generation", row.generation.to_string(), t["generation"].to_string());
+        same("priority", row.priority.to_string(), t["priority"].to_string());
+        let our_state = s(&t["state"]);
+        same("state", row.state_kind().to_string(), our_state.split([' ', ',']).next().unwrap_or("").to_string());
+        same("running", (row.state_kind() == "RUNNING").to_string(), t["running"].to_string());
+        let mut theirs_waiting = row.waiting_for();
+        let mut ours_waiting = list(&t["waiting_for"]);
+        theirs_waiting.sort();
+        ours_waiting.sort();
+        same("notifications waited for", format!("{theirs_waiting:?}"), format!("{ours_waiting:?}"));
     }
     Ok(())
 }
@@ -154,25 +126,18 @@ fn check_tasks(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(),
 fn check_map(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(), String> {
     let ours = ours(&dir.join(dump), &["map"])?;
     // Task regions only: humility also shows the kernel's own, which have
-    // no descriptor (DESC `-`).
-    let mut theirs_set = BTreeSet::new();
-    for row in theirs(dir, dump, "map") {
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        if cols.len() < 7 || !cols[0].starts_with("0x") {
-            continue;
-        }
-        // DESC LOW - HIGH SIZE ATTR ID [periph] TASK
-        let attr: String = cols[5].chars().filter(|c| "rwxdm".contains(*c)).collect();
-        let task = cols.last().unwrap().to_string();
-        theirs_set.insert((hex(cols[0]), hex(cols[1]), hex(cols[3]) + 1, attr, cols[6].parse::<u64>().unwrap(), task));
-    }
-    let mut ours_set = BTreeSet::new();
-    for r in ours["regions"].as_array().into_iter().flatten() {
-        let a = r["attributes"].as_u64().unwrap_or(0);
-        let attr: String = [(1, 'r'), (2, 'w'), (4, 'x'), (8, 'd'), (16, 'm')].iter().filter(|(b, _)| a & b != 0).map(|(_, c)| *c).collect();
-        let base = r["base"].as_u64().unwrap();
-        ours_set.insert((r["descriptor"].as_u64().unwrap(), base, base + r["size"].as_u64().unwrap(), attr, r["id"].as_u64().unwrap(), s(&r["task"])));
-    }
+    // no descriptor.
+    let theirs_set: BTreeSet<humility_text::Region> = humility_text::map(&theirs(dir, dump, "map")).into_iter().collect();
+    let ours_set: BTreeSet<humility_text::Region> = ours["regions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let base = r["base"].as_u64().unwrap();
+            let access = humility_text::access_letters(r["attributes"].as_u64().unwrap_or(0));
+            (r["descriptor"].as_u64().unwrap(), base, base + r["size"].as_u64().unwrap(), access, r["id"].as_u64().unwrap(), s(&r["task"]))
+        })
+        .collect();
     if theirs_set.is_empty() {
         failures.push(format!("{dump} map: no task regions parsed from humility's output"));
     }
@@ -187,17 +152,8 @@ fn check_map(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(), S
 
 fn check_ringbuf(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(), String> {
     let ours = ours(&dir.join(dump), &["ringbuf"])?;
-    // "humility: ring buffer PATH in TASK:" then one line per entry (after
-    // an NDX header line when there are any).
-    let mut theirs_rings: Vec<(String, String, usize)> = Vec::new();
-    for l in theirs(dir, dump, "ringbuf") {
-        if let Some(rest) = l.strip_prefix("humility: ring buffer ") {
-            let (path, task) = rest.trim_end_matches(':').rsplit_once(" in ").ok_or("bad ring header")?;
-            theirs_rings.push((task.to_string(), path.to_string(), 0));
-        } else if !l.trim().is_empty() && !l.trim_start().starts_with("NDX") {
-            theirs_rings.last_mut().ok_or("ring entry before any ring")?.2 += 1;
-        }
-    }
+    let theirs_rings: Vec<(String, String, usize)> =
+        humility_text::ringbuf(&theirs(dir, dump, "ringbuf")).into_iter().map(|(t, p, e)| (t, p, e.len())).collect();
     let ours_rings: Vec<(String, String, usize)> = ours["rings"]
         .as_array()
         .into_iter()
@@ -216,28 +172,21 @@ fn check_ringbuf(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(
 fn check_readvar_list(dir: &Path, dump: &str, failures: &mut Vec<String>) -> Result<(), String> {
     let ours = ours(&dir.join(dump), &["readvar", "-l"])?;
     let vars = ours["variables"].as_array().cloned().unwrap_or_default();
-    let mut compared = 0;
-    for row in theirs(dir, dump, "readvar_-l") {
-        let cols: Vec<&str> = row.split_whitespace().collect();
-        if cols.len() != 4 || cols[0] == "MODULE" {
-            continue;
-        }
-        let (module, name, addr, size) = (cols[0], cols[1], hex(cols[2]), cols[3].parse::<u64>().unwrap());
-        compared += 1;
+    let statics = humility_text::readvar_list(&theirs(dir, dump, "readvar_-l"));
+    if statics.is_empty() {
+        failures.push(format!("{dump} readvar -l: no statics parsed from humility's output"));
+    }
+    for st in statics {
         // humility names a static by its symbol: the plain name for
         // #[no_mangle] ones, the demangled path otherwise.
-        let same_name = |v: &J| {
-            let p = s(&v["path"]);
-            v["task"] == module && (p == name || p.ends_with(&format!("::{name}")))
-        };
-        let candidates: Vec<&J> = vars.iter().filter(|v| same_name(v)).collect();
-        if !candidates.iter().any(|v| v["address"].as_u64() == Some(addr) && v["size"].as_u64() == Some(size)) {
+        let candidates: Vec<&J> = vars
+            .iter()
+            .filter(|v| v["task"] == st.module.as_str() && (s(&v["path"]) == st.name || s(&v["path"]).ends_with(&format!("::{}", st.name))))
+            .collect();
+        if !candidates.iter().any(|v| v["address"].as_u64() == Some(st.addr) && v["size"].as_u64() == Some(st.size)) {
             let found: Vec<String> = candidates.iter().map(|v| format!("{:#010x}/{}", v["address"].as_u64().unwrap_or(0), v["size"])).collect();
-            failures.push(format!("{dump} readvar -l: {module} {name} is at {addr:#010x}/{size} in humility, ours: {found:?}"));
+            failures.push(format!("{dump} readvar -l: {} {} is at {:#010x}/{} in humility, ours: {found:?}", st.module, st.name, st.addr, st.size));
         }
-    }
-    if compared == 0 {
-        failures.push(format!("{dump} readvar -l: no statics parsed from humility's output"));
     }
     Ok(())
 }
