@@ -38,8 +38,18 @@ pub struct Archive {
     pub version: u32,
     /// `app.toml` as stored.
     pub app_toml: String,
-    /// `chip.toml` as stored, if present.
+    /// `patches.toml`, if present: Hubris's per-image changes to app.toml
+    /// (a new `name`, extra task `features`); see [`Archive::app`].
+    pub patches_toml: Option<String>,
+    /// `chip.toml` as stored, if present: the peripherals, one table each
+    /// (humility's layout; archives before it nested them under
+    /// `[peripherals.*]` beside `name` and `[memory.*]`).
     pub chip_toml: Option<String>,
+    /// `memory.toml`, if present: the chip's memories (`[[ram]]`,
+    /// `[[flash]]` with `address` and `size`).
+    pub memory_toml: Option<String>,
+    /// `img/flash.ron`, if present: the part name flashing tools know.
+    pub flash_ron: Option<String>,
     /// `git-rev`, if present.
     pub git_rev: Option<String>,
     /// `image-name`, if present.
@@ -69,43 +79,40 @@ impl Archive {
             .with_context(|| format!("{source} is not a zip file (expected a build-<name>.zip from `cargo xtask dist`)"))?;
         let comment = String::from_utf8_lossy(z.comment()).to_string();
         let version = parse_comment(&comment).with_context(|| format!("{source} is not a hubris build archive"))?;
+        // Entry names to their index; task ids are the order of the task
+        // ELFs in the central directory.
+        let mut index = std::collections::HashMap::new();
+        let mut names = Vec::new();
+        for i in 0..z.len() {
+            let f = z.by_index_raw(i).with_context(|| format!("{source}: entry #{i}"))?;
+            if let Some(t) = f.name().strip_prefix("elf/task/") {
+                names.push(t.to_string());
+            }
+            index.insert(f.name().to_string(), i);
+        }
         let mut read = |name: &str| -> Result<Option<Vec<u8>>> {
-            match z.by_name(name) {
-                Ok(mut f) => {
-                    let mut v = Vec::new();
-                    f.read_to_end(&mut v).with_context(|| format!("{source}: reading entry {name}"))?;
-                    Ok(Some(v))
-                }
-                Err(zip::result::ZipError::FileNotFound) => Ok(None),
-                Err(e) => Err(e).with_context(|| format!("{source}: entry {name}")),
+            match index.get(name) {
+                Some(&i) => read_entry(&mut z, i).with_context(|| format!("{source}: reading entry {name}")).map(Some),
+                None => Ok(None),
             }
         };
         let text = |v: Vec<u8>| String::from_utf8_lossy(&v).trim().to_string();
         let app_toml = read("app.toml")?.map(text).with_context(|| format!("{source} has no app.toml"))?;
+        let patches_toml = read("patches.toml")?.map(text);
         let chip_toml = read("chip.toml")?.map(text);
+        let memory_toml = read("memory.toml")?.map(text);
+        let flash_ron = read("img/flash.ron")?.map(text);
         let git_rev = read("git-rev")?.map(text);
         let image_name = read("image-name")?.map(text);
         let kernel = read("elf/kernel")?.with_context(|| format!("{source} has no elf/kernel"))?;
         let final_elf = read("img/final.elf")?;
-        // Task ids are the order of the task ELFs in the central directory.
-        let mut names = Vec::new();
-        for i in 0..z.len() {
-            let f = z.by_index_raw(i)?;
-            if let Some(t) = f.name().strip_prefix("elf/task/") {
-                names.push(t.to_string());
-            }
-        }
         if names.is_empty() {
             bail!("{source} has no elf/task/* entries");
         }
         let mut tasks = Vec::new();
         for n in names {
-            let data = z.by_name(&format!("elf/task/{n}")).and_then(|mut f| {
-                let mut v = Vec::new();
-                f.read_to_end(&mut v)?;
-                Ok(v)
-            });
-            tasks.push(Elf { name: n.clone(), data: data.with_context(|| format!("{source}: reading elf/task/{n}"))? });
+            let data = read(&format!("elf/task/{n}"))?.expect("listed above");
+            tasks.push(Elf { name: n, data });
         }
         let (image_id_addr, image_id) = read_image_id(&kernel).with_context(|| format!("{source}: elf/kernel"))?;
         Ok(Archive {
@@ -113,7 +120,10 @@ impl Archive {
             zip_bytes,
             version,
             app_toml,
+            patches_toml,
             chip_toml,
+            memory_toml,
+            flash_ron,
             git_rev,
             image_name,
             kernel: Elf { name: "kernel".into(), data: kernel },
@@ -122,6 +132,57 @@ impl Archive {
             image_id,
             image_id_addr,
         })
+    }
+
+    /// The app description: `app.toml` with `patches.toml` applied (the
+    /// patch's `name` replaces the app's, and its `features.<task>` lists
+    /// are added to those tasks' features), as humility reads it.
+    pub fn app(&self) -> Result<toml::Table> {
+        let mut app: toml::Table = self.app_toml.parse().context("parsing the archive's app.toml")?;
+        let Some(patches) = &self.patches_toml else { return Ok(app) };
+        let patches: toml::Table = patches.parse().context("parsing the archive's patches.toml")?;
+        if let Some(name) = patches.get("name") {
+            app.insert("name".into(), name.clone());
+        }
+        for (task, extra) in patches.get("features").and_then(|f| f.as_table()).into_iter().flatten() {
+            let extra = extra.as_array().with_context(|| format!("patches.toml: features.{task} is not a list"))?;
+            let t = app
+                .get_mut("tasks")
+                .and_then(|t| t.get_mut(task))
+                .and_then(|t| t.as_table_mut())
+                .with_context(|| format!("patches.toml adds features to task `{task}`, which app.toml does not have"))?;
+            let list = t.entry("features").or_insert_with(|| toml::Value::Array(Vec::new()));
+            let list = list.as_array_mut().with_context(|| format!("app.toml: tasks.{task}.features is not a list"))?;
+            list.extend(extra.iter().cloned());
+        }
+        Ok(app)
+    }
+
+    /// The chip's part name (as probe-rs knows it): `chip` in
+    /// `img/flash.ron`, else `name` in an older archive's chip.toml.
+    pub fn chip_name(&self) -> Result<String> {
+        if let Some(name) = self.flash_ron.as_deref().and_then(flash_ron_chip) {
+            return Ok(name);
+        }
+        let chip = self.chip_toml.as_deref().context("the archive has neither img/flash.ron nor chip.toml, so the chip is unknown")?;
+        let t: toml::Table = chip.parse().context("parsing the archive's chip.toml")?;
+        Ok(t.get("name").and_then(|v| v.as_str()).context("the archive's img/flash.ron names no chip, nor does its chip.toml")?.to_string())
+    }
+
+    /// The chip's RAM (base, size): the first `[[ram]]` of `memory.toml`,
+    /// else `[memory.ram]` of an older archive's chip.toml.
+    pub fn ram_range(&self) -> Result<(u64, u64)> {
+        if let Some(mem) = &self.memory_toml {
+            let t: toml::Table = mem.parse().context("parsing the archive's memory.toml")?;
+            let ram = t.get("ram").and_then(|r| r.as_array()).and_then(|a| a.first()).context("memory.toml has no [[ram]]")?;
+            let num = |k: &str| ram.get(k).and_then(|v| v.as_integer()).with_context(|| format!("memory.toml: [[ram]] has no `{k}`"));
+            return Ok((num("address")? as u64, num("size")? as u64));
+        }
+        let chip = self.chip_toml.as_deref().context("the archive has neither memory.toml nor chip.toml, so the RAM range is unknown")?;
+        let chip: toml::Table = chip.parse().context("parsing the archive's chip.toml")?;
+        let ram = chip.get("memory").and_then(|m| m.get("ram")).context("the archive has no memory.toml and its chip.toml no [memory.ram]")?;
+        let num = |k: &str| ram.get(k).and_then(|v| v.as_integer()).with_context(|| format!("chip.toml: memory.ram.{k} missing"));
+        Ok((num("base")? as u64, num("size")? as u64))
     }
 
     /// Task names in task-id order.
@@ -155,6 +216,42 @@ pub fn parse_comment(comment: &str) -> Result<u32> {
     Ok(n)
 }
 
+/// The bytes of entry `i`. Stored and deflate entries are read by the zip
+/// crate; bzip2 entries (what Hubris itself writes, e.g. in the archives
+/// inside real Hubris dumps) are decompressed here from the raw entry, and
+/// their size and CRC-32 checked as the zip crate checks the others.
+fn read_entry<R: Read + std::io::Seek>(z: &mut zip::ZipArchive<R>, i: usize) -> Result<Vec<u8>> {
+    let (method, crc, size) = {
+        let raw = z.by_index_raw(i)?;
+        (raw.compression(), raw.crc32(), raw.size())
+    };
+    let mut out = Vec::with_capacity(size.min(1 << 28) as usize);
+    if method == zip::CompressionMethod::BZIP2 {
+        let raw = z.by_index_raw(i)?;
+        bzip2::read::BzDecoder::new(raw).read_to_end(&mut out).context("bzip2 data is corrupt")?;
+        if out.len() as u64 != size {
+            bail!("bzip2 entry inflates to {} bytes, the directory says {size}", out.len());
+        }
+        let got = crc32fast::hash(&out);
+        if got != crc {
+            bail!("bzip2 entry has CRC-32 {got:#010x}, the directory says {crc:#010x}");
+        }
+    } else {
+        z.by_index(i)?.read_to_end(&mut out)?;
+    }
+    Ok(out)
+}
+
+/// The chip named in `img/flash.ron` text (`chip: Some("NAME")` or
+/// `chip: "NAME"`), if any.
+pub fn flash_ron_chip(ron: &str) -> Option<String> {
+    let at = ron.find("chip")?;
+    let rest = ron[at + 4..].trim_start().strip_prefix(':')?.trim_start();
+    let rest = rest.strip_prefix("Some(").map(str::trim_start).unwrap_or(rest);
+    let rest = rest.strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
+}
+
 /// Finds `HUBRIS_IMAGE_ID` in a kernel ELF: its address and stored value.
 pub fn read_image_id(kernel: &[u8]) -> Result<(u64, u64)> {
     let elf = object::File::parse(kernel).context("not an ELF file")?;
@@ -181,6 +278,13 @@ mod tests {
         assert!(parse_comment("hubris build archive v12").unwrap_err().to_string().contains("newer"));
         assert!(parse_comment("some zip").is_err());
         assert!(parse_comment("hubris build archive vX").is_err());
+    }
+
+    #[test]
+    fn chip_from_flash_ron() {
+        assert_eq!(flash_ron_chip("(chip: Some(\"STM32F405RGTx\"))\n").as_deref(), Some("STM32F405RGTx"));
+        assert_eq!(flash_ron_chip("(\n  chip: \"STM32H753ZITx\",\n  args: None)").as_deref(), Some("STM32H753ZITx"));
+        assert_eq!(flash_ron_chip("(chip: None)"), None);
     }
 
     #[test]

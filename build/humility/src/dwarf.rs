@@ -13,7 +13,9 @@
 //! enums with data keep their variant part (discriminant member, each
 //! variant's discriminant value, the untagged default variant); C-like
 //! enums keep their enumerators. Statics are the `DW_TAG_variable`s with a
-//! fixed address (`DW_OP_addr`), qualified by their namespace path.
+//! fixed address (`DW_OP_addr`, plus any constant offset) inside one of the
+//! ELF's allocated sections (the linker leaves statics it discarded at
+//! address 0), qualified by their namespace path.
 
 use anyhow::{Context, Result};
 use gimli::{AttributeValue, EndianSlice, LittleEndian};
@@ -163,6 +165,14 @@ impl Program {
             let mut path = Vec::new();
             p.walk(&dwarf, &unit, root, &mut path).with_context(|| format!("{name}: reading DWARF"))?;
         }
+        // Statics the linker discarded keep a DWARF entry whose address is 0
+        // (or otherwise outside the image): they are not in memory.
+        let allocated: Vec<(u64, u64)> = file
+            .sections()
+            .filter(|s| matches!(s.flags(), object::SectionFlags::Elf { sh_flags } if sh_flags & object::elf::SHF_ALLOC as u64 != 0))
+            .map(|s| (s.address(), s.address() + s.size()))
+            .collect();
+        p.variables.retain(|v| allocated.iter().any(|&(lo, hi)| lo <= v.addr && v.addr <= hi && hi > lo));
         p.variables.sort_by(|a, b| a.path.cmp(&b.path).then(a.addr.cmp(&b.addr)));
         p.variables.dedup_by(|a, b| a.path == b.path && a.addr == b.addr);
         Ok(p)
@@ -442,14 +452,104 @@ fn member(
     }
 }
 
-/// The address of a variable located by a lone `DW_OP_addr`.
+/// The address of a static: its location expression must be `DW_OP_addr`
+/// followed by nothing but constant offsets (`DW_OP_plus_uconst`, or
+/// `DW_OP_constu N; DW_OP_plus`), or a run of such pieces (`DW_OP_piece`)
+/// that lie end to end in memory. With LTO, rustc places several statics in
+/// one merged global and describes each as the global's address plus its
+/// offset (an array of atomics may even come as one piece per element);
+/// stopping at the first `DW_OP_addr` would read the start of the merged
+/// global for all of them. Any other operation (a register, a computed
+/// address, pieces that are not contiguous) means the static has no single
+/// fixed address, and it is left out.
 fn fixed_address(unit: &gimli::Unit<Reader<'_>>, e: &gimli::DebuggingInformationEntry<'_, '_, Reader<'_>>) -> Option<u64> {
     let AttributeValue::Exprloc(expr) = e.attr_value(gimli::DW_AT_location).ok()?? else {
         return None;
     };
-    let mut ops = expr.operations(unit.encoding());
-    match ops.next().ok()?? {
-        gimli::Operation::Address { address } => Some(address),
+    location_address(expr, unit.encoding())
+}
+
+/// Evaluates the location expressions of statics (see [`fixed_address`]).
+fn location_address(expr: gimli::Expression<Reader<'_>>, encoding: gimli::Encoding) -> Option<u64> {
+    let mut ops = expr.operations(encoding);
+    // The address being built (`None` before its DW_OP_addr), a constant
+    // waiting for DW_OP_plus, where the pieces so far start and end.
+    let mut addr: Option<u64> = None;
+    let mut pending: Option<u64> = None;
+    let mut pieces: Option<(u64, u64)> = None;
+    while let Some(op) = ops.next().ok()? {
+        match (op, addr, pending) {
+            (gimli::Operation::Address { address }, None, None) => addr = Some(address),
+            (gimli::Operation::PlusConstant { value }, Some(a), None) => addr = Some(a.wrapping_add(value)),
+            (gimli::Operation::UnsignedConstant { value }, Some(_), None) => pending = Some(value),
+            (gimli::Operation::Plus, Some(a), Some(value)) => {
+                addr = Some(a.wrapping_add(value));
+                pending = None;
+            }
+            (gimli::Operation::Piece { size_in_bits, bit_offset: None }, Some(a), None) if size_in_bits % 8 == 0 => {
+                let len = size_in_bits / 8;
+                pieces = match pieces {
+                    None => Some((a, a.wrapping_add(len))),
+                    Some((start, end)) if end == a => Some((start, end.wrapping_add(len))),
+                    Some(_) => return None,
+                };
+                addr = None;
+            }
+            _ => return None,
+        }
+    }
+    match (addr, pending, pieces) {
+        (Some(a), None, None) => Some(a),
+        (None, None, Some((start, _))) => Some(start),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(bytes: &[u8]) -> Option<u64> {
+        let enc = gimli::Encoding { format: gimli::Format::Dwarf32, version: 4, address_size: 4 };
+        location_address(gimli::Expression(EndianSlice::new(bytes, LittleEndian)), enc)
+    }
+
+    const ADDR: u8 = 0x03; // DW_OP_addr
+    const PLUS_UCONST: u8 = 0x23;
+    const CONSTU: u8 = 0x10;
+    const PLUS: u8 = 0x22;
+    const REG0: u8 = 0x50;
+    const PIECE: u8 = 0x93;
+
+    #[test]
+    fn a_lone_address_is_the_address() {
+        assert_eq!(eval(&[ADDR, 0x60, 0x03, 0x00, 0x20]), Some(0x2000_0360));
+    }
+
+    #[test]
+    fn constant_offsets_after_the_address_are_added() {
+        // kern::arch::arm_m::TICKS in a real Hubris kernel: 4 bytes past
+        // CURRENT_TASK_PTR, in the same merged global.
+        assert_eq!(eval(&[ADDR, 0x60, 0x03, 0x00, 0x20, PLUS_UCONST, 4]), Some(0x2000_0364));
+        assert_eq!(eval(&[ADDR, 0x60, 0x03, 0x00, 0x20, PLUS_UCONST, 0x80, 0x01]), Some(0x2000_03e0));
+        assert_eq!(eval(&[ADDR, 0x00, 0x00, 0x00, 0x20, CONSTU, 8, PLUS]), Some(0x2000_0008));
+    }
+
+    #[test]
+    fn contiguous_pieces_start_at_the_first() {
+        // TICKS ([AtomicU32; 2]) in the kernel of hubris.core.v6.
+        let ticks = [ADDR, 0xb0, 0x04, 0, 0x20, PLUS_UCONST, 4, PIECE, 4, ADDR, 0xb0, 0x04, 0, 0x20, PLUS_UCONST, 8, PIECE, 4];
+        assert_eq!(eval(&ticks), Some(0x2000_04b4));
+        // Pieces with a gap between them are not one static in memory.
+        let gap = [ADDR, 0, 0, 0, 0x20, PIECE, 4, ADDR, 8, 0, 0, 0x20, PIECE, 4];
+        assert_eq!(eval(&gap), None);
+    }
+
+    #[test]
+    fn other_locations_have_no_fixed_address() {
+        assert_eq!(eval(&[REG0]), None);
+        assert_eq!(eval(&[ADDR, 0, 0, 0, 0x20, REG0]), None);
+        assert_eq!(eval(&[ADDR, 0, 0, 0, 0x20, CONSTU, 8]), None);
+        assert_eq!(eval(&[]), None);
     }
 }

@@ -20,6 +20,7 @@ pub mod archive;
 pub mod cli;
 pub mod dwarf;
 pub mod golden;
+pub mod humility_text;
 pub mod inspect;
 pub mod target;
 pub mod value;

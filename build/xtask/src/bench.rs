@@ -118,7 +118,7 @@ pub fn bench() -> Result<()> {
 
     // Memory of the timer server, from its linked ELF.
     let dir = crate::root().join("target/escapement/bench");
-    let timer = elf::load(&dir.join("elf/task/timer")).context("reading the timer server's ELF")?;
+    let timer = elf::load(&dir.join("elf/task/timer"), "timer").context("reading the timer server's ELF")?;
     let flash: u64 = timer.segments.iter().filter(|s| s.paddr < 0x2000_0000).map(|s| s.data.len() as u64).sum();
     let ram: u64 = timer.segments.iter().filter(|s| s.vaddr >= 0x2000_0000).map(|s| s.memsz as u64).sum();
     let mut facts = vec![("timer_server_flash_bytes", flash), ("timer_server_ram_bytes", ram)];

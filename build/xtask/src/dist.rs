@@ -82,7 +82,7 @@ pub fn dist(app_path: &Path) -> Result<Image> {
         })?;
         let dest = elfs.join("task").join(&task.name);
         std::fs::copy(&built, &dest)?;
-        let loaded = elf::load(&dest)?;
+        let loaded = elf::load(&dest, &task.name)?;
         linked.push(LinkedTask { elf: dest, entry: loaded.entry, segments: loaded.segments });
     }
 
@@ -96,7 +96,7 @@ pub fn dist(app_path: &Path) -> Result<Image> {
         .with_context(|| format!("building the kernel (package {})", app.kernel.package))?;
     let kernel_elf = elfs.join("kernel");
     std::fs::copy(&kbuilt, &kernel_elf)?;
-    let kernel = elf::load(&kernel_elf)?;
+    let kernel = elf::load(&kernel_elf, "kernel")?;
 
     let mut segments = kernel.segments.clone();
     for t in &linked {

@@ -12,6 +12,7 @@
 
 mod archive;
 mod bench;
+mod conformance;
 mod dist;
 mod elf;
 mod humility;

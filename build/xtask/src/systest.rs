@@ -325,7 +325,7 @@ pub fn test_all(host_only: bool, only: Option<&str>) -> Result<()> {
             println!("ok {}", t.name);
         }
     }
-    let ran = selected.len() + humility_section(only, &mut failed);
+    let ran = selected.len() + humility_section(only, &mut failed) + conformance_section(only, &mut failed);
     println!("system tests: {} passed, {} failed", ran - failed.len(), failed.len());
     if !failed.is_empty() {
         bail!("system tests failed: {}", failed.join(", "));
@@ -344,6 +344,26 @@ fn humility_section(only: Option<&str>, failed: &mut Vec<&'static str>) -> usize
     println!("== system test {NAME}");
     match crate::humility::golden_tests() {
         Ok(()) => println!("ok {NAME}"),
+        Err(e) => {
+            println!("FAILED {NAME}: {e:#}");
+            failed.push(NAME);
+        }
+    }
+    1
+}
+
+/// Real humility on a fresh archive of a test image, compared with our
+/// inspector ([`crate::conformance`]). Returns how many tests it ran (0 if
+/// not selected or if real humility is not installed).
+fn conformance_section(only: Option<&str>, failed: &mut Vec<&'static str>) -> usize {
+    const NAME: &str = crate::conformance::NAME;
+    if !only.is_none_or(|o| NAME.contains(o)) {
+        return 0;
+    }
+    println!("== system test {NAME}");
+    match crate::conformance::run() {
+        Ok(true) => println!("ok {NAME}"),
+        Ok(false) => return 0,
         Err(e) => {
             println!("FAILED {NAME}: {e:#}");
             failed.push(NAME);

@@ -5,7 +5,7 @@
 //! the default build leaves it out; `cargo xtask flash` builds the inspector
 //! with `--features probe`.
 //!
-//! Guarantees: the chip to attach to is the archive's (`chip.toml` `name`,
+//! Guarantees: the chip to attach to is the archive's (`img/flash.ron`,
 //! e.g. `STM32F407VGTx`), never guessed; with no probe attached, both entry
 //! points fail at once with a message saying what to plug in. A
 //! [`ProbeTarget`] halts core 0 while reading and lets it run again when
@@ -18,11 +18,9 @@ use probe_rs::probe::list::Lister;
 use probe_rs::{MemoryInterface, Permissions, Session};
 use std::time::Duration;
 
-/// The chip name probe-rs should attach to, from the archive's chip.toml.
+/// The chip name probe-rs should attach to, from the archive.
 fn chip_name(archive: &Archive) -> Result<String> {
-    let chip = archive.chip_toml.as_deref().context("the archive has no chip.toml, so the chip to attach to is unknown")?;
-    let t: toml::Table = chip.parse().context("parsing the archive's chip.toml")?;
-    Ok(t.get("name").and_then(|v| v.as_str()).context("chip.toml has no `name`")?.to_string())
+    archive.chip_name()
 }
 
 /// Opens the first probe and attaches to the archive's chip.

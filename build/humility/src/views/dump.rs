@@ -5,8 +5,8 @@
 //! Why: a dump keeps a failing system for later and for others; every
 //! view works on it (`-d FILE`), and real humility loads it too.
 //!
-//! What goes in: the core registers; the chip's whole RAM (`memory.ram` in
-//! the archive's chip.toml), and the flash ranges the image occupies (the
+//! What goes in: the core registers; the chip's whole RAM (`[[ram]]` in
+//! the archive's memory.toml), and the flash ranges the image occupies (the
 //! loadable contents of `img/final.elf`), all read from the target so the
 //! dump shows what the target held, not what the build wrote.
 
@@ -22,11 +22,7 @@ use std::path::{Path, PathBuf};
 /// Memory ranges (address, length) a dump of this image contains.
 pub fn ranges(insp: &Inspector) -> Result<Vec<(u64, u64)>> {
     let mut out = Vec::new();
-    let chip = insp.archive.chip_toml.as_deref().context("the archive has no chip.toml, so the RAM range is unknown")?;
-    let chip: toml::Table = chip.parse().context("parsing the archive's chip.toml")?;
-    let ram = chip.get("memory").and_then(|m| m.get("ram")).context("chip.toml has no [memory.ram]")?;
-    let num = |k: &str| ram.get(k).and_then(|v| v.as_integer()).with_context(|| format!("chip.toml: memory.ram.{k} missing"));
-    out.push((num("base")? as u64, num("size")? as u64));
+    out.push(insp.archive.ram_range()?);
     let elf = insp.archive.final_elf.as_deref().context("the archive has no img/final.elf, so the flash ranges are unknown")?;
     let file = ElfFile32::<LittleEndian>::parse(elf).context("parsing img/final.elf")?;
     let mut flash: Vec<(u64, u64)> = Vec::new();
@@ -49,7 +45,7 @@ pub fn ranges(insp: &Inspector) -> Result<Vec<(u64, u64)>> {
 
 /// The first `hubris.core.<image>.<n>` that does not exist yet.
 fn default_path(insp: &Inspector) -> PathBuf {
-    let name = super::app_table(&insp.archive.app_toml)
+    let name = super::app_table(&insp.archive)
         .ok()
         .and_then(|t| t.get("name").and_then(|v| v.as_str()).map(String::from))
         .unwrap_or_else(|| "image".into());

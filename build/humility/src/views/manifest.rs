@@ -24,9 +24,14 @@ fn s(v: Option<&toml::Value>) -> String {
     }
 }
 
+/// A TOML list of strings (absent: empty).
+fn strings(v: Option<&toml::Value>) -> Vec<String> {
+    v.and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect()).unwrap_or_default()
+}
+
 /// Produces the report.
 pub fn manifest(archive: &Archive) -> Result<Report> {
-    let app = app_table(&archive.app_toml)?;
+    let app = app_table(archive)?;
     let mut text = String::new();
     let get = |k: &str| s(app.get(k));
     writeln!(text, "image       {} (archive v{}, image id {:#018x})", get("name"), archive.version, archive.image_id).unwrap();
@@ -82,6 +87,7 @@ pub fn manifest(archive: &Archive) -> Result<Report> {
             "ram": sizes.and_then(|m| m.get("ram")).and_then(|v| v.as_integer()),
             "stacksize": k("stacksize").and_then(|v| v.as_integer()),
             "details": details,
+            "features": strings(k("features")),
         }));
     }
     let json = json!({
@@ -92,6 +98,8 @@ pub fn manifest(archive: &Archive) -> Result<Report> {
         "board": get("board"),
         "chip": get("chip"),
         "target": get("target"),
+        "image": archive.image_name,
+        "features": strings(kernel.and_then(|k| k.get("features"))),
         "tasks": rows,
     });
     Ok(Report { text, json })

@@ -16,7 +16,7 @@ pub mod ringbuf;
 pub mod tasks;
 pub mod timers;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// What a view produced.
 pub struct Report {
@@ -24,9 +24,9 @@ pub struct Report {
     pub json: serde_json::Value,
 }
 
-/// The archive's app.toml, parsed.
-pub fn app_table(app_toml: &str) -> Result<toml::Table> {
-    app_toml.parse::<toml::Table>().context("parsing the archive's app.toml")
+/// The archive's app.toml, parsed, with any patches.toml applied.
+pub fn app_table(archive: &crate::archive::Archive) -> Result<toml::Table> {
+    archive.app()
 }
 
 /// `tasks.<name>.<key>` of the app, if present.

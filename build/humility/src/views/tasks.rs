@@ -45,9 +45,18 @@ pub fn tasks(insp: &mut Inspector) -> Result<Report> {
         }),
         Err(_) => None,
     };
-    let app = super::app_table(&insp.archive.app_toml)?;
+    let app = super::app_table(&insp.archive)?;
     let names = insp.archive.task_names();
     let mut text = String::new();
+    // The kernel's tick count, when the kernel keeps one (Hubris's `TICKS`:
+    // a u64, or two u32 halves, low first).
+    let ticks = match insp.variable(0, "TICKS") {
+        Ok(v) => Some(insp.read_variable(0, &v).and_then(|t| ticks_value(&t))?),
+        Err(_) => None,
+    };
+    if let Some(t) = ticks {
+        writeln!(text, "system time = {t}").unwrap();
+    }
     writeln!(text, "{:>2} {:<14} {:>3} {:>3} {:<40} PENDING", "ID", "TASK", "GEN", "PRI", "STATE").unwrap();
     let mut rows = Vec::new();
     for (i, t) in tasks.iter().enumerate() {
@@ -69,9 +78,36 @@ pub fn tasks(insp: &mut Inspector) -> Result<Report> {
             "raw_state": field("state")?.to_json(),
             "pending": pending,
             "running": current == Some(i),
+            // The notifications a task in `recv` waits for, by name (bitN
+            // for bits the app does not name).
+            "waiting_for": if field("state")?.variant().is_some_and(|(v, f)| v == "Healthy" && f.first().and_then(|(_, s)| s.variant()).is_some_and(|(v, _)| v == "InRecv")) {
+                bit_names(mask, &notes)
+            } else {
+                Vec::new()
+            },
         }));
     }
-    Ok(Report { text, json: json!({ "tasks": rows }) })
+    Ok(Report { text, json: json!({ "system_time": ticks, "tasks": rows }) })
+}
+
+/// The names of the bits set in `mask`: the app's notification names,
+/// `bitN` for bits it does not name.
+fn bit_names(mask: u64, notes: &[String]) -> Vec<String> {
+    (0..32).filter(|i| mask & (1 << i) != 0).map(|i| notes.get(i).cloned().unwrap_or_else(|| format!("bit{i}"))).collect()
+}
+
+/// The value of a `TICKS` static: a u64 (possibly atomic), or `[u32; 2]`
+/// (low half first).
+fn ticks_value(v: &Value) -> Result<u64> {
+    let v = v.unwrapped();
+    if let Value::Array(halves) = v {
+        if let [lo, hi] = halves.as_slice() {
+            if let (Some(lo), Some(hi)) = (lo.unwrapped().as_u64(), hi.unwrapped().as_u64()) {
+                return Ok(lo & 0xFFFF_FFFF | hi << 32);
+            }
+        }
+    }
+    v.as_u64().with_context(|| format!("TICKS is {v}, neither a u64 nor two u32 halves"))
 }
 
 /// Task index and generation of a `TaskId` value.
@@ -135,29 +171,72 @@ fn state_text(insp: &Inspector, state: &Value, mask: u64, notes: &[String], name
 fn fault_text(insp: &Inspector, f: &Value, names: &[String]) -> String {
     let Some((variant, fields)) = f.variant() else { return f.to_string() };
     let get = |n: &str| fields.iter().find(|(x, _)| x == n).map(|(_, v)| v);
+    // Tuple variants (`FromServer(TaskId, ReplyFaultReason)`) by position.
+    let nth = |i: usize| fields.get(i).map(|(_, v)| v);
+    let address = |label: String| match get("address").map(|a| a.as_option().unwrap_or(Some(a))) {
+        Some(Some(a)) => format!("{label} at {:#010x}", a.as_u64().unwrap_or(0)),
+        _ => format!("{label} (address unknown)"),
+    };
+    let from_kernel = |label: String| match get("source").and_then(|s| s.variant()) {
+        Some(("Kernel", _)) => format!("{label} (in a syscall)"),
+        _ => label,
+    };
     match variant {
         "MemoryAccess" => {
             let kind = get("kind").map(|k| k.to_string()).unwrap_or_else(|| "MemoryAccess".into());
-            match get("address").and_then(|a| a.as_option()) {
-                Some(Some(a)) => format!("{kind} at {:#010x}", a.as_u64().unwrap_or(0)),
-                _ => format!("{kind} (address unknown)"),
-            }
+            from_kernel(address(kind))
         }
+        "BusError" => from_kernel(address("bus error".into())),
+        "StackOverflow" => address("stack overflow".into()),
+        "DivideByZero" => "divide by zero".into(),
+        "IllegalText" => "executed non-executable memory".into(),
         "IllegalInstruction" => match get("ufsr").and_then(|u| u.as_u64()) {
             Some(u) => format!("illegal instruction (UFSR {u:#06x})"),
             None => "illegal instruction".into(),
         },
-        "SyscallUsage" => format!("syscall misuse: {}", fields.first().map(|(_, v)| v.to_string()).unwrap_or_default()),
+        "InvalidOperation" => match nth(0).and_then(|c| c.as_u64()) {
+            Some(c) => format!("invalid operation (code {c:#x})"),
+            None => "invalid operation".into(),
+        },
+        "SyscallUsage" => format!("syscall misuse: {}", nth(0).map(|v| v.to_string()).unwrap_or_default()),
         "Panic" => "panic".into(),
+        "Injected" => format!("injected by {}", nth(0).map(|t| task_name(t, names)).unwrap_or_else(|| "?".into())),
         "FromServer" => {
-            let server = get("server").map(|s| task_name(s, names)).unwrap_or_else(|| "?".into());
-            let reason = get("reason").and_then(|r| r.as_u64());
-            let why = reason
-                .and_then(|r| insp.enumerator(0, "ReplyFaultReason", r))
-                .or_else(|| reason.map(|r| format!("reason {r}")))
-                .unwrap_or_default();
+            let server = get("server").or_else(|| nth(0)).map(|s| task_name(s, names)).unwrap_or_else(|| "?".into());
+            let reason = get("reason").or_else(|| nth(1));
+            let why = match reason {
+                Some(r) if r.variant().is_some() => r.to_string(),
+                Some(r) => {
+                    let code = r.as_u64();
+                    code.and_then(|c| insp.enumerator(0, "ReplyFaultReason", c))
+                        .or_else(|| code.map(|c| format!("reason {c}")))
+                        .unwrap_or_else(|| r.to_string())
+                }
+                None => String::new(),
+            };
             format!("refused by {server}: {why}")
         }
         _ => f.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_in_either_shape() {
+        assert_eq!(ticks_value(&Value::Unsigned(105_186)).unwrap(), 105_186);
+        let halves = Value::Array(vec![Value::Unsigned(7), Value::Unsigned(1)]);
+        assert_eq!(ticks_value(&halves).unwrap(), (1 << 32) | 7);
+        assert!(ticks_value(&Value::Str("x".into())).is_err());
+    }
+
+    #[test]
+    fn kernel_task_id_in_either_encoding() {
+        let names = vec!["a".to_string()];
+        assert_eq!(task_name(&Value::Unsigned(0x3FF), &names), "kernel");
+        assert_eq!(task_name(&Value::Unsigned(0xFFFF), &names), "kernel");
+        assert_eq!(task_name(&Value::Unsigned(0x400), &names), "a");
     }
 }
