@@ -89,7 +89,7 @@ pub fn dist(app_path: &Path) -> Result<Image> {
     let image_id = image_id(&app, &linked)?;
     let kconfig_path = gen.join("kconfig.rs");
     write_if_changed(&kconfig_path, &kconfig::generate(&app, &alloc, &linked, image_id))?;
-    let kscript = content_named(&gen, "kernel", "ld", &linker::kernel_script(alloc.kernel_flash, alloc.kernel_ram))?;
+    let kscript = content_named(&gen, "kernel", "ld", &linker::kernel_script(alloc.kernel_flash, alloc.kernel_ram, app.kernel.stacksize))?;
     let mut kfeatures = vec![app.board.clone()];
     kfeatures.extend(app.kernel.features.iter().cloned());
     let kbuilt = cargo_build_bin(&app.kernel.package, &kfeatures, &kscript, &[(build_util_env::KERNEL, &kconfig_path)])

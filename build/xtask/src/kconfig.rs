@@ -65,7 +65,7 @@ pub fn generate(app: &App, alloc: &Allocation, tasks: &[LinkedTask], image_id: u
     writeln!(out, "#[no_mangle]\npub static HUBRIS_TASK_DESCS: [TaskDesc; TASK_COUNT] = [\n{descs}];").unwrap();
     writeln!(out, "#[no_mangle]\npub static HUBRIS_REGION_DESCS: [RegionDesc; {}] = [", regions.len()).unwrap();
     for r in &regions {
-        writeln!(out, "    RegionDesc {{ base: {:#010x}, size: {:#x}, attributes: {:#x} }},", r.base, r.size, r.attributes).unwrap();
+        writeln!(out, "    RegionDesc {{ base: {:#010x}, size: {:#x}, attributes: RegionAttributes::from_bits({:#x}) }},", r.base, r.size, r.attributes).unwrap();
     }
     writeln!(out, "];").unwrap();
     let names: Vec<String> = app.tasks.iter().map(|t| format!("{:?}", t.name)).collect();

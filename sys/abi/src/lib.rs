@@ -58,8 +58,10 @@ impl TaskId {
     const INDEX_MASK: u16 = (1 << Self::INDEX_BITS) - 1;
 
     /// The pseudo-task that stands for the kernel: the sender of notification
-    /// messages and the target of kernel IPC (see [`KernelOp`]).
-    pub const KERNEL: Self = Self(Self::INDEX_MASK);
+    /// messages and the target of kernel IPC (see [`KernelOp`]). Every bit
+    /// set, as in Hubris (so humility names it): index 1023 is beyond any
+    /// image's tasks, and no task's generation reaches it with that index.
+    pub const KERNEL: Self = Self(0xFFFF);
 
     /// Builds the id of task `index` at generation `gen`.
     ///
@@ -151,7 +153,7 @@ pub const LEASE_WRITE: u32 = 1 << 1;
 /// Response code of a borrow naming a lease that does not exist, lacks the
 /// needed access, has an offset past its end, or that the lender rewrote
 /// since its `send` into memory it may not lend (the lender is then
-/// faulted with [`UsageError::BadLease`]).
+/// faulted with [`UsageError::LeaseOutOfRange`]).
 pub const BORROW_BAD_LEASE: u32 = 1;
 
 /// Response code of a borrow from a task of the named generation that is
@@ -211,6 +213,10 @@ impl ReplyFaultReason {
 }
 
 /// The ways a task can misuse a syscall. Each one faults the caller.
+///
+/// Named as Hubris names them where the meaning is the same, so humility
+/// decodes a faulted task; `BadReplyFaultReason` is Escapement's own
+/// (humility shows a task faulted with it as undecodable).
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 #[repr(u8)]
 pub enum UsageError {
@@ -221,8 +227,10 @@ pub enum UsageError {
     InvalidSlice = 1,
     /// A task index beyond the end of the task table.
     TaskOutOfRange = 2,
-    /// A lease the caller offered is not inside its own memory.
-    BadLease = 3,
+    /// A lease the caller offered is not inside its own normal memory with
+    /// the access it asks for, or has unknown attribute bits (at `send`, or
+    /// at a borrow if the lender rewrote it since).
+    LeaseOutOfRange = 3,
     // 4 was `BadReply`, never raised: a reply to a task not waiting for
     // it is dropped (the client may have died; the server is not at
     // fault), and one longer than the client's reply buffer faults the
@@ -232,8 +240,9 @@ pub enum UsageError {
     /// A kernel-IPC operation that is unknown, malformed, or reserved for
     /// the supervisor.
     BadKernelMessage = 6,
-    /// A send to a lower- or equal-priority task (deadlock rule).
-    PriorityInversion = 7,
+    /// A send to a task of lower or equal priority: a real task, but not
+    /// one the caller may send to (the deadlock rule).
+    IllegalTask = 7,
     /// `reply_fault` with an undefined reason.
     BadReplyFaultReason = 8,
 }

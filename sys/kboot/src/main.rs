@@ -11,7 +11,7 @@
 mod board;
 
 use core::mem::MaybeUninit;
-use kern::descs::{IrqEntry, RegionDesc, TaskDesc};
+use kern::descs::{IrqEntry, RegionAttributes, RegionDesc, TaskDesc};
 use kern::startup::Task;
 use kern::Kernel;
 
@@ -31,8 +31,13 @@ fn kmain() -> ! {
         // Reading the id through a volatile load keeps the symbol's value
         // what the archive recorded, even under LTO.
         let image_id = core::ptr::read_volatile(&raw const HUBRIS_IMAGE_ID);
-        let table = &mut *(&raw mut HUBRIS_TASK_TABLE_SPACE);
-        let tasks: &'static mut [Task] = table.write(core::array::from_fn(|i| Task::new(&HUBRIS_TASK_DESCS[i])));
+        // Each record is built straight into the table: the whole table is
+        // kilobytes, more than the kernel's stack may hold as a temporary.
+        let table = (&raw mut HUBRIS_TASK_TABLE_SPACE).cast::<Task>();
+        for (i, desc) in HUBRIS_TASK_DESCS.iter().enumerate() {
+            table.add(i).write(Task::new(desc));
+        }
+        let tasks: &'static mut [Task] = core::slice::from_raw_parts_mut(table, TASK_COUNT);
         let state = &mut *(&raw mut KERNEL_STATE);
         let kernel =
             state.write(Kernel::new(tasks, &HUBRIS_REGION_DESCS, &IRQS, &TASK_NAMES, image_id, board::console_write));

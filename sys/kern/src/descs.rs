@@ -11,7 +11,7 @@
 /// Maximum MPU regions a task can own (the ARMv7-M MPU has 8).
 pub const REGIONS_PER_TASK: usize = 8;
 
-/// Region attribute bits.
+/// Region attribute bits (the values of [`RegionAttributes`]).
 pub mod region_attr {
     /// Unprivileged reads allowed.
     pub const READ: u32 = 1 << 0;
@@ -23,6 +23,43 @@ pub mod region_attr {
     pub const DEVICE: u32 = 1 << 3;
 }
 
+/// A region's [`region_attr`] bits, in the shape of a `bitflags` type
+/// (one member named `bits`): humility reads the attributes of
+/// `HUBRIS_REGION_DESCS` by that member's name.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(transparent)]
+pub struct RegionAttributes {
+    bits: u32,
+}
+
+impl RegionAttributes {
+    /// No access at all (the empty region).
+    pub const EMPTY: Self = Self { bits: 0 };
+
+    /// Attributes from [`region_attr`] bits.
+    pub const fn from_bits(bits: u32) -> Self {
+        Self { bits }
+    }
+
+    /// The [`region_attr`] bits.
+    #[inline(always)]
+    pub const fn bits(self) -> u32 {
+        self.bits
+    }
+
+    /// True if every bit of `needed` is granted.
+    #[inline(always)]
+    pub const fn grants(self, needed: u32) -> bool {
+        self.bits & needed == needed
+    }
+
+    /// True for device memory ([`region_attr::DEVICE`]).
+    #[inline(always)]
+    pub const fn is_device(self) -> bool {
+        self.bits & region_attr::DEVICE != 0
+    }
+}
+
 /// One memory region a task may access.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 #[repr(C)]
@@ -31,13 +68,13 @@ pub struct RegionDesc {
     pub base: u32,
     /// Size in bytes (power of two >= 32, or 0 for the empty region).
     pub size: u32,
-    /// [`region_attr`] bits.
-    pub attributes: u32,
+    /// What a task may do there.
+    pub attributes: RegionAttributes,
 }
 
 impl RegionDesc {
     /// The empty region, used to fill unused MPU slots.
-    pub const EMPTY: Self = Self { base: 0, size: 0, attributes: 0 };
+    pub const EMPTY: Self = Self { base: 0, size: 0, attributes: RegionAttributes::EMPTY };
 
     /// True if `[base, base + len)` starts inside this region and lies
     /// wholly within it, whatever its attributes. Never overflows.
@@ -55,7 +92,7 @@ impl RegionDesc {
     /// any region that contains `base` or ends at it. Never overflows.
     #[inline(always)]
     pub const fn contains(&self, base: u32, len: u32, needed: u32) -> bool {
-        let granted = self.attributes & needed == needed;
+        let granted = self.attributes.grants(needed);
         // A zero-length range may also sit exactly at the region's end.
         granted && (self.holds(base, len) || self.size != 0 && base.wrapping_sub(self.base) == self.size && len == 0)
     }
@@ -98,7 +135,7 @@ pub struct IrqEntry {
 mod tests {
     use super::*;
 
-    const R: RegionDesc = RegionDesc { base: 0x2000_0000, size: 0x100, attributes: region_attr::READ };
+    const R: RegionDesc = RegionDesc { base: 0x2000_0000, size: 0x100, attributes: RegionAttributes::from_bits(region_attr::READ) };
 
     #[test]
     fn contains_checks_bounds_without_overflow() {

@@ -188,7 +188,7 @@ impl Kernel {
         // Usually the client is the only runnable task as good as itself:
         // it runs, with no scan. Otherwise the full choice (the peer is
         // runnable, so one always exists).
-        let best = self.at_or_above.get(self.tasks[p].priority as usize).map_or(u32::MAX, |m| m.0);
+        let best = self.at_or_above.get(self.tasks[p].priority.0 as usize).map_or(u32::MAX, |m| m.0);
         self.woken = None;
         if self.runnable.0 & best == 1 << p {
             self.current = p;
@@ -196,7 +196,7 @@ impl Kernel {
             return unsafe { self.task_ptr(p) };
         }
         let tasks = &*self.tasks;
-        self.current = sched::select(self.runnable, caller, |i| tasks[i].priority).unwrap_or(p);
+        self.current = sched::select(self.runnable, caller, |i| tasks[i].priority.0).unwrap_or(p);
         &mut self.tasks[self.current]
     }
 
@@ -224,7 +224,7 @@ impl Kernel {
         }
         self.set_sched(caller, SchedState::InRecv(None));
         let tasks = &*self.tasks;
-        match sched::select(self.runnable, caller, |i| tasks[i].priority) {
+        match sched::select(self.runnable, caller, |i| tasks[i].priority.0) {
             Some(n) => self.current = n,
             None => self.panic(format_args!("no runnable task (idle must never block)")),
         }

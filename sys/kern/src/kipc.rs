@@ -6,7 +6,7 @@
 //! misuse and fault the caller. See `abi::KernelOp` for the wire format.
 
 use crate::syscalls::Misuse;
-use crate::task::{SchedState, TaskState};
+use crate::task::{FaultInfo, SchedState, TaskState};
 use crate::{arch, Kernel, SUPERVISOR};
 use abi::{state_code, KernelOp, TaskStatus, UsageError, KERNEL_OK};
 use zerocopy::IntoBytes;
@@ -122,9 +122,12 @@ fn task_status(t: &crate::task::Task) -> TaskStatus {
             st.peer = peer_of(original_state);
             st.fault_kind = fault.kind() as u8;
             match fault {
-                crate::task::FaultInfo::MemoryAccess { address, .. } => st.fault_address = address.unwrap_or(0),
-                crate::task::FaultInfo::SyscallUsage(e) => st.fault_detail = e as u8,
-                crate::task::FaultInfo::FromServer { reason, .. } => st.fault_detail = reason as u8,
+                FaultInfo::MemoryAccess { address, .. } | FaultInfo::BusError { address, .. } => {
+                    st.fault_address = address.unwrap_or(0)
+                }
+                FaultInfo::StackOverflow { address } => st.fault_address = address,
+                FaultInfo::SyscallUsage(e) => st.fault_detail = e as u8,
+                FaultInfo::FromServer(_, reason) => st.fault_detail = reason as u8,
                 _ => {}
             }
         }

@@ -32,6 +32,13 @@ use descs::{region_attr, IrqEntry, RegionDesc};
 use task::{FaultInfo, SchedState, Task, TaskState};
 use taskset::TaskSet;
 
+/// The kernel's clock, in ticks, where Hubris's kernel keeps one (humility
+/// reads `TICKS` for its "system time"). Escapement's kernel keeps no
+/// time (time is the timer server's): this is always 0, which is true.
+#[no_mangle]
+#[used]
+pub static TICKS: u64 = 0;
+
 /// Index of the supervisor task, which is told of every fault.
 pub const SUPERVISOR: usize = 0;
 
@@ -95,7 +102,7 @@ impl Kernel {
             at_or_above: [TaskSet::EMPTY; 32],
         };
         for i in 0..k.tasks.len() {
-            for q in (k.tasks[i].priority as usize).min(32)..32 {
+            for q in (k.tasks[i].priority.0 as usize).min(32)..32 {
                 k.at_or_above[q].insert(i);
             }
         }
@@ -106,8 +113,9 @@ impl Kernel {
             let t = &mut k.tasks[i];
             let first = regions.get(t.descriptor.regions[0] as usize).copied().unwrap_or(RegionDesc::EMPTY);
             let rw = region_attr::READ | region_attr::WRITE;
-            let plain_rw = first.attributes & (rw | region_attr::DEVICE) == rw;
+            let plain_rw = first.attributes.bits() & (rw | region_attr::DEVICE) == rw;
             t.first_region = if plain_rw { first } else { RegionDesc::EMPTY };
+            t.paint_stack();
         }
         k
     }
@@ -133,7 +141,7 @@ impl Kernel {
         let tasks = &*self.tasks;
         let cur = self.current;
         // Safety of indexing: the runnable set only holds valid indices.
-        match sched::select(self.runnable, cur, |i| tasks[i].priority) {
+        match sched::select(self.runnable, cur, |i| tasks[i].priority.0) {
             Some(n) => {
                 if !(self.runnable.contains(cur) && tasks[n].priority >= tasks[cur].priority) {
                     self.current = n;
@@ -261,6 +269,7 @@ impl Kernel {
             let t = &mut self.tasks[i];
             t.set_generation(t.generation.next());
             t.reinitialize();
+            t.paint_stack();
         }
         self.set_sched(i, if start { SchedState::Runnable } else { SchedState::Stopped });
         if start {
@@ -320,18 +329,21 @@ struct FaultDisplay<'a>(&'a FaultInfo, &'a Kernel);
 
 impl core::fmt::Display for FaultDisplay<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let name = |t: TaskId| self.1.name(t.index());
         match *self.0 {
-            FaultInfo::MemoryAccess { address: Some(a), kind } => write!(f, "{:?} at {:#010x}", kind, a),
-            FaultInfo::MemoryAccess { address: None, kind } => write!(f, "{:?} (address unknown)", kind),
-            FaultInfo::IllegalInstruction { ufsr } => {
-                write!(f, "illegal instruction (UFSR {:#06x})", ufsr)
-            }
+            FaultInfo::MemoryAccess { address: Some(a), .. } => write!(f, "MemoryAccess at {:#010x}", a),
+            FaultInfo::MemoryAccess { address: None, .. } => write!(f, "MemoryAccess (address unknown)"),
+            FaultInfo::BusError { address: Some(a), .. } => write!(f, "BusError at {:#010x}", a),
+            FaultInfo::BusError { address: None, .. } => write!(f, "BusError (address unknown)"),
+            FaultInfo::StackOverflow { address } => write!(f, "StackOverflow at {:#010x}", address),
+            FaultInfo::DivideByZero => write!(f, "DivideByZero"),
+            FaultInfo::IllegalText => write!(f, "IllegalText (execute from XN memory, or not in Thumb state)"),
+            FaultInfo::IllegalInstruction => write!(f, "IllegalInstruction (undefined)"),
+            FaultInfo::InvalidOperation(status) => write!(f, "InvalidOperation (fault status {:#010x})", status),
             FaultInfo::SyscallUsage(e) => write!(f, "syscall misuse: {:?}", e),
             FaultInfo::Panic => write!(f, "panic"),
-            FaultInfo::FromServer { server, reason } => {
-                let why = abi::ReplyFaultReason::from_u32(reason);
-                write!(f, "refused by {}: {:?}", self.1.name(server.index()), why)
-            }
+            FaultInfo::Injected(by) => write!(f, "injected by {}", name(by)),
+            FaultInfo::FromServer(server, reason) => write!(f, "refused by {}: {:?}", name(server), reason),
         }
     }
 }
@@ -370,11 +382,12 @@ pub(crate) mod tests {
     #[test]
     fn only_a_plain_read_write_first_region_is_kept_for_the_fast_paths() {
         use descs::region_attr::*;
+        use descs::RegionAttributes;
         static REGIONS: [RegionDesc; 4] = [
             RegionDesc::EMPTY,
-            RegionDesc { base: 0x2000_0000, size: 0x400, attributes: READ | WRITE },
-            RegionDesc { base: 0x0800_0000, size: 0x400, attributes: READ | EXECUTE },
-            RegionDesc { base: 0x4000_0000, size: 0x400, attributes: READ | WRITE | DEVICE },
+            RegionDesc { base: 0x2000_0000, size: 0x400, attributes: RegionAttributes::from_bits(READ | WRITE) },
+            RegionDesc { base: 0x0800_0000, size: 0x400, attributes: RegionAttributes::from_bits(READ | EXECUTE) },
+            RegionDesc { base: 0x4000_0000, size: 0x400, attributes: RegionAttributes::from_bits(READ | WRITE | DEVICE) },
         ];
         let descs: &'static [TaskDesc] = Box::leak(
             (0..4u16)

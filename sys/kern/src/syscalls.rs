@@ -118,7 +118,7 @@ impl Kernel {
         // The deadlock-freedom rule: messages only travel up the priority
         // order. The build checks task-slots; this catches forged ids.
         if self.tasks[t].priority >= self.tasks[caller].priority {
-            return Err(Misuse(UsageError::PriorityInversion));
+            return Err(Misuse(UsageError::IllegalTask));
         }
         self.set_sched(caller, SchedState::InSend(target));
         if let TaskState::Healthy(SchedState::InRecv(from)) = self.tasks[t].state {
@@ -235,8 +235,7 @@ impl Kernel {
             // The client lent too small a reply buffer: its fault, not the
             // server's.
             let server = self.tasks[caller].id();
-            let reason = ReplyFaultReason::ReplyBufferTooSmall as u32;
-            self.fault_task(p, FaultInfo::FromServer { server, reason });
+            self.fault_task(p, FaultInfo::FromServer(server, ReplyFaultReason::ReplyBufferTooSmall));
             return Ok(());
         }
         let t = &mut self.tasks[p];
@@ -270,13 +269,13 @@ impl Kernel {
 
     fn sys_reply_fault(&mut self, caller: usize) -> SysResult {
         let s = self.tasks[caller].save.regs();
-        let (peer, reason) = (TaskId(s.r4 as u16), s.r5);
-        if ReplyFaultReason::from_u32(reason).is_none() {
+        let peer = TaskId(s.r4 as u16);
+        let Some(reason) = ReplyFaultReason::from_u32(s.r5) else {
             return Err(Misuse(UsageError::BadReplyFaultReason));
-        }
+        };
         if let Some(p) = self.waiting_peer(caller, peer)? {
             let server = self.tasks[caller].id();
-            self.fault_task(p, FaultInfo::FromServer { server, reason });
+            self.fault_task(p, FaultInfo::FromServer(server, reason));
         }
         Ok(())
     }
@@ -287,7 +286,7 @@ impl Kernel {
     /// every borrow, since the table lives in the lender's memory.
     fn lease_region_ok(&self, lender: usize, lease: &ULease) -> SysResult {
         if lease.attributes & !(LEASE_READ | LEASE_WRITE) != 0 {
-            return Err(Misuse(UsageError::BadLease));
+            return Err(Misuse(UsageError::LeaseOutOfRange));
         }
         let mut needed = 0;
         if lease.attributes & LEASE_READ != 0 {
@@ -297,7 +296,7 @@ impl Kernel {
             needed |= region_attr::WRITE;
         }
         if lease.len != 0 && !self.tasks[lender].can_access(self.regions, lease.base, lease.len, needed) {
-            return Err(Misuse(UsageError::BadLease));
+            return Err(Misuse(UsageError::LeaseOutOfRange));
         }
         Ok(())
     }
@@ -475,7 +474,7 @@ mod tests {
     //! outside it.
     use super::*;
     use crate::arch::mem;
-    use crate::descs::{region_attr::*, RegionDesc, TaskDesc, TASK_FLAG_START};
+    use crate::descs::{region_attr::*, RegionAttributes, RegionDesc, TaskDesc, TASK_FLAG_START};
     use crate::task::Task;
     use abi::{Generation, ULease};
     use zerocopy::IntoBytes;
@@ -490,9 +489,9 @@ mod tests {
     const SECRET: u32 = 0x2000_8000;
     static REGIONS: [RegionDesc; 4] = [
         RegionDesc::EMPTY,
-        RegionDesc { base: SERVER_RAM, size: 0x1000, attributes: READ | WRITE },
-        RegionDesc { base: CLIENT_RAM, size: 0x1000, attributes: READ | WRITE },
-        RegionDesc { base: CLIENT_DEVICE, size: 0x100, attributes: READ | WRITE | DEVICE },
+        RegionDesc { base: SERVER_RAM, size: 0x1000, attributes: RegionAttributes::from_bits(READ | WRITE) },
+        RegionDesc { base: CLIENT_RAM, size: 0x1000, attributes: RegionAttributes::from_bits(READ | WRITE) },
+        RegionDesc { base: CLIENT_DEVICE, size: 0x100, attributes: RegionAttributes::from_bits(READ | WRITE | DEVICE) },
     ];
 
     /// Supervisor (0), server (1), client (2) and idle (3); all runnable.
@@ -570,7 +569,7 @@ mod tests {
             assert_ne!(code, 0);
             assert_eq!(mem::read(forged, 16), forged_before, "bytes were written to {forged:#x}");
             assert!(
-                matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::BadLease), .. }),
+                matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange), .. }),
                 "{:?}",
                 k.tasks[CLIENT].state
             );
@@ -614,6 +613,23 @@ mod tests {
     }
 
     #[test]
+    fn stacks_are_painted_at_boot_and_at_restart() {
+        use crate::task::STACK_PAINT;
+        let mut k = kernel();
+        let top = 0x2000_0400 - crate::arch::INITIAL_FRAME_BYTES;
+        let paint = STACK_PAINT.to_le_bytes();
+        assert_eq!(mem::read(SERVER_RAM, 4), paint);
+        assert_eq!(mem::read(top - 4, 4), paint);
+        assert_eq!(mem::read(top, 4), [0xEE; 4], "the initial frame is not paint");
+        // The client's initial stack (0x2000_0400 for every task here) is
+        // not in its RAM: nothing of its memory is touched.
+        assert_eq!(mem::read(CLIENT_RAM, 4), [0xEE; 4]);
+        mem::write(SERVER_RAM + 0x10, &[1, 2, 3, 4]);
+        k.restart_task(SERVER, true);
+        assert_eq!(mem::read(SERVER_RAM + 0x10, 4), paint);
+    }
+
+    #[test]
     fn a_panic_message_cannot_forge_a_console_line() {
         let mut m = *b"oops\r\nFAIL forged\x1b[2J\x7f";
         sanitize(&mut m);
@@ -628,7 +644,7 @@ mod tests {
         mem::write(CLIENT_RAM + 0x100, lease(LEASE_READ, CLIENT_DEVICE, 4).as_bytes());
         let server = k.tasks[SERVER].id().0 as u32;
         call(&mut k, CLIENT, Sysnum::Send, &[server, CLIENT_RAM, 0, CLIENT_RAM, 0, CLIENT_RAM + 0x100, 1]);
-        assert!(matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::BadLease), .. }));
+        assert!(matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange), .. }));
         // A message, a reply buffer and a receive buffer there.
         for (task, nr, args) in [
             (CLIENT, Sysnum::Send, [server, CLIENT_DEVICE, 4, CLIENT_RAM, 0, 0, 0]),

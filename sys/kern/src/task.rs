@@ -8,7 +8,7 @@
 //! `Faulted`, `InSend`, ...) so humility can decode them by name.
 
 use crate::descs::{RegionDesc, TaskDesc, TASK_FLAG_START};
-use abi::{dead_response_code, FaultKind, Generation, TaskId, UsageError};
+use abi::{dead_response_code, FaultKind, Generation, ReplyFaultReason, TaskId, UsageError};
 
 /// Registers the kernel saves for a task on every kernel entry. The
 /// caller-saved registers (r0-r3, r12, lr, pc, xpsr, s0-s15) live in the
@@ -102,30 +102,60 @@ pub enum SchedState {
     InRecv(Option<TaskId>),
 }
 
-/// Why a task stopped.
+/// Where a memory or bus fault came from: the task's own access, or the
+/// kernel's on the task's behalf. Escapement's kernel checks every task
+/// pointer before using it, so its faults are always `User`; the variant
+/// exists because humility's decoding of [`FaultInfo`] expects it.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum FaultSource {
+    User,
+    Kernel,
+}
+
+/// Why a task stopped. The variants and their shapes are Hubris's, so
+/// humility can decode a faulted task.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
 pub enum FaultInfo {
-    /// MPU or bus refused an access; `address` when the hardware knew it.
-    MemoryAccess { address: Option<u32>, kind: FaultKind },
-    /// UsageFault: the raw UFSR bits.
-    IllegalInstruction { ufsr: u16 },
+    /// The MPU refused a data access; `address` when the hardware knew it.
+    MemoryAccess { address: Option<u32>, source: FaultSource },
+    /// The hardware could not stack (or unstack) the task's exception
+    /// frame: its stack pointer left its RAM. `address` is the faulting
+    /// address if known, else the task's stack pointer at the fault.
+    StackOverflow { address: u32 },
+    /// The bus refused an access (e.g. a privileged peripheral).
+    BusError { address: Option<u32>, source: FaultSource },
+    /// `udiv`/`sdiv` by zero (the kernel sets CCR.DIV_0_TRP).
+    DivideByZero,
+    /// Execution from non-executable memory, or in ARM state.
+    IllegalText,
+    /// An undefined instruction.
+    IllegalInstruction,
+    /// Any other fault the CPU raised (unaligned, coprocessor, bad return,
+    /// breakpoint): the raw CFSR, or HFSR when only a HardFault says why.
+    InvalidOperation(u32),
     /// The task misused a syscall.
     SyscallUsage(UsageError),
     /// The task called `sys_panic`.
     Panic,
-    /// A server refused its message with this `ReplyFaultReason` code.
-    FromServer { server: TaskId, reason: u32 },
+    /// Stopped on another task's behalf. Escapement has no call that does
+    /// this; the variant is part of the shape humility decodes.
+    Injected(TaskId),
+    /// A server refused its message (`reply_fault`) for this reason.
+    FromServer(TaskId, ReplyFaultReason),
 }
 
 impl FaultInfo {
     /// The coarse kind reported to the supervisor.
     pub fn kind(&self) -> FaultKind {
         match self {
-            FaultInfo::MemoryAccess { kind, .. } => *kind,
-            FaultInfo::IllegalInstruction { .. } => FaultKind::IllegalInstruction,
+            FaultInfo::MemoryAccess { .. } => FaultKind::MemoryAccess,
+            FaultInfo::StackOverflow { .. } => FaultKind::StackOverflow,
+            FaultInfo::BusError { .. } => FaultKind::BusError,
+            FaultInfo::DivideByZero | FaultInfo::IllegalText | FaultInfo::IllegalInstruction => FaultKind::IllegalInstruction,
+            FaultInfo::InvalidOperation(_) | FaultInfo::Injected(_) => FaultKind::Unknown,
             FaultInfo::SyscallUsage(_) => FaultKind::SyscallUsage,
             FaultInfo::Panic => FaultKind::Panic,
-            FaultInfo::FromServer { .. } => FaultKind::FromServer,
+            FaultInfo::FromServer(..) => FaultKind::FromServer,
         }
     }
 }
@@ -137,6 +167,37 @@ pub enum TaskState {
     Faulted { fault: FaultInfo, original_state: SchedState },
 }
 
+/// A task's priority: 0 is the highest (the supervisor). A newtype named
+/// as Hubris names it, which humility decodes by name.
+#[derive(Copy, Clone, Debug, Eq, PartialEq, Ord, PartialOrd)]
+#[repr(transparent)]
+pub struct Priority(pub u8);
+
+/// A point in kernel time, in ticks. Part of [`TimerState`]'s shape.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(transparent)]
+pub struct Timestamp(pub u64);
+
+/// A set of notification bits. Part of [`TimerState`]'s shape.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+#[repr(transparent)]
+pub struct NotificationSet(pub u32);
+
+/// A kernel timer, as Hubris's kernel keeps one per task. Escapement's
+/// kernel keeps no time (the timer server does): `deadline` is always
+/// `None` and `to_post` empty, which is what humility then shows. Kept so
+/// that the task table has the shape humility decodes.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub struct TimerState {
+    pub deadline: Option<Timestamp>,
+    pub to_post: NotificationSet,
+}
+
+impl TimerState {
+    /// No deadline, nothing to post: the only value Escapement uses.
+    pub const NONE: Self = Self { deadline: None, to_post: NotificationSet(0) };
+}
+
 /// The kernel's record of one task.
 #[repr(C)]
 pub struct Task {
@@ -146,13 +207,15 @@ pub struct Task {
     /// Changed only through [`Task::set_generation`], which keeps `id` in
     /// step.
     pub generation: Generation,
-    pub priority: u8,
+    pub priority: Priority,
     /// This incarnation's id: the descriptor's index with `generation`.
     /// Kept rather than rebuilt because the IPC fast paths compare ids on
     /// every call.
     pub id: TaskId,
     /// Notification bits posted and not yet received.
     pub notifications: u32,
+    /// Always [`TimerState::NONE`] (see there).
+    pub timer: TimerState,
     /// Faults since boot (saturating), for rate-limiting the kernel's
     /// reports of a crash loop (see [`Task::fault_report_shown`]).
     pub faults: u32,
@@ -177,9 +240,10 @@ impl Task {
             save: SavedState::default(),
             state: TaskState::Healthy(SchedState::Stopped),
             generation: Generation::ZERO,
-            priority: descriptor.priority,
+            priority: Priority(descriptor.priority),
             id: TaskId::for_index_and_gen(descriptor.index as usize, Generation::ZERO),
             notifications: 0,
+            timer: TimerState::NONE,
             faults: 0,
             descriptor,
             mpu: [[0; 2]; crate::descs::REGIONS_PER_TASK],
@@ -210,6 +274,22 @@ impl Task {
     #[inline(always)]
     pub fn id(&self) -> TaskId {
         self.id
+    }
+
+    /// Fills the task's unused stack (from the bottom of its RAM region,
+    /// where the build puts the stack, up to its initial frame) with
+    /// [`STACK_PAINT`], so that how deep the stack has ever been can be
+    /// read off memory (humility `stackmargin`). Does nothing for a task
+    /// whose RAM is not its first region.
+    pub fn paint_stack(&mut self) {
+        let ram = self.first_region;
+        let top = self.descriptor.initial_stack.wrapping_sub(crate::arch::INITIAL_FRAME_BYTES);
+        if ram.size != 0 && ram.holds(ram.base, top.wrapping_sub(ram.base)) && top > ram.base {
+            // Safety: `[ram.base, top)` lies inside the task's own
+            // read-write RAM region (checked just above), below its
+            // initial frame; the task is not running.
+            unsafe { crate::arch::fill_user(ram.base, top - ram.base, STACK_PAINT) };
+        }
     }
 
     /// Makes `g` the task's generation (and its id's).
@@ -256,6 +336,10 @@ impl Task {
         crate::umem::task_can_access(self.descriptor, regions, base, len, needed)
     }
 }
+
+/// The word unused task stack holds (Hubris's value, which humility's
+/// `stackmargin` looks for).
+pub const STACK_PAINT: u32 = 0xBADD_CAFE;
 
 /// True if the kernel reports a task's `n`th fault (counting from 1): the
 /// first 32, then powers of two.

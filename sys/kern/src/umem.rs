@@ -9,11 +9,11 @@
 //! on ARMv7-M, and a read can have side effects), so a task cannot make
 //! the kernel touch its peripherals on its behalf.
 
-use crate::descs::{region_attr, RegionDesc, TaskDesc};
+use crate::descs::{RegionDesc, TaskDesc};
 
 /// True if `[base, base+len)` lies inside a single region of `task` that
 /// grants all of `needed` (`region_attr` bits) and is normal memory (not
-/// [`region_attr::DEVICE`]). Zero-length ranges must still point into (or
+/// [`crate::descs::region_attr::DEVICE`]). Zero-length ranges must still point into (or
 /// at the end of) such a region, so a null pointer with length 0 is
 /// accepted only if the task owns address 0.
 ///
@@ -24,7 +24,7 @@ pub fn task_can_access(task: &TaskDesc, regions: &[RegionDesc], base: u32, len: 
     task.regions.iter().any(|&r| {
         regions
             .get(r as usize)
-            .is_some_and(|reg| reg.attributes & region_attr::DEVICE == 0 && reg.contains(base, len, needed))
+            .is_some_and(|reg| !reg.attributes.is_device() && reg.contains(base, len, needed))
     })
 }
 
@@ -68,12 +68,13 @@ pub unsafe fn copy_small(src: *const u8, dst: *mut u8, len: usize) {
 mod tests {
     use super::*;
     use crate::descs::region_attr::*;
+    use crate::descs::RegionAttributes;
 
     const REGIONS: [RegionDesc; 4] = [
         RegionDesc::EMPTY,
-        RegionDesc { base: 0x0800_8000, size: 0x2000, attributes: READ | EXECUTE },
-        RegionDesc { base: 0x2000_4000, size: 0x400, attributes: READ | WRITE },
-        RegionDesc { base: 0x4001_1000, size: 0x400, attributes: READ | WRITE | DEVICE },
+        RegionDesc { base: 0x0800_8000, size: 0x2000, attributes: RegionAttributes::from_bits(READ | EXECUTE) },
+        RegionDesc { base: 0x2000_4000, size: 0x400, attributes: RegionAttributes::from_bits(READ | WRITE) },
+        RegionDesc { base: 0x4001_1000, size: 0x400, attributes: RegionAttributes::from_bits(READ | WRITE | DEVICE) },
     ];
 
     fn desc() -> TaskDesc {

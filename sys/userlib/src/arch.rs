@@ -81,13 +81,36 @@ pub fn syscall5(nr: Sysnum, a0: u32, a1: u32, a2: u32, a3: u32, a4: u32) -> [u32
     }
 }
 
+/// Call-frame information for the stubs after their `push {r4-r11}`: a
+/// task blocked in a syscall stops inside a stub, and a debugger (humility
+/// `tasks -sl`) unwinds its stack from there through `.debug_frame`.
+/// Naked functions get no CFI from the compiler, so the stubs state theirs.
+#[cfg(target_arch = "arm")]
+macro_rules! save_cfi {
+    () => {
+        concat!(
+            ".cfi_def_cfa_offset 32\n",
+            ".cfi_offset r11, -4\n",
+            ".cfi_offset r10, -8\n",
+            ".cfi_offset r9, -12\n",
+            ".cfi_offset r8, -16\n",
+            ".cfi_offset r7, -20\n",
+            ".cfi_offset r6, -24\n",
+            ".cfi_offset r5, -28\n",
+            ".cfi_offset r4, -32\n",
+        )
+    };
+}
+
 #[cfg(target_arch = "arm")]
 #[unsafe(naked)]
 unsafe extern "C" fn syscall_stub5(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, nr: u32, out: *mut u32) {
     // AAPCS: a0..a3 in r0..r3; a4, `nr` and `out` on the stack, found above
     // the 32 bytes this pushes.
     core::arch::naked_asm!(
+        ".cfi_startproc",
         "push {{r4-r11}}",
+        save_cfi!(),
         "mov r4, r0",
         "mov r5, r1",
         "mov r6, r2",
@@ -98,6 +121,7 @@ unsafe extern "C" fn syscall_stub5(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, 
         "stm r0, {{r4-r11}}",
         "pop {{r4-r11}}",
         "bx lr",
+        ".cfi_endproc",
     )
 }
 
@@ -105,12 +129,15 @@ unsafe extern "C" fn syscall_stub5(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, 
 #[unsafe(naked)]
 unsafe extern "C" fn syscall_stub(args: *const u32, out: *mut u32, nr: u32) {
     core::arch::naked_asm!(
+        ".cfi_startproc",
         "push {{r4-r11}}",
+        save_cfi!(),
         "mov r11, r2",
         "ldm r0, {{r4-r10}}",
         "svc #0",
         "stm r1, {{r4-r11}}",
         "pop {{r4-r11}}",
         "bx lr",
+        ".cfi_endproc",
     )
 }

@@ -22,10 +22,27 @@ mod entry {
         fn main() -> !;
     }
 
-    /// The task entry point named by the generated task table.
+    /// The task entry point named by the generated task table: the
+    /// outermost frame of every task's stack. It says so in its
+    /// call-frame information (the return address is undefined), so a
+    /// debugger unwinding a task (humility `tasks -sl`) stops here rather
+    /// than reading on past the top of the stack.
     #[no_mangle]
     #[link_section = ".text.start"]
+    #[unsafe(naked)]
     pub unsafe extern "C" fn _start() -> ! {
+        core::arch::naked_asm!(
+            ".cfi_startproc",
+            ".cfi_undefined lr",
+            "bl {start}",
+            "udf #0",
+            ".cfi_endproc",
+            start = sym start_task,
+        )
+    }
+
+    /// Sets up `.data` and `.bss` and runs `main`.
+    unsafe extern "C" fn start_task() -> ! {
         // Safety: the linker script defines these symbols as word-aligned
         // bounds of the task's own .data (RAM), its load image (flash) and
         // .bss (RAM). Nothing has read or written them yet: we are the first

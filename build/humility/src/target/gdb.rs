@@ -230,6 +230,8 @@ impl Target for GdbTarget {
     }
 
     fn registers(&mut self) -> Result<Vec<(u32, u32)>> {
+        /// Where the STM32's vector table (initial MSP first) is at reset.
+        const FLASH_VECTOR_TABLE: u64 = 0x0800_0000;
         // `g` without an XML target description uses GDB's classic ARM
         // layout: r0-r15 (4 bytes each), f0-f7 (12 bytes each), fps (4),
         // then cpsr, which QEMU fills with xPSR on M-profile cores.
@@ -237,7 +239,29 @@ impl Target for GdbTarget {
         let b = unhex(&r).filter(|b| b.len() >= 168).with_context(|| format!("gdbstub {} answered `g` with {r:?}", self.addr))?;
         let word = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
         let mut out: Vec<(u32, u32)> = (0..16).map(|i| (i, word(i as usize * 4))).collect();
-        out.push((16, word(164)));
+        let xpsr = word(164);
+        out.push((16, xpsr));
+        // MSP (17) and PSP (18), which humility wants for the running task,
+        // are not in `g`'s classic layout (QEMU serves them only through
+        // its XML description). They follow from the mode: in thread mode
+        // (IPSR 0) the CPU runs a task on the process stack, so PSP is SP,
+        // and no exception is active, so the main stack is empty: MSP is
+        // its initial value, word 0 of the vector table at the start of
+        // flash. In handler mode SP is MSP, and PSP is not known here.
+        // SPR (20: CONTROL, FAULTMASK, BASEPRI, PRIMASK from the top byte
+        // down) likewise: a task runs with CONTROL = nPRIV | SPSEL | FPCA
+        // (every task has FP state from its start), and the kernel masks
+        // nothing.
+        let sp = word(13 * 4);
+        if xpsr & 0x1FF == 0 {
+            let mut v = [0u8; 4];
+            self.read(FLASH_VECTOR_TABLE, &mut v)?;
+            out.push((17, u32::from_le_bytes(v)));
+            out.push((18, sp));
+            out.push((20, 0b111 << 24));
+        } else {
+            out.push((17, sp));
+        }
         Ok(out)
     }
 

@@ -17,10 +17,16 @@ use crate::Kernel;
 use core::arch::naked_asm;
 use core::ptr::{read_volatile, write_volatile};
 
-/// Bytes of the initial exception frame (r0-r3, r12, lr, pc, xpsr).
-pub const INITIAL_FRAME_BYTES: u32 = 32;
-/// EXC_RETURN for thread mode, process stack, no FP frame.
-pub const EXC_RETURN_THREAD_PSP: u32 = 0xFFFF_FFFD;
+/// Bytes of the initial exception frame.
+///
+/// Every task starts with an FP-extended frame (r0-r3, r12, lr, pc, xpsr,
+/// then s0-s15, FPSCR and a reserved word: 26 words), as on Hubris: its
+/// FP state, zero at first, is then saved and restored at every kernel
+/// entry and exit, and its stacked frames always have the layout humility
+/// assumes for thumbv7em when it unwinds a task's stack.
+pub const INITIAL_FRAME_BYTES: u32 = 26 * 4;
+/// EXC_RETURN for thread mode, process stack, FP-extended frame.
+pub const EXC_RETURN_THREAD_PSP: u32 = 0xFFFF_FFED;
 
 /// The task whose registers the exception entry code saves and restores.
 /// Name and meaning as in Hubris, for humility.
@@ -80,7 +86,8 @@ const IRQ_COUNT: usize = 96;
 /// ever returns.
 pub fn prepare_initial_frame(desc: &TaskDesc) {
     let frame = (desc.initial_stack - INITIAL_FRAME_BYTES) as *mut u32;
-    let words = [0, 0, 0, 0, 0, 0xFFFF_FFFF, desc.entry_point & !1, 1 << 24];
+    let mut words = [0u32; (INITIAL_FRAME_BYTES / 4) as usize];
+    words[..8].copy_from_slice(&[0, 0, 0, 0, 0, 0xFFFF_FFFF, desc.entry_point & !1, 1 << 24]);
     for (i, w) in words.iter().enumerate() {
         // Safety: the build places the stack inside the task's RAM region
         // with at least 256 bytes, so the 32-byte frame below the initial
@@ -135,6 +142,20 @@ pub unsafe fn copy_to_user(src: &[u8], dst: u32) {
     unsafe { copy_user(src.as_ptr() as u32, dst, src.len() as u32) }
 }
 
+/// Fills `len` bytes (a multiple of 4, word-aligned) of task memory at
+/// `base` with `word`.
+///
+/// # Safety
+/// The range is task memory the kernel checked, and nothing relies on
+/// its contents (an unused stack).
+pub unsafe fn fill_user(base: u32, len: u32, word: u32) {
+    let p = base as *mut u32;
+    for i in 0..(len / 4) as usize {
+        // Safety: within the range, per the contract.
+        unsafe { write_volatile(p.add(i), word) };
+    }
+}
+
 /// Unmasks NVIC interrupt `irq`.
 pub fn irq_enable(irq: u32) {
     // Safety: NVIC set-enable registers; one bit per IRQ, writes of 0 bits
@@ -153,7 +174,7 @@ pub fn irq_disable(irq: u32) {
 
 /// RASR bits for a region's attributes.
 fn rasr_for(region: &RegionDesc) -> u32 {
-    let a = region.attributes;
+    let a = region.attributes.bits();
     let ap: u32 = if a & region_attr::WRITE != 0 {
         0b011 // privileged and unprivileged read/write
     } else if a & region_attr::READ != 0 {
@@ -420,17 +441,20 @@ pub unsafe extern "C" fn fault_common() {
     )
 }
 
-/// Reads the fault status registers and clears them for the next fault.
-fn take_fault_status() -> crate::faults::FaultStatus {
+/// Reads the fault status registers and clears them for the next fault;
+/// `psp` is the task's stack pointer at the fault.
+fn take_fault_status(psp: u32) -> crate::faults::FaultStatus {
     // Safety: SCB fault status registers; writing ones clears the bits.
     unsafe {
         let status = crate::faults::FaultStatus {
             cfsr: read_volatile(reg::SCB_CFSR),
+            hfsr: read_volatile(reg::SCB_HFSR),
             mmfar: read_volatile(reg::SCB_MMFAR),
             bfar: read_volatile(reg::SCB_BFAR),
+            psp,
         };
         write_volatile(reg::SCB_CFSR, status.cfsr);
-        write_volatile(reg::SCB_HFSR, read_volatile(reg::SCB_HFSR));
+        write_volatile(reg::SCB_HFSR, status.hfsr);
         status
     }
 }
@@ -453,9 +477,9 @@ fn drop_pending_svcall() {
 
 extern "C" fn fault_entry() -> *mut Task {
     drop_pending_svcall();
-    let fault = crate::faults::classify(take_fault_status());
     with_kernel(|k| {
         let cur = k.current;
+        let fault = crate::faults::classify(take_fault_status(k.tasks[cur].save.psp));
         k.fault_task(cur, fault);
         k.reschedule();
         switch_to_current(k)

@@ -15,10 +15,10 @@ mod host {
     //! so it can be tested; task memory is simulated (see [`mem`]), the
     //! rest does nothing or, where reaching it is a test bug, panics.
 
-    /// Bytes of the initial exception frame (r0-r3, r12, lr, pc, xpsr).
-    pub const INITIAL_FRAME_BYTES: u32 = 32;
-    /// EXC_RETURN for thread mode, process stack, no FP frame.
-    pub const EXC_RETURN_THREAD_PSP: u32 = 0xFFFF_FFFD;
+    /// Bytes of the initial exception frame (FP-extended, as on the target).
+    pub const INITIAL_FRAME_BYTES: u32 = 26 * 4;
+    /// EXC_RETURN for thread mode, process stack, FP-extended frame.
+    pub const EXC_RETURN_THREAD_PSP: u32 = 0xFFFF_FFED;
 
     pub fn prepare_initial_frame(_desc: &crate::descs::TaskDesc) {}
 
@@ -97,6 +97,17 @@ mod host {
         mem::write(dst, src);
         #[cfg(not(test))]
         assert!((src, dst).0.is_empty(), "task memory exists on the host only in tests");
+    }
+
+    /// Fills task memory (the simulated window; outside tests, nothing).
+    ///
+    /// # Safety
+    /// None on the host; the signature matches the target's.
+    pub unsafe fn fill_user(base: u32, len: u32, word: u32) {
+        #[cfg(test)]
+        mem::write(base, &word.to_le_bytes().repeat((len / 4) as usize));
+        #[cfg(not(test))]
+        let _ = (base, len, word);
     }
 
     pub fn irq_enable(_irq: u32) {}
