@@ -222,7 +222,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "PASS serving-after-fuzz",
             // The hostile task (issue 12, items 5 and 6), printed after the fuzzer's results.
             "PASS hook-quota: 2 hooks, then Some(HookQuota); 2 in the chain",
-            "PASS not-a-grabber: grab NotPermitted, set_rate/answer/ungrab NotGrabber on 20 ticks (0 wrong); rate x1;",
+            "PASS not-a-grabber: grab NotPermitted, set_rate 8x and answer done NotGrabber on 20 ticks, then ungrab NotGrabber (0 wrong); rate x1;",
             "PASS spoofed-ticks: 5000 posts of the tick bits: jiffies kept the clocksource's pace, interrupts counted only real ticks:",
             "PASS others-still-hook: hostile task holds 2 hooks (its quota); another task registered one (Ok(())) and grabbed it (Ok(()))",
             "security tests done: 0 failed",
