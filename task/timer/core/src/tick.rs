@@ -136,6 +136,13 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
     /// than `policy.per_owner` hooks ([`HookError::Quota`] otherwise, even
     /// when the chain is also full: the owner can fix that by removing one
     /// of its own).
+    ///
+    /// Never inlined: registering is rare, and the timer server's dispatch
+    /// loop, which would inline it, also holds the add/mod/del paths; the
+    /// quota's walk of the slots, inlined there, cost add_timer 17
+    /// instructions through register allocation alone (measured with
+    /// `cargo xtask bench`).
+    #[inline(never)]
     pub fn register_hook(&mut self, owner: Owner, run_always: bool, policy: &HookPolicy) -> Result<HookId, HookError> {
         if self.hooks.owned_by(owner) >= policy.per_owner {
             return Err(HookError::Quota);
