@@ -381,6 +381,13 @@ pub fn run_hostile() -> ! {
     };
     let (chain, len) = hook_owners(&timer);
     let held = chain[..len].iter().filter(|e| e.1 as usize == me).count();
+    if n == 0 {
+        // Without a hook there are no tick notifications to pace the
+        // attacks by: fail now rather than wait for a tick forever.
+        t.check_said("hook-quota", false, format_args!("no hook registered: {:?}", err));
+        report(slots::SECRUNNER, t.failed);
+        park()
+    }
 
     // Item 5: not in grab-tasks. On every tick, try to take the tick over
     // the way the issue did (grab, 8x, answer done; had a grab stood, the
