@@ -215,9 +215,17 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "kern: task #7 fuzzer gen 19 faulted: refused by timer: ReplyBufferTooSmall",
             "kern: task #7 fuzzer restarted, gen 20",
             "PASS victim-timers-exact: periodic fired 50 times, every 3 jiffies, one-shot at +150, 0 wrong",
+            // Jiffies were not stopped while the hostile task tried to grab.
+            "PASS victim-jiffies-kept-time: 150 jiffies took 150 jiffies of clocksource time",
             "PASS fuzz: 10000 well-formed hostile + 20 malformed messages; fuzzer restarted 20 times; server generation 0",
-            "PASS fuzz-replies: ok 4323, StaleHandle 4401, NotOwner 32,",
+            // The fuzzer is not in grab-tasks: its grabs are NotPermitted, none is Busy.
+            "PASS fuzz-replies: ok 3975, StaleHandle 4584, NotOwner 60, NotPermitted 74, HookQuota 304,",
             "PASS serving-after-fuzz",
+            // The hostile task (issue 12, items 5 and 6), printed after the fuzzer's results.
+            "PASS hook-quota: 2 hooks, then Some(HookQuota); 2 in the chain",
+            "PASS not-a-grabber: grab NotPermitted, set_rate 8x and answer done NotGrabber on 20 ticks, then ungrab NotGrabber (0 wrong); rate x1;",
+            "PASS spoofed-ticks: 5000 posts of the tick bits: jiffies kept the clocksource's pace, interrupts counted only real ticks:",
+            "PASS others-still-hook: hostile task holds 2 hooks (its quota); another task registered one (Ok(())) and grabbed it (Ok(()))",
             "security tests done: 0 failed",
         ],
         exits: true,

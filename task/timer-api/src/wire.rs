@@ -23,7 +23,8 @@ pub enum TimerError {
     TooManyOwners = 6,
     /// Notification bit out of 0..32.
     BadNotification = 7,
-    /// No free hook slot.
+    /// No free hook slot: every client slot of the chain is taken, by
+    /// other tasks (each limited by `hook-quota`).
     HookTableFull = 8,
     /// Another hook holds the grab.
     Busy = 9,
@@ -35,6 +36,12 @@ pub enum TimerError {
     BadRate = 12,
     /// The clock event device cannot do what was asked.
     Unsupported = 13,
+    /// The caller may not grab the tick: only tasks named in the timer
+    /// server's `grab-tasks` config (app.toml) may.
+    NotPermitted = 14,
+    /// The caller already holds as many hooks as the timer server's
+    /// `hook-quota` config (app.toml) allows; unregister one first.
+    HookQuota = 15,
 }
 
 impl idol_runtime::ServerDeath for TimerError {
@@ -85,7 +92,9 @@ pub struct FiredRecord {
 #[repr(C)]
 pub struct Stats {
     /// Tick-device interrupts taken since the server started (periodic
-    /// ticks and tickless wake-ups alike; stale ones included).
+    /// ticks and tickless wake-ups alike), counting only those the device
+    /// confirmed (the clockevent driver's `ack` found its update flag set):
+    /// stale interrupts and tick bits posted by other tasks are not counted.
     pub interrupts: u32,
     /// Index of the clock event device in use (the clockevent driver's
     /// numbering).

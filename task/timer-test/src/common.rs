@@ -65,7 +65,8 @@ pub fn report(runner: TaskId, failed: u32) {
 /// `other` handles any other operation (it must reply). Returns the sum of
 /// the reported failure counts.
 pub fn collect_reports(roles: u32, mut other: impl FnMut(&RecvMessage, &[u8])) -> u32 {
-    let mut buf = [0u8; 64];
+    // Room for the largest report body (the fuzzer's 18 counters).
+    let mut buf = [0u8; 128];
     let (mut seen, mut failed) = (0, 0);
     while seen < roles {
         let m = sys_recv_open(&mut buf, 0);

@@ -10,7 +10,7 @@
 //! |-----------------------|-------|
 //! | test-timer            | `basic`, `accuracy` (x3), `moddel`, `runner` (device choice, tickless) |
 //! | test-timer-hooks      | `hooks` (runner), `hookpeer`, `hookvictim` |
-//! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer` |
+//! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
 //! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker` |
 
 #![no_std]
@@ -30,7 +30,7 @@ mod moddel;
 mod restart;
 #[cfg(feature = "runner")]
 mod runner;
-#[cfg(any(feature = "secrunner", feature = "thief", feature = "victim", feature = "fuzzer"))]
+#[cfg(any(feature = "secrunner", feature = "thief", feature = "victim", feature = "fuzzer", feature = "hostile"))]
 mod security;
 
 include!(concat!(env!("OUT_DIR"), "/task_config.rs"));
@@ -59,6 +59,8 @@ fn main() -> ! {
     security::run_victim();
     #[cfg(feature = "fuzzer")]
     security::run_fuzzer();
+    #[cfg(feature = "hostile")]
+    security::run_hostile();
     #[cfg(feature = "crasher")]
     restart::run_crasher();
     #[cfg(feature = "sleeper")]

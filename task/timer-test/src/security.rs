@@ -17,9 +17,23 @@
 //!   the supervisor restarts it and the next incarnation (told apart by
 //!   its generation) goes on. Each incarnation reports its reply counts to
 //!   the runner before its malformed message.
+//! - `hostile` (priority 7, beside the fuzzer; issue 12, items 5 and 6):
+//!   registers hooks until refused (`HookQuota` at exactly
+//!   `config.hook-quota`) and keeps them; not being in the timer server's
+//!   `grab-tasks`, tries on 20 ticks to grab, set the rate to 8x, answer
+//!   "done" and ungrab (refused each time, jiffies keep pace with the
+//!   clocksource); then posts the server's tick bits 5,000 times over 10
+//!   ticks (jiffies keep pace with the clocksource and `stats.interrupts`
+//!   counts only the real ticks).
 //! - `secrunner` (priority 4): sums the counts and checks that only valid
 //!   codes came back, the server never faulted, the fuzzer was restarted
-//!   exactly 20 times, and a fresh timer still fires on time.
+//!   exactly 20 times, and a fresh timer still fires on time; with the
+//!   hostile task holding its full quota of hooks, it still registers a
+//!   hook and, being in `grab-tasks`, grabs it.
+//!
+//! The victim also checks its 150 jiffies against the clocksource, so a
+//! task that stopped jiffies during its run (as any task could, by
+//! grabbing and answering "done", before `grab-tasks`) fails it.
 
 use crate::common::*;
 use crate::slots;
@@ -34,10 +48,40 @@ const INCARNATIONS: u8 = 20;
 /// Well-formed messages per incarnation.
 #[cfg(any(feature = "fuzzer", feature = "secrunner"))]
 const BATCH: u32 = 500;
-/// Counter slots: [0] ok, [1..=13] by `TimerError` code, [14] anything
-/// else (a dead code would land here), [15] messages sent.
+/// Counter slots: [0] ok, [1..=15] by `TimerError` code, [16] anything
+/// else (a dead code would land here), [17] messages sent.
 #[cfg(any(feature = "fuzzer", feature = "secrunner"))]
-const SLOTS: usize = 16;
+const SLOTS: usize = 18;
+/// Highest `TimerError` code.
+#[cfg(any(feature = "fuzzer", feature = "secrunner"))]
+const MAX_CODE: usize = 15;
+/// Operation of the hostile task's note to the runner: body = the number
+/// of hooks it holds (u32 LE); the runner learns its task index.
+#[cfg(any(feature = "hostile", feature = "secrunner"))]
+const OP_HOSTILE_HOOKS: u16 = 3;
+
+/// Jiffies on the clocksource's time line between `ktime_get` readings
+/// `k0` and `k1` (ns): what the tick should have counted.
+#[cfg(any(feature = "hostile", feature = "victim"))]
+fn clocksource_jiffies(k0: u64, k1: u64, hz: u32) -> u64 {
+    let at = |k: u64| (k as u128 * hz as u128 / 1_000_000_000) as u64;
+    at(k1).wrapping_sub(at(k0))
+}
+
+/// The hook chain as the server reports it: `(id, owner)` of each entry.
+#[cfg(any(feature = "hostile", feature = "secrunner"))]
+fn hook_owners(timer: &timer_api::Timer) -> ([(u16, u8); timer_api::wire::HOOK_CHAIN_MAX], usize) {
+    use timer_api::wire::{HookEntry, HOOK_CHAIN_MAX, HOOK_ENTRY_BYTES};
+    use zerocopy::FromBytes;
+    let mut buf = [0u8; HOOK_CHAIN_MAX * HOOK_ENTRY_BYTES];
+    let n = timer.hook_chain(&mut buf).unwrap_or(0) as usize;
+    let mut out = [(0, 0); HOOK_CHAIN_MAX];
+    for (o, c) in out.iter_mut().zip(buf.chunks_exact(HOOK_ENTRY_BYTES)).take(n) {
+        let e = HookEntry::read_from_bytes(c).unwrap_or_default();
+        *o = (e.id, e.owner);
+    }
+    (out, n)
+}
 
 #[cfg(feature = "thief")]
 pub fn run_thief() -> ! {
@@ -105,6 +149,7 @@ pub fn run_victim() -> ! {
     let bit = notifications::TIMER_BIT as u8;
     let one = timer.setup(bit, 1, 0, 0, false).unwrap_or(0);
     let per = timer.setup(bit, 2, 3, 0, false).unwrap_or(0);
+    let k0 = timer.ktime_get().unwrap_or(0);
     let j0 = timer.jiffies();
     let end = j0 + 150;
     let _ = timer.add_timer(one, end);
@@ -138,10 +183,19 @@ pub fn run_victim() -> ! {
             break;
         }
     }
+    let k1 = timer.ktime_get().unwrap_or(0);
     t.check_said(
         "victim-timers-exact",
         bad == 0 && fires == 50,
         format_args!("periodic fired {} times, every 3 jiffies, one-shot at +150, {} wrong", fires, bad),
+    );
+    // Jiffies kept real time meanwhile: a task that stopped them (grab,
+    // answer "done") would stretch these 150 jiffies.
+    let cs = clocksource_jiffies(k0, k1, timer.hz());
+    t.check_said(
+        "victim-jiffies-kept-time",
+        (150..=151).contains(&cs),
+        format_args!("150 jiffies took {} jiffies of clocksource time", cs),
     );
     let _ = (timer.free(one), timer.free(per));
     report(slots::SECRUNNER, t.failed);
@@ -241,7 +295,7 @@ pub fn run_fuzzer() -> ! {
             _ => (0, &[]),
         };
         let (rc, n) = sys_send(slots::TIMER, op, &body[..len], &mut reply, leases);
-        counts[15] += 1;
+        counts[MAX_CODE + 2] += 1;
         match rc {
             0 => {
                 counts[0] += 1;
@@ -252,8 +306,8 @@ pub fn run_fuzzer() -> ! {
                     hooks[rng.below(4) as usize] = u16::from_le_bytes([reply[0], reply[1]]);
                 }
             }
-            1..=13 => counts[rc as usize] += 1,
-            _ => counts[14] += 1,
+            c if c as usize <= MAX_CODE => counts[c as usize] += 1,
+            _ => counts[MAX_CODE + 1] += 1,
         }
     }
     let mut bytes = [0u8; SLOTS * 4];
@@ -289,6 +343,155 @@ pub fn run_fuzzer() -> ! {
     park()
 }
 
+#[cfg(feature = "hostile")]
+pub fn run_hostile() -> ! {
+    use crate::{config, notifications};
+    use drv_console_api::console_writeln;
+    use timer_api::wire::{HOOK_OWNER_BUILTIN, MODE_PERIODIC};
+    use timer_api::{Timer, TimerError};
+    /// Ticks the grab attempts go on for.
+    const GRAB_TICKS: u64 = 20;
+    /// Spoofed posts: `ROUNDS` bursts of `BURST`, one tick apart.
+    const ROUNDS: u32 = 10;
+    const BURST: u32 = 500;
+    /// The timer server's tick notification bits (tick0, tick1 in the app
+    /// file: device d interrupts as bit d).
+    const TICK_BITS: u32 = 0b11;
+
+    let mut t = Tally::new();
+    let timer = Timer::from(slots::TIMER);
+    let me = crate::TASK_INDEX;
+    let bit = notifications::HOOK_BIT as u8;
+    let hz = timer.hz();
+    let tick = || sys_recv_notification(notifications::HOOK_MASK);
+
+    // Item 5: take every hook slot there is. Refused at exactly the quota;
+    // the hooks are kept (the runner checks others can still register).
+    let mut hooks = [0u16; 16];
+    let mut n = 0;
+    let err = loop {
+        match timer.hook_register(bit, false) {
+            Ok(h) if n < hooks.len() => {
+                hooks[n] = h;
+                n += 1;
+            }
+            Ok(_) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    let (chain, len) = hook_owners(&timer);
+    let held = chain[..len].iter().filter(|e| e.1 as usize == me).count();
+    if n == 0 {
+        // Without a hook there are no tick notifications to pace the
+        // attacks by: fail now rather than wait for a tick forever.
+        t.check_said("hook-quota", false, format_args!("no hook registered: {:?}", err));
+        report(slots::SECRUNNER, t.failed);
+        park()
+    }
+
+    // Item 5: not in grab-tasks. On every tick, try to take the tick over
+    // the way the issue did (grab, 8x, answer done; had a grab stood, the
+    // done answers would stop jiffies) and to grab a built-in step; every
+    // attempt is refused and jiffies keep real time.
+    let h = hooks[0];
+    let builtin = chain[..len].iter().find(|e| e.1 == HOOK_OWNER_BUILTIN).map_or(0, |e| e.0);
+    let want = [
+        Err(TimerError::NotPermitted),
+        Err(TimerError::NotGrabber),
+        Err(TimerError::NotGrabber),
+        Err(TimerError::StaleHandle),
+    ];
+    tick();
+    let (k0, j0) = (timer.ktime_get().unwrap_or(0), timer.jiffies());
+    let mut wrong = 0;
+    for _ in 0..GRAB_TICKS {
+        tick();
+        let got = [
+            timer.hook_grab(h),
+            timer.hook_set_rate(h, 8),
+            timer.hook_answer(h, true),
+            timer.hook_grab(builtin),
+        ];
+        if got != want {
+            if wrong == 0 {
+                console_writeln!(console(), "hostile: grab, rate, answer, builtin grab gave {:?}", got);
+            }
+            wrong += 1;
+        }
+    }
+    let (k1, j1) = (timer.ktime_get().unwrap_or(0), timer.jiffies());
+    let s = timer.stats();
+    if timer.hook_ungrab(h) != Err(TimerError::NotGrabber) {
+        wrong += 1;
+    }
+    let grab = (wrong, s, j1.wrapping_sub(j0), clocksource_jiffies(k0, k1, hz));
+
+    // Item 6: post the tick bits, thousands of times. A post is not an
+    // interrupt: jiffies keep the clocksource's pace and the interrupt
+    // count grows by the real ticks only (one per jiffy in periodic mode).
+    tick();
+    let s0 = timer.stats();
+    let (k0, j0) = (timer.ktime_get().unwrap_or(0), timer.jiffies());
+    let (mut posted, mut refused) = (0u32, 0u32);
+    for _ in 0..ROUNDS {
+        for _ in 0..BURST {
+            if sys_post(slots::TIMER, TICK_BITS) == 0 {
+                posted += 1;
+            } else {
+                refused += 1;
+            }
+        }
+        tick();
+    }
+    let s1 = timer.stats();
+    let (k1, j1) = (timer.ktime_get().unwrap_or(0), timer.jiffies());
+    let irqs = s1.interrupts.wrapping_sub(s0.interrupts) as u64;
+
+    // The attacks ran beside the fuzzer and the victim; the results are
+    // printed once the runner has printed the fuzzer's, so the console's
+    // order does not depend on scheduling.
+    let (rc, _) = sys_send(slots::SECRUNNER, OP_HOSTILE_HOOKS, &(n as u32).to_le_bytes(), &mut [], &[]);
+    if rc != 0 {
+        console_writeln!(console(), "FAIL hostile-note: runner answered {:#x}", rc);
+    }
+    t.check_said(
+        "hook-quota",
+        n == config::HOOK_QUOTA as usize && err == Some(TimerError::HookQuota) && held == n,
+        format_args!("{} hooks, then {:?}; {} in the chain", n, err, held),
+    );
+    let (wrong, s, jd, cs) = grab;
+    t.check_said(
+        "not-a-grabber",
+        wrong == 0 && s.mode == MODE_PERIODIC && s.multiplier == 1 && jd >= GRAB_TICKS && jd.abs_diff(cs) <= 1,
+        format_args!(
+            "grab NotPermitted, set_rate 8x and answer done NotGrabber on {} ticks, then ungrab NotGrabber ({} wrong); rate x{}; jiffies +{}, clocksource +{}",
+            GRAB_TICKS,
+            wrong,
+            s.multiplier,
+            jd,
+            cs
+        ),
+    );
+
+    let (jd, cs) = (j1.wrapping_sub(j0), clocksource_jiffies(k0, k1, hz));
+    t.check_said(
+        "spoofed-ticks",
+        posted + refused == ROUNDS * BURST && jd >= ROUNDS as u64 && jd.abs_diff(cs) <= 1 && irqs.abs_diff(jd) <= 1,
+        format_args!(
+            "{} posts of the tick bits: jiffies kept the clocksource's pace, interrupts counted only real ticks: jiffies +{}, clocksource +{}, interrupts +{} ({} posts taken, {} refused)",
+            ROUNDS * BURST,
+            jd,
+            cs,
+            irqs,
+            posted,
+            refused
+        ),
+    );
+    report(slots::SECRUNNER, t.failed);
+    // Keeps its hooks: the runner checks them.
+    park()
+}
+
 #[cfg(feature = "secrunner")]
 pub fn run_runner() -> ! {
     use crate::notifications;
@@ -298,8 +501,18 @@ pub fn run_runner() -> ! {
     let mut total = [0u32; SLOTS];
     let mut batches = 0;
     let mut fuzzer_index = 0;
+    // The hostile task's note: its id and hook count. Answered (which lets
+    // it print its results) after the fuzzer's results are printed.
+    let mut hostile: Option<(TaskId, u32)> = None;
+    let note = |m: &RecvMessage, body: &[u8]| {
+        (m.operation == OP_HOSTILE_HOOKS as u32 && body.len() == 4)
+            .then(|| (m.sender, u32::from_le_bytes([body[0], body[1], body[2], body[3]])))
+    };
+    // Thief, victim and fuzzer; the hostile task reports later.
     let failed = collect_reports(3, |m, body| {
-        if m.operation == OP_FUZZ_COUNTS as u32 && body.len() == SLOTS * 4 {
+        if let Some(n) = note(m, body) {
+            hostile = Some(n);
+        } else if m.operation == OP_FUZZ_COUNTS as u32 && body.len() == SLOTS * 4 {
             for (c, b) in total.iter_mut().zip(body.chunks_exact(4)) {
                 *c += u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
             }
@@ -316,28 +529,37 @@ pub fn run_runner() -> ! {
     let server = kipc::read_task_status(slots::TIMER.index());
     t.check_said(
         "fuzz",
-        total[15] == INCARNATIONS as u32 * BATCH
+        total[MAX_CODE + 2] == INCARNATIONS as u32 * BATCH
             && batches == INCARNATIONS as u32
-            && total[14] == 0
+            && total[MAX_CODE + 1] == 0
             && fuzzer.generation == INCARNATIONS
             && server.generation == 0,
         format_args!(
             "{} well-formed hostile + {} malformed messages; fuzzer restarted {} times; server generation {}",
-            total[15],
+            total[MAX_CODE + 2],
             batches,
             fuzzer.generation,
             server.generation
         ),
     );
     let code = |e: TimerError| total[e as usize];
+    // The fuzzer is not in grab-tasks: each of its grabs was refused, so
+    // no grab ever stood (no Busy) and no rate change or answer took.
     t.check_said(
         "fuzz-replies",
-        total[0] > 0 && code(TimerError::NotOwner) > 0 && code(TimerError::StaleHandle) > 0 && code(TimerError::ServerDied) == 0,
+        total[0] > 0
+            && code(TimerError::NotOwner) > 0
+            && code(TimerError::StaleHandle) > 0
+            && code(TimerError::NotPermitted) > 0
+            && code(TimerError::Busy) == 0
+            && code(TimerError::ServerDied) == 0,
         format_args!(
-            "ok {}, StaleHandle {}, NotOwner {}, AlreadyPending {}, QuotaExceeded {}, BadNotification {}, Busy {}, NotGrabber {}, BadRate {}, Unsupported {}, other {}",
+            "ok {}, StaleHandle {}, NotOwner {}, NotPermitted {}, HookQuota {}, AlreadyPending {}, QuotaExceeded {}, BadNotification {}, Busy {}, NotGrabber {}, BadRate {}, Unsupported {}, other {}",
             total[0],
             code(TimerError::StaleHandle),
             code(TimerError::NotOwner),
+            code(TimerError::NotPermitted),
+            code(TimerError::HookQuota),
             code(TimerError::AlreadyPending),
             code(TimerError::QuotaExceeded),
             code(TimerError::BadNotification),
@@ -345,7 +567,7 @@ pub fn run_runner() -> ! {
             code(TimerError::NotGrabber),
             code(TimerError::BadRate),
             code(TimerError::Unsupported),
-            total[14]
+            total[MAX_CODE + 1]
         ),
     );
 
@@ -361,6 +583,38 @@ pub fn run_runner() -> ! {
         "serving-after-fuzz",
         matches!(rec, Some(r) if r.expires == j + 5 && r.fired_at == j + 5 && r.token == 9),
         format_args!("{:?}", rec),
+    );
+
+    // Let the hostile task print its results, and wait for its report.
+    if let Some((sender, _)) = hostile {
+        sys_reply(sender, 0, &[]);
+    }
+    t.failed += collect_reports(1, |m, body| match note(m, body) {
+        Some(n) => {
+            hostile = Some(n);
+            sys_reply(m.sender, 0, &[]);
+        }
+        None => sys_reply(m.sender, 1, &[]),
+    });
+    let hostile = hostile.map(|(id, n)| (id.index(), n));
+
+    // The hostile task still holds its whole hook quota; the table is not
+    // its to fill: this task registers a hook, and (in grab-tasks) grabs.
+    let (chain, n) = hook_owners(&timer);
+    let held = hostile.map_or(0, |(i, _)| chain[..n].iter().filter(|e| e.1 as usize == i).count());
+    let said = hostile.map_or(0, |(_, c)| c as usize);
+    let mine = timer.hook_register(notifications::HOOK_BIT as u8, false);
+    let grab = mine.and_then(|h| timer.hook_grab(h));
+    let undo = mine.and_then(|h| timer.hook_ungrab(h).and_then(|()| timer.hook_unregister(h)));
+    t.check_said(
+        "others-still-hook",
+        hostile.is_some() && held == said && held > 0 && mine.is_ok() && grab.is_ok() && undo.is_ok(),
+        format_args!(
+            "hostile task holds {} hooks (its quota); another task registered one ({:?}) and grabbed it ({:?})",
+            held,
+            mine.map(|_| ()),
+            grab
+        ),
     );
     console_writeln!(console(), "security tests done: {} failed", t.failed);
     kipc::semihost_exit(t.failed)

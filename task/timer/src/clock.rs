@@ -49,7 +49,9 @@ pub struct Clock {
     offset: i64,
     /// Jiffy the oneshot event is programmed for, if any.
     pub programmed: Option<u64>,
-    /// Tick interrupts taken (both modes), for tests and benchmarks.
+    /// Tick interrupts the device confirmed (both modes): acks that found
+    /// its update flag set. A spoofed post of the tick bit, or a stale
+    /// interrupt, is not counted. For tests and benchmarks.
     pub interrupts: u32,
 }
 
@@ -130,13 +132,21 @@ impl Clock {
         Ok(())
     }
 
-    /// Acknowledges a tick interrupt; false for a stale or spurious one.
+    /// Acknowledges a tick interrupt; false for a stale or spurious one,
+    /// which includes any post of the tick bit by another task: the
+    /// notification says only that the bit was posted, the device's update
+    /// flag (read and cleared by the driver's `ack`) says whether the
+    /// device fired.
     pub fn ack(&mut self) -> bool {
-        self.interrupts = self.interrupts.wrapping_add(1);
         // If the driver restarted, its devices are detached: set ours up
-        // again and treat this interrupt as a tick.
+        // again and treat this interrupt as a tick (not counted: there is
+        // no flag left to say whether the device fired).
         match self.ce.ack(self.dev) {
-            Ok(fresh) => fresh,
+            Ok(true) => {
+                self.interrupts = self.interrupts.wrapping_add(1);
+                true
+            }
+            Ok(false) => false,
             Err(_) => {
                 let _ = self.recover();
                 true

@@ -16,6 +16,26 @@
 //! generated dispatch and bad handles get errors, so no client input can
 //! fault the server; a task that dies loses its timers and hooks.
 //!
+//! Defences against a hostile client (issue 12), all from app.toml's
+//! `config` of this task:
+//! - `quota`: timers per task (`QuotaExceeded`).
+//! - `hook-quota`: client hooks per task (`HookQuota`), so one task
+//!   cannot fill the chain's 14 client slots and lock others out.
+//! - `grab-tasks`: the only tasks that may grab the tick (`NotPermitted`
+//!   for every other). Rate changes and "done" answers are the grabber's
+//!   alone (`NotGrabber`), so a task not listed cannot slow, speed up or
+//!   stop jiffies. A listed task is trusted with exactly that: while it
+//!   holds the grab it may run the device at up to 8x HZ and answer "done"
+//!   on every tick, which stops jiffies, the wheel and other tasks'
+//!   ordinary hooks for as long as it keeps doing so; other tasks'
+//!   `run_always` hooks still run on every tick, and a grabber that stays
+//!   silent for a tick is taken as "not done". List only drivers that need
+//!   a faster tick (seed 000's PC speaker).
+//! - Tick notifications: any task may `post` this task's tick bits. A tick
+//!   counts (in `Stats::interrupts`, and as jiffies in periodic mode) only
+//!   when the clockevent driver's `ack` finds the device's update flag set,
+//!   so a spoofed post costs one `ack` IPC and changes nothing.
+//!
 //! For inspectors: `TIMER_SERVER` points at the live [`Server`]; decode
 //! `core` (jiffies, the wheel, hooks), `clock` (device, mode) and `fired`
 //! by their DWARF field names.
@@ -37,7 +57,7 @@ use timer_api::wire::{
 };
 use timer_api::{Armed, Fetched, FiredRecord, Stats, TimerError};
 use timer_core::{
-    apply_slack, Expired, HookError, HookId, HookKind, Hz, Jiffies, Owner, Slack, TickVisitor, TimerCore, TimerHandle,
+    apply_slack, Expired, HookError, HookId, HookKind, HookPolicy, Hz, Jiffies, Owner, Slack, TickVisitor, TimerCore, TimerHandle,
     TimerKind, TimerMut,
 };
 use userlib::{sys_irq_control, sys_post, RecvMessage, TaskId};
@@ -57,6 +77,14 @@ const HOOKS: usize = 16;
 /// Tasks that may own timers: every task index the kernel allows (32), so
 /// a `u32` holds one bit per owner.
 const OWNERS: usize = 32;
+/// Who may hold hooks and grab the tick (app.toml `config.hook-quota`
+/// and `config.grab-tasks`; see the module docs).
+const HOOK_POLICY: HookPolicy =
+    HookPolicy { per_owner: config::HOOK_QUOTA as usize, grabbers: config::GRAB_TASKS_MASK };
+const _: () = assert!(
+    config::HOOK_QUOTA as usize <= HOOKS - 2,
+    "config.hook-quota exceeds the 14 client hook slots of the timer server"
+);
 
 /// What the wheel stores with each timer.
 #[derive(Copy, Clone, Debug, Default)]
@@ -145,6 +173,8 @@ fn hook_err(e: HookError) -> TimerError {
         HookError::Stale => TimerError::StaleHandle,
         HookError::Busy => TimerError::Busy,
         HookError::NotGrabber => TimerError::NotGrabber,
+        HookError::Quota => TimerError::HookQuota,
+        HookError::NotPermitted => TimerError::NotPermitted,
     }
 }
 
@@ -536,7 +566,7 @@ impl idl::InOrderTimerImpl for Server {
             return Err(TimerError::BadNotification.into());
         }
         self.catch_up();
-        let id = self.core.register_hook(Owner(me as u16), run_always).map_err(hook_err)?;
+        let id = self.core.register_hook(Owner(me as u16), run_always, &HOOK_POLICY).map_err(hook_err)?;
         self.hooks[(id.to_bits() & 0xFF) as usize] = HookMeta { task: msg.sender.0, bit: notification };
         self.update_mode();
         Ok(id.to_bits())
@@ -554,7 +584,7 @@ impl idl::InOrderTimerImpl for Server {
 
     fn hook_grab(&mut self, msg: &RecvMessage, hook: u16) -> Result<(), RequestError<TimerError>> {
         let id = self.own_hook(msg, hook)?;
-        self.core.grab_hook(id).map_err(hook_err)?;
+        self.core.grab_hook(id, &HOOK_POLICY).map_err(hook_err)?;
         Ok(())
     }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use timer_bench::*;
-use timer_core::{HookId, Hz, Jiffies, Owner, TickVisitor, TimerCore};
+use timer_core::{HookId, HookPolicy, Hz, Jiffies, Owner, TickVisitor, TimerCore};
 
 const NS: [usize; 4] = [1_000, 10_000, 100_000, 1_000_000];
 
@@ -301,7 +301,7 @@ fn w7(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("escapement", hooks), &hooks, |b, &hooks| {
             let mut core: Box<TimerCore<16, 70>> = Box::new(TimerCore::starting_at(Hz::new(1000).unwrap(), Jiffies(0)));
             for k in 0..hooks {
-                core.register_hook(Owner(k as u16), false).unwrap();
+                core.register_hook(Owner(k as u16), false, &HookPolicy::ANY).unwrap();
             }
             let mut v = Count(0);
             b.iter(|| {

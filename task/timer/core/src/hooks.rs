@@ -26,6 +26,13 @@
 //!
 //! Guarantees: fixed capacity `H` (at most 255), no heap; stale [`HookId`]s
 //! are rejected by an 8-bit generation; removing the grabber releases the grab.
+//!
+//! Who may do what is a [`HookPolicy`] (the timer server's app.toml config:
+//! `hook-quota`, `grab-tasks`), enforced by `TimerCore::register_hook`
+//! and `TimerCore::grab_hook`: one owner cannot take every slot of the
+//! chain, and only owners the image trusts can grab the tick. The chain
+//! itself ([`HookChain::setup`], [`HookChain::grab`]) is the mechanism and
+//! checks no policy.
 
 use crate::pool::Owner;
 
@@ -80,6 +87,34 @@ pub enum HookError {
     Busy,
     /// `ungrab` by a hook that is not the grabber.
     NotGrabber,
+    /// The owner already holds as many client hooks as the policy allows
+    /// (`HookPolicy::per_owner`).
+    Quota,
+    /// The hook's owner may not grab the tick (not in
+    /// `HookPolicy::grabbers`), or the hook is a built-in step.
+    NotPermitted,
+}
+
+/// Limits on client hooks: the timer server's `hook-quota` and
+/// `grab-tasks` config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HookPolicy {
+    /// Most client hooks one owner may hold at once.
+    pub per_owner: usize,
+    /// Bit `i` set: owner `i` may grab the tick. Owners 32 and above
+    /// never may.
+    pub grabbers: u32,
+}
+
+impl HookPolicy {
+    /// No limits: any owner may hold any number of hooks and grab (tests
+    /// and benchmarks of the chain itself; never a server's policy).
+    pub const ANY: HookPolicy = HookPolicy { per_owner: usize::MAX, grabbers: u32::MAX };
+
+    /// Whether `owner` may grab the tick.
+    pub const fn may_grab(&self, owner: Owner) -> bool {
+        (owner.0 as u32) < 32 && self.grabbers & (1 << owner.0) != 0
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -234,6 +269,11 @@ impl<const H: usize> HookChain<H> {
             }
         }
         n
+    }
+
+    /// Number of client hooks `owner` holds.
+    pub fn owned_by(&self, owner: Owner) -> usize {
+        self.slots.iter().filter(|s| s.live && s.kind == HookKind::Client(owner)).count()
     }
 
     /// Number of hooks in the chain.
@@ -416,6 +456,30 @@ mod tests {
         c.unregister(a).unwrap();
         assert_eq!(c.grabber(), None);
         c.grab(b).unwrap();
+    }
+
+    #[test]
+    fn owned_by_counts_live_client_hooks_of_one_owner() {
+        let mut c = HookChain::<8>::new();
+        c.setup(HookKind::RunWheel, false).unwrap();
+        let a = c.register(Owner(1)).unwrap();
+        c.setup(A, true).unwrap();
+        c.register(Owner(2)).unwrap();
+        assert_eq!((c.owned_by(Owner(1)), c.owned_by(Owner(2)), c.owned_by(Owner(3))), (2, 1, 0));
+        c.unregister(a).unwrap();
+        assert_eq!(c.owned_by(Owner(1)), 1);
+        c.remove_owner(Owner(1));
+        assert_eq!(c.owned_by(Owner(1)), 0);
+    }
+
+    #[test]
+    fn policy_may_grab_only_listed_owners_below_32() {
+        let p = HookPolicy { per_owner: 2, grabbers: 1 << 4 | 1 << 31 };
+        assert!(p.may_grab(Owner(4)) && p.may_grab(Owner(31)));
+        assert!(!p.may_grab(Owner(0)) && !p.may_grab(Owner(5)));
+        // Past the mask: never, and no shift overflow.
+        assert!(!p.may_grab(Owner(32)) && !p.may_grab(Owner(u16::MAX)));
+        assert!(HookPolicy::ANY.may_grab(Owner(0)) && !HookPolicy::ANY.may_grab(Owner(40)));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub mod slack;
 pub mod tick;
 pub mod wheel;
 
-pub use hooks::{ChainRun, HookChain, HookError, HookId, HookKind, HookRole};
+pub use hooks::{ChainRun, HookChain, HookError, HookId, HookKind, HookPolicy, HookRole};
 pub use jiffies::{
     time_after, time_after64, time_after_eq, time_after_eq64, time_before, time_before64, time_before_eq,
     time_before_eq64, time_in_range, time_in_range64, Hz, Jiffies,

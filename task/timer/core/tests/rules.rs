@@ -324,7 +324,7 @@ fn tick_advances_jiffies_runs_wheel_and_client_hooks_first() {
     let at = c.after_msecs(25); // 2.5 jiffies -> 3
     assert_eq!(at, Jiffies(0x1_0000_0001));
     c.wheel_mut().add_timer(t, at).unwrap();
-    c.register_hook(Owner(7), false).unwrap();
+    c.register_hook(Owner(7), false, &HookPolicy::ANY).unwrap();
     let mut r = Rec::default();
     let rep = c.tick(1, &mut r);
     assert_eq!(rep, TickReport { grabbed_done: false, advanced: true, ran_wheel: true, fired: 0 });
@@ -342,11 +342,11 @@ fn grabber_done_suppresses_builtins_unless_run_always() {
     let mut c = Core::starting_at(Hz::new(1000).unwrap(), Jiffies(0));
     let t = c.wheel_mut().alloc(Owner(4), 1, TimerKind::Normal, 4).unwrap();
     c.wheel_mut().add_timer(t, Jiffies(1)).unwrap();
-    let plain = c.register_hook(Owner(5), false).unwrap();
-    let always = c.register_hook(Owner(6), true).unwrap();
-    let g = c.register_hook(Owner(7), false).unwrap();
-    c.grab_hook(g).unwrap();
-    assert_eq!(c.grab_hook(plain), Err(HookError::Busy));
+    let plain = c.register_hook(Owner(5), false, &HookPolicy::ANY).unwrap();
+    let always = c.register_hook(Owner(6), true, &HookPolicy::ANY).unwrap();
+    let g = c.register_hook(Owner(7), false, &HookPolicy::ANY).unwrap();
+    c.grab_hook(g, &HookPolicy::ANY).unwrap();
+    assert_eq!(c.grab_hook(plain, &HookPolicy::ANY), Err(HookError::Busy));
     let mut r = Rec { done: true, ..Default::default() };
     let rep = c.tick(1, &mut r);
     assert_eq!(rep, TickReport { grabbed_done: true, advanced: false, ran_wheel: false, fired: 0 });
@@ -367,6 +367,115 @@ fn grabber_done_suppresses_builtins_unless_run_always() {
     assert_eq!(c.unregister_hook(builtin), Err(HookError::Stale));
 }
 
+/// The timer server's hook table: 16 hooks, 14 for clients.
+type Served = TimerCore<16, 16, u32>;
+
+/// Issue 12, item 5: one owner took all 14 client slots. With a quota of 2
+/// it gets exactly 2, the next is `Quota`, and other owners still register.
+#[test]
+fn hook_quota_refuses_at_exactly_the_quota_and_others_still_register() {
+    let policy = HookPolicy { per_owner: 2, grabbers: 0 };
+    let mut c = Served::starting_at(Hz::new(100).unwrap(), Jiffies(0));
+    let a = c.register_hook(Owner(5), false, &policy).unwrap();
+    c.register_hook(Owner(5), true, &policy).unwrap();
+    assert_eq!(c.register_hook(Owner(5), false, &policy), Err(HookError::Quota));
+    assert_eq!(c.register_hook(Owner(5), true, &policy), Err(HookError::Quota));
+    assert_eq!(c.hooks().owned_by(Owner(5)), 2);
+    c.register_hook(Owner(6), false, &policy).unwrap();
+    // Unregistering gives one back; a forgotten owner gets all back.
+    c.unregister_hook(a).unwrap();
+    c.register_hook(Owner(5), false, &policy).unwrap();
+    assert_eq!(c.forget_owner(Owner(5)), (2, 0));
+    c.register_hook(Owner(5), false, &policy).unwrap();
+    c.register_hook(Owner(5), false, &policy).unwrap();
+    // Fill the table: 7 owners x 2 = 14 client hooks. A newcomer finds it
+    // full; an owner at its quota is told about its quota first.
+    for o in [6u16, 7, 8, 9, 10, 11] {
+        while c.hooks().owned_by(Owner(o)) < 2 {
+            c.register_hook(Owner(o), false, &policy).unwrap();
+        }
+    }
+    assert_eq!(c.hooks().client_hooks(), 14);
+    assert_eq!(c.register_hook(Owner(12), false, &policy), Err(HookError::Full));
+    assert_eq!(c.register_hook(Owner(5), false, &policy), Err(HookError::Quota));
+    // Without a quota (the attack as reported): one owner takes every slot.
+    let mut open = Served::starting_at(Hz::new(100).unwrap(), Jiffies(0));
+    let mut n = 0;
+    while open.register_hook(Owner(5), false, &HookPolicy::ANY).is_ok() {
+        n += 1;
+    }
+    assert_eq!(n, 14);
+    assert_eq!(open.register_hook(Owner(6), false, &HookPolicy::ANY), Err(HookError::Full));
+}
+
+#[test]
+fn quota_of_zero_allows_no_hooks() {
+    let policy = HookPolicy { per_owner: 0, grabbers: u32::MAX };
+    let mut c = Served::starting_at(Hz::new(100).unwrap(), Jiffies(0));
+    assert_eq!(c.register_hook(Owner(1), false, &policy), Err(HookError::Quota));
+    assert_eq!(c.hooks().len(), 2);
+}
+
+/// Issue 12, item 5: any task could grab. Only owners in `grabbers` may;
+/// the refusal comes before `Busy` and changes nothing; built-in steps can
+/// never be grabbed.
+#[test]
+fn grab_needs_permission_checked_before_busy() {
+    let policy = HookPolicy { per_owner: 2, grabbers: 1 << 7 };
+    let mut c = Served::starting_at(Hz::new(100).unwrap(), Jiffies(0));
+    let builtin = c.hooks().iter().last().unwrap().0;
+    let h5 = c.register_hook(Owner(5), false, &policy).unwrap();
+    let h7 = c.register_hook(Owner(7), false, &policy).unwrap();
+    assert_eq!(c.grab_hook(h5, &policy), Err(HookError::NotPermitted));
+    assert_eq!(c.hooks().grabber(), None);
+    assert_eq!(c.grab_hook(builtin, &policy), Err(HookError::NotPermitted));
+    assert_eq!(c.grab_hook(builtin, &HookPolicy::ANY), Err(HookError::NotPermitted));
+    c.grab_hook(h7, &policy).unwrap();
+    assert_eq!(c.grab_hook(h5, &policy), Err(HookError::NotPermitted));
+    assert_eq!(c.grab_hook(h7, &policy), Err(HookError::Busy));
+    assert_eq!(c.hooks().grabber(), Some(h7));
+    // A stale id is still Stale, not NotPermitted.
+    c.unregister_hook(h5).unwrap();
+    assert_eq!(c.grab_hook(h5, &policy), Err(HookError::Stale));
+}
+
+/// A task that may not grab has no way to stop jiffies: without a grabber
+/// a "done" answer has no meaning, and every tick advances jiffies.
+#[test]
+fn non_grabber_cannot_freeze_jiffies() {
+    let policy = HookPolicy { per_owner: 2, grabbers: 1 << 7 };
+    let mut c = Served::starting_at(Hz::new(100).unwrap(), Jiffies(0));
+    let h = c.register_hook(Owner(5), false, &policy).unwrap();
+    assert_eq!(c.grab_hook(h, &policy), Err(HookError::NotPermitted));
+    let mut r = Rec { done: true, ..Default::default() };
+    for _ in 0..80 {
+        let rep = c.tick(1, &mut r);
+        assert!(!rep.grabbed_done && rep.advanced && rep.ran_wheel);
+    }
+    assert_eq!(c.jiffies(), Jiffies(80));
+    assert!(r.log.iter().all(|l| l == "hook5"));
+}
+
+/// What a permitted grabber can still do (app.toml trusts it): answering
+/// "done" stops jiffies, the wheel and other owners' ordinary hooks, but
+/// never another owner's `run_always` hook.
+#[test]
+fn permitted_grabber_done_stops_jiffies_but_not_run_always_hooks() {
+    let policy = HookPolicy { per_owner: 2, grabbers: 1 << 7 };
+    let mut c = Served::starting_at(Hz::new(100).unwrap(), Jiffies(0));
+    c.register_hook(Owner(5), false, &policy).unwrap();
+    c.register_hook(Owner(6), true, &policy).unwrap();
+    let g = c.register_hook(Owner(7), false, &policy).unwrap();
+    c.grab_hook(g, &policy).unwrap();
+    let mut r = Rec { done: true, ..Default::default() };
+    for _ in 0..8 {
+        c.tick(1, &mut r);
+    }
+    assert_eq!(c.jiffies(), Jiffies(0));
+    assert_eq!(r.log.iter().filter(|l| *l == "hook6").count(), 8);
+    assert_eq!(r.log.iter().filter(|l| *l == "hook5").count(), 0);
+}
+
 #[test]
 fn tickless_deadline_respects_hooks_and_deferrable() {
     let mut c = Core::starting_at(Hz::new(1000).unwrap(), Jiffies(100));
@@ -377,7 +486,7 @@ fn tickless_deadline_respects_hooks_and_deferrable() {
     let n = c.wheel_mut().alloc(Owner(1), 0, TimerKind::Normal, 4).unwrap();
     c.wheel_mut().add_timer(n, Jiffies(90_000)).unwrap();
     assert_eq!(c.tickless_deadline(), Some(Some(Jiffies(90_000))));
-    let h = c.register_hook(Owner(2), false).unwrap();
+    let h = c.register_hook(Owner(2), false, &HookPolicy::ANY).unwrap();
     assert_eq!(c.tickless_deadline(), None);
     c.unregister_hook(h).unwrap();
     // Sleep until the deadline and catch up in one tick: the deferrable
@@ -438,8 +547,8 @@ fn idle_tick_is_a_full_tick_with_nothing_to_do() {
     for step in 0..1100 {
         if step == 600 {
             // A client hook: every tick must go through the chain.
-            a.register_hook(Owner(3), false).unwrap();
-            b.register_hook(Owner(3), false).unwrap();
+            a.register_hook(Owner(3), false, &HookPolicy::ANY).unwrap();
+            b.register_hook(Owner(3), false, &HookPolicy::ANY).unwrap();
         }
         let before = a.jiffies();
         if a.tick_if_idle() {
