@@ -32,7 +32,7 @@ impl Kernel {
     /// null (with nothing changed) if the general path must run.
     #[inline(always)]
     pub(crate) fn try_fastpath(&mut self, caller: usize) -> *mut Task {
-        let nr = self.tasks[caller].save.r11;
+        let nr = self.tasks[caller].save.syscall_number();
         // Plain comparisons, IPC first: a jump table costs the round trip
         // more than it saves the others.
         if nr == Sysnum::Send as u32 {
@@ -67,11 +67,11 @@ impl Kernel {
     /// over the set's bits: usually the set is empty.
     #[inline(always)]
     fn sender_queued(&self, me: TaskId) -> bool {
-        let mut bits = self.sending.0;
+        let mut bits = self.tasks.sending().0;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
             bits &= bits - 1;
-            if matches!(self.tasks[i].state, TaskState::Healthy(SchedState::InSend(to)) if to == me) {
+            if matches!(*self.tasks[i].state(), TaskState::Healthy(SchedState::InSend(to)) if to == me) {
                 return true;
             }
         }
@@ -91,17 +91,17 @@ impl Kernel {
 
     #[inline(always)]
     fn fast_send(&mut self, caller: usize) -> *mut Task {
-        let s = &self.tasks[caller].save;
-        let (r4, out_ptr, out_len, in_ptr, in_len, lease_count) = (s.r4, s.r5, s.r6, s.r7, s.r8, s.r10);
-        let target = TaskId(r4 as u16);
+        let a = self.tasks[caller].save.send_args();
+        let (out_ptr, out_len, in_ptr, in_len) = (a.message.base, a.message.len, a.reply.base, a.reply.len);
+        let target = a.target;
         let t = target.index();
         // Out of range includes TaskId::KERNEL: kernel IPC is slow-path.
-        if lease_count != 0 || t >= self.tasks.len() {
+        if a.leases.len != 0 || t >= self.tasks.len() {
             return core::ptr::null_mut();
         }
         let (rt, ct) = (&self.tasks[t], &self.tasks[caller]);
         let caller_id = ct.id;
-        let from = match rt.state {
+        let from = match *rt.state() {
             TaskState::Healthy(SchedState::InRecv(from)) => from,
             _ => return core::ptr::null_mut(),
         };
@@ -116,23 +116,17 @@ impl Kernel {
 
         // Commit: as `deliver`, then the receiver runs.
         let r = &mut self.tasks[t].save;
-        let n = out_len.min(r.r5);
+        let buffer = r.recv_args().buffer;
+        let n = out_len.min(buffer.len);
         // Safety: the message was checked readable by the sender just now;
-        // the receiver's buffer (r4, r5) was checked writable by it when it
-        // entered `recv`, and `n` is within both.
-        unsafe { arch::copy_user(out_ptr, r.r4, n) };
-        r.r4 = 0;
-        r.r5 = caller_id.0 as u32;
-        r.r6 = r4 >> 16;
-        r.r7 = out_len;
-        r.r8 = in_len;
-        r.r9 = 0;
-        // Known transitions (receiver InRecv -> Runnable, caller Runnable
-        // -> InReply): only the runnable set changes.
-        self.tasks[t].state = TaskState::Healthy(SchedState::Runnable);
-        self.runnable.insert(t);
-        self.tasks[caller].state = TaskState::Healthy(SchedState::InReply(target));
-        self.runnable.remove(caller);
+        // the receiver's buffer was checked writable by it when it entered
+        // `recv`, and `n` is within both.
+        unsafe { arch::copy_user(out_ptr, buffer.base, n) };
+        r.set_recv_message(caller_id, a.operation as u32, out_len, in_len, 0);
+        // Known transitions: receiver InRecv -> Runnable, caller Runnable
+        // -> InReply.
+        // Safety: `t` checked in bounds first; `caller` is the current task.
+        unsafe { self.tasks.wake_and_block(t, caller, SchedState::InReply(target)) };
         self.current = t;
         self.woken = None;
         // Safety: `t < self.tasks.len()`, checked first.
@@ -142,18 +136,19 @@ impl Kernel {
     #[inline(always)]
     fn fast_reply_recv(&mut self, caller: usize) -> *mut Task {
         let s = &self.tasks[caller].save;
-        let (buf, buf_len, mask) = (s.r4, s.r5, s.r6);
-        let (peer, code, ptr, len) = (TaskId(s.r7 as u16), s.r8, s.r9, s.r10);
+        let (recv, reply) = (s.recv_args(), s.reply_recv_args());
+        let (buf, buf_len, mask) = (recv.buffer.base, recv.buffer.len, recv.mask);
+        let (peer, code, ptr, len) = (reply.peer, reply.code, reply.message.base, reply.message.len);
         let p = peer.index();
         if p >= self.tasks.len() {
             return core::ptr::null_mut();
         }
         let (pt, ct) = (&self.tasks[p], &self.tasks[caller]);
         let me = ct.id;
-        let waiting = matches!(pt.state, TaskState::Healthy(SchedState::InReply(r)) if r == me);
+        let waiting = matches!(*pt.state(), TaskState::Healthy(SchedState::InReply(r)) if r == me);
         if !waiting
             || pt.id != peer
-            || len > pt.save.r8
+            || len > pt.save.send_args().reply.len
             || ct.notifications & mask != 0
             || !self.fast_slice_ok(caller, ptr, len, region_attr::READ)
             || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
@@ -166,47 +161,43 @@ impl Kernel {
             return core::ptr::null_mut();
         }
 
-        // Commit: the reply as `reply` in `syscalls`, the caller blocked as an open
-        // `recv` leaves it (buffer, length, mask already in r4..r6; r7 and
-        // r8 cleared as `sys_reply_recv` clears them), then the best
-        // runnable task.
+        // Commit: the reply as `reply` in `syscalls`, the caller blocked as an
+        // open `recv` leaves it (buffer, length and mask already where `recv`
+        // keeps them; the reply half retired as `sys_reply_recv` retires
+        // it), then the best runnable task.
         let pr = &mut self.tasks[p].save;
+        let into = pr.send_args().reply.base;
         // Safety: the reply was checked readable by the caller just now; the
-        // peer's reply buffer (r7, capacity r8) was checked writable at its
-        // send, and `len <= r8`.
-        unsafe { arch::copy_user(ptr, pr.r7, len) };
-        pr.r4 = code;
-        pr.r5 = len;
-        // Known transitions (peer InReply -> Runnable here, caller Runnable
-        // -> InRecv below): only the runnable set changes.
-        self.tasks[p].state = TaskState::Healthy(SchedState::Runnable);
-        self.runnable.insert(p);
-        let cs = &mut self.tasks[caller].save;
-        (cs.r7, cs.r8) = (0, 0);
-        self.tasks[caller].state = TaskState::Healthy(SchedState::InRecv(None));
-        self.runnable.remove(caller);
+        // peer's reply buffer was checked writable at its send, and `len`
+        // is within its capacity.
+        unsafe { arch::copy_user(ptr, into, len) };
+        pr.set_send_result(code, len);
+        // Known transitions: peer InReply -> Runnable, caller Runnable ->
+        // InRecv.
+        self.tasks[caller].save.retire_reply();
+        // Safety: `p` checked in bounds first; `caller` is the current task.
+        unsafe { self.tasks.wake_and_block(p, caller, SchedState::InRecv(None)) };
         // Usually the client is the only runnable task as good as itself:
         // it runs, with no scan. Otherwise the full choice (the peer is
         // runnable, so one always exists).
         let best = self.at_or_above.get(self.tasks[p].priority.0 as usize).map_or(u32::MAX, |m| m.0);
         self.woken = None;
-        if self.runnable.0 & best == 1 << p {
+        if self.tasks.runnable().0 & best == 1 << p {
             self.current = p;
             // Safety: `p < self.tasks.len()`, checked first.
             return unsafe { self.task_ptr(p) };
         }
         let tasks = &*self.tasks;
-        self.current = sched::select(self.runnable, caller, |i| tasks[i].priority.0).unwrap_or(p);
+        self.current = sched::select(self.tasks.runnable(), caller, |i| tasks[i].priority.0).unwrap_or(p);
         &mut self.tasks[self.current]
     }
 
-    /// An open `recv` (buffer, length, mask in r4..r6; r7 without the
-    /// closed bit; r8 the caller's IRQs to re-enable first) that no queued
-    /// sender completes.
+    /// An open `recv` (not closed to one sender; perhaps re-enabling some
+    /// of the caller's IRQs first) that no queued sender completes.
     #[inline(always)]
     fn fast_recv(&mut self, caller: usize) -> *mut Task {
-        let s = &self.tasks[caller].save;
-        let (buf, buf_len, mask, from_raw, rearm) = (s.r4, s.r5, s.r6, s.r7, s.r8);
+        let a = self.tasks[caller].save.recv_args();
+        let (buf, buf_len, mask, from_raw, rearm) = (a.buffer.base, a.buffer.len, a.mask, a.from, a.rearm);
         let me = self.tasks[caller].id;
         if from_raw & (1 << 31) != 0
             || !self.fast_slice_ok(caller, buf, buf_len, region_attr::WRITE)
@@ -224,7 +215,7 @@ impl Kernel {
         }
         self.set_sched(caller, SchedState::InRecv(None));
         let tasks = &*self.tasks;
-        match sched::select(self.runnable, caller, |i| tasks[i].priority.0) {
+        match sched::select(self.tasks.runnable(), caller, |i| tasks[i].priority.0) {
             Some(n) => self.current = n,
             None => self.panic(format_args!("no runnable task (idle must never block)")),
         }
@@ -232,18 +223,17 @@ impl Kernel {
         &mut self.tasks[self.current]
     }
 
-    /// `post` (target in r4, bits in r5) to a task of the current
-    /// generation; the target runs at once if it woke and outranks the
+    /// `post` to a task of the current generation; the target runs at once if it woke and outranks the
     /// caller.
     #[inline(always)]
     fn fast_post(&mut self, caller: usize) -> *mut Task {
-        let s = &self.tasks[caller].save;
-        let (target, bits) = (TaskId(s.r4 as u16), s.r5);
+        let (target, bits) = self.tasks[caller].save.two_args();
+        let target = TaskId(target as u16);
         let t = target.index();
         if t >= self.tasks.len() || self.tasks[t].id != target {
             return core::ptr::null_mut();
         }
-        self.tasks[caller].save.r4 = 0;
+        self.tasks[caller].save.set_result(0);
         if self.post(t, bits) && self.tasks[t].priority < self.tasks[caller].priority {
             self.current = t;
         }
@@ -251,12 +241,11 @@ impl Kernel {
         &mut self.tasks[self.current]
     }
 
-    /// `irq_control` (notification mask in r4, enable flag in r5) naming at
-    /// least one of the caller's IRQs.
+    /// `irq_control` naming at least one of the caller's IRQs.
     #[inline(never)]
     fn fast_irq_control(&mut self, caller: usize) -> *mut Task {
-        let s = &self.tasks[caller].save;
-        if !self.set_irqs(caller, s.r4, s.r5 != 0) {
+        let (mask, enable) = self.tasks[caller].save.two_args();
+        if !self.set_irqs(caller, mask, enable != 0) {
             return core::ptr::null_mut();
         }
         &mut self.tasks[caller]
@@ -285,14 +274,11 @@ mod tests {
             tasks: k
                 .tasks
                 .iter()
-                .map(|t| {
-                    let s = &t.save;
-                    (t.state, [s.r4, s.r5, s.r6, s.r7, s.r8, s.r9, s.r10, s.r11], t.generation.get(), t.notifications)
-                })
+                .map(|t| (*t.state(), t.save.words(), t.generation.get(), t.notifications))
                 .collect(),
             current: k.current,
-            runnable: k.runnable,
-            sending: k.sending,
+            runnable: k.tasks.runnable(),
+            sending: k.tasks.sending(),
         }
     }
 
@@ -352,19 +338,19 @@ mod tests {
             k.set_sched(i, s);
             k.tasks[i].notifications = if rng.below(4) == 0 { 1 << rng.below(3) } else { 0 };
             // A blocked receiver keeps an empty buffer and a mask.
-            k.tasks[i].save = SavedState { r4: 0x2000_0000, r5: 0, r6: rng.below(8), ..SavedState::default() };
+            k.tasks[i].save = SavedState::default();
+            k.tasks[i].save.set_call(0, &[0x2000_0000, 0, rng.below(8)]);
         }
         k.set_sched(n - 1, SchedState::Runnable);
         k.set_sched(caller, SchedState::Runnable);
         k.current = caller;
         let target = id(rng, k);
-        let s = &mut k.tasks[caller].save;
         match rng.below(5) {
             0 => {
-                s.r11 = Sysnum::Send as u32;
-                s.r4 = target.0 as u32 | rng.below(4) << 16;
-                (s.r5, s.r6, s.r7, s.r8, s.r9) = (0x2000_0100, some_len(rng), 0x2000_0200, some_len(rng), 0x2000_0300);
-                s.r10 = (rng.below(4) == 0) as u32;
+                let r4 = target.0 as u32 | rng.below(4) << 16;
+                let (r5, r6, r7, r8, r9) = (0x2000_0100, some_len(rng), 0x2000_0200, some_len(rng), 0x2000_0300);
+                let r10 = (rng.below(4) == 0) as u32;
+                k.tasks[caller].save.set_call(Sysnum::Send as u32, &[r4, r5, r6, r7, r8, r9, r10]);
             }
             1 => {
                 // Half the time, answer a client that really waits for us.
@@ -376,33 +362,32 @@ mod tests {
                 } else {
                     target
                 };
-                let s = &mut k.tasks[caller].save;
-                s.r11 = Sysnum::ReplyRecv as u32;
-                (s.r4, s.r5, s.r6) = (0x2000_0200, some_len(rng), rng.below(8));
-                (s.r7, s.r8, s.r9, s.r10) = (target.0 as u32, rng.below(3), 0x2000_0100, some_len(rng));
+                let (r4, r5, r6) = (0x2000_0200, some_len(rng), rng.below(8));
+                let (r7, r8, r9, r10) = (target.0 as u32, rng.below(3), 0x2000_0100, some_len(rng));
+                k.tasks[caller].save.set_call(Sysnum::ReplyRecv as u32, &[r4, r5, r6, r7, r8, r9, r10]);
             }
             2 => {
-                s.r11 = Sysnum::Recv as u32;
-                (s.r4, s.r5, s.r6) = (0x2000_0200, some_len(rng), rng.below(8));
+                let (r4, r5, r6) = (0x2000_0200, some_len(rng), rng.below(8));
                 // Sometimes re-enabling IRQs (owned by tasks 2 and 4) first.
-                s.r8 = if rng.below(4) == 0 { rng.below(8) } else { 0 };
+                let r8 = if rng.below(4) == 0 { rng.below(8) } else { 0 };
                 // Open mostly; sometimes closed to one sender or the kernel.
-                s.r7 = match rng.below(4) {
+                let r7 = match rng.below(4) {
                     0 => 1 << 31 | target.0 as u32,
                     1 => 1 << 31 | TaskId::KERNEL.0 as u32,
                     _ => 0,
                 };
+                k.tasks[caller].save.set_call(Sysnum::Recv as u32, &[r4, r5, r6, r7, r8]);
             }
             3 => {
-                s.r11 = Sysnum::Post as u32;
-                (s.r4, s.r5) = (target.0 as u32, 1 << rng.below(3));
+                let (mut r4, r5) = (target.0 as u32, 1 << rng.below(3));
                 if rng.below(8) == 0 {
-                    s.r4 = TaskId::KERNEL.0 as u32;
+                    r4 = TaskId::KERNEL.0 as u32;
                 }
+                k.tasks[caller].save.set_call(Sysnum::Post as u32, &[r4, r5]);
             }
             _ => {
-                s.r11 = Sysnum::IrqControl as u32;
-                (s.r4, s.r5) = (rng.below(8), rng.below(2));
+                let (r4, r5) = (rng.below(8), rng.below(2));
+                k.tasks[caller].save.set_call(Sysnum::IrqControl as u32, &[r4, r5]);
             }
         }
         caller
@@ -416,20 +401,16 @@ mod tests {
         let mut k = crate::tests::kernel(&PRIOS);
         k.irqs = &[IrqEntry { irq: 5, task: 2, mask: 1 }];
         k.current = 3;
-        let s = &mut k.tasks[3].save;
-        s.r11 = Sysnum::Recv as u32;
-        (s.r4, s.r5, s.r6, s.r7, s.r8) = (0x2000_0200, 0, 1, 0, 1);
+        k.tasks[3].save.set_call(Sysnum::Recv as u32, &[0x2000_0200, 0, 1, 0, 1]);
         assert!(k.try_fastpath(3).is_null());
         k.syscall_general(3);
         let fault = crate::task::FaultInfo::SyscallUsage(abi::UsageError::NoIrq);
-        assert!(matches!(k.tasks[3].state, TaskState::Faulted { fault: f, .. } if f == fault));
+        assert!(matches!(*k.tasks[3].state(), TaskState::Faulted { fault: f, .. } if f == fault));
         // The owner may: it blocks in the receive.
         k.current = 2;
-        let s = &mut k.tasks[2].save;
-        s.r11 = Sysnum::Recv as u32;
-        (s.r4, s.r5, s.r6, s.r7, s.r8) = (0x2000_0200, 0, 1, 0, 1);
+        k.tasks[2].save.set_call(Sysnum::Recv as u32, &[0x2000_0200, 0, 1, 0, 1]);
         assert_eq!(k.try_fastpath(2), &mut k.tasks[k.current] as *mut _);
-        assert_eq!(k.tasks[2].state, TaskState::Healthy(SchedState::InRecv(None)));
+        assert_eq!(*k.tasks[2].state(), TaskState::Healthy(SchedState::InRecv(None)));
     }
 
     /// Whenever a fast path takes a syscall, the outcome is exactly the
@@ -444,7 +425,7 @@ mod tests {
         for _ in 0..50_000 {
             let caller = scenario(&mut k, &mut rng);
             let before = snapshot(&k);
-            let nr = k.tasks[caller].save.r11;
+            let nr = k.tasks[caller].save.syscall_number();
             let next = k.try_fastpath(caller);
             if next.is_null() {
                 assert_eq!(snapshot(&k), before, "a declining fast path changed state");
@@ -454,14 +435,14 @@ mod tests {
             assert_eq!(next, &mut k.tasks[k.current] as *mut _, "the fast path returned another task than current");
             let fast = snapshot(&k);
             // Replay on the general path from the same state.
-            for (t, (state, r, g, notes)) in k.tasks.iter_mut().zip(&before.tasks) {
-                t.state = *state;
-                let s = &mut t.save;
-                [s.r4, s.r5, s.r6, s.r7, s.r8, s.r9, s.r10, s.r11] = *r;
+            for (t, (_, r, g, notes)) in k.tasks.iter_mut().zip(&before.tasks) {
+                t.save.set_call(r[7], &r[..7]);
                 t.set_generation(Generation::new(*g));
                 t.notifications = *notes;
             }
-            (k.current, k.runnable, k.sending) = (before.current, before.runnable, before.sending);
+            let states: Vec<TaskState> = before.tasks.iter().map(|t| t.0).collect();
+            k.tasks.restore(&states, before.runnable, before.sending);
+            k.current = before.current;
             k.syscall_general(caller);
             assert_eq!(snapshot(&k), fast, "fast and general paths differ from {before:?}");
             taken[nr as usize] += 1;

@@ -5,7 +5,7 @@
 //! small a reply buffer, a supervisor-only op from another task) are
 //! misuse and fault the caller. See `abi::KernelOp` for the wire format.
 
-use crate::syscalls::Misuse;
+use crate::err::Misuse;
 use crate::task::{FaultInfo, SchedState, TaskState};
 use crate::{arch, Kernel, SUPERVISOR};
 use abi::{state_code, KernelOp, TaskStatus, UsageError, KERNEL_OK};
@@ -17,28 +17,28 @@ fn bad() -> Misuse {
 
 /// Reads the `n`th little-endian u32 argument of the caller's message.
 fn arg(k: &Kernel, caller: usize, n: u32) -> Result<u32, Misuse> {
-    let s = &k.tasks[caller].save;
-    if s.r6 < (n + 1) * 4 {
+    let message = k.tasks[caller].save.send_args().message;
+    if message.len < (n + 1) * 4 {
         return Err(bad());
     }
     let mut b = [0u8; 4];
-    // Safety: the message range (r5, r6) was checked readable by the caller
-    // in `sys_send`, and `4n + 4 <= r6`.
-    unsafe { arch::copy_from_user(s.r5 + 4 * n, &mut b) };
+    // Safety: the message was checked readable by the caller in
+    // `sys_send`, and `4n + 4 <= message.len`.
+    unsafe { arch::copy_from_user(message.base + 4 * n, &mut b) };
     Ok(u32::from_le_bytes(b))
 }
 
 /// Writes `data` as the reply and completes the caller's send with OK.
 fn reply(k: &mut Kernel, caller: usize, data: &[u8]) -> Result<(), Misuse> {
     let s = &mut k.tasks[caller].save;
-    if (data.len() as u32) > s.r8 {
+    let buffer = s.send_args().reply;
+    if (data.len() as u32) > buffer.len {
         return Err(bad());
     }
-    // Safety: the reply buffer (r7, r8) was checked writable by the caller
-    // in `sys_send`, and `data.len() <= r8`.
-    unsafe { arch::copy_to_user(data, s.r7) };
-    s.set_ret(0, KERNEL_OK);
-    s.set_ret(1, data.len() as u32);
+    // Safety: the reply buffer was checked writable by the caller in
+    // `sys_send`, and `data.len() <= buffer.len`.
+    unsafe { arch::copy_to_user(data, buffer.base) };
+    s.set_send_result(KERNEL_OK, data.len() as u32);
     Ok(())
 }
 
@@ -63,7 +63,7 @@ pub(crate) fn handle(k: &mut Kernel, caller: usize, op: u16) -> Result<(), Misus
                 .iter()
                 .enumerate()
                 .skip(start)
-                .find(|(_, t)| matches!(t.state, TaskState::Faulted { .. }))
+                .find(|(_, t)| matches!(*t.state(), TaskState::Faulted { .. }))
                 .map_or(u32::MAX, |(i, _)| i as u32);
             reply(k, caller, &found.to_le_bytes())
         }
@@ -112,7 +112,7 @@ fn task_status(t: &crate::task::Task) -> TaskStatus {
         pending: t.notifications,
         ..TaskStatus::default()
     };
-    match t.state {
+    match *t.state() {
         TaskState::Healthy(s) => {
             st.state = code_of(s);
             st.peer = peer_of(s);

@@ -15,6 +15,7 @@
 
 pub mod arch;
 pub mod descs;
+mod err;
 pub mod faults;
 mod fastpath;
 pub mod irq;
@@ -29,7 +30,7 @@ pub mod umem;
 
 use abi::{TaskId, SUPERVISOR_FAULT_MASK};
 use descs::{region_attr, IrqEntry, RegionDesc};
-use task::{FaultInfo, SchedState, Task, TaskState};
+use task::{FaultInfo, SchedState, Task, TaskState, TaskTable};
 use taskset::TaskSet;
 
 /// The kernel's clock, in ticks, where Hubris's kernel keeps one (humility
@@ -45,7 +46,9 @@ pub const SUPERVISOR: usize = 0;
 /// All kernel state. One instance exists, built by [`startup::start_kernel`]
 /// and reached by the exception handlers through `arch`.
 pub struct Kernel {
-    pub tasks: &'static mut [Task],
+    /// The tasks, with the runnable and sending sets kept in step with
+    /// their states (see [`TaskTable`]).
+    pub tasks: TaskTable,
     pub regions: &'static [RegionDesc],
     pub irqs: &'static [IrqEntry],
     pub names: &'static [&'static str],
@@ -57,13 +60,6 @@ pub struct Kernel {
     /// any: after the syscall it is the next task without a full scan
     /// when it outranks the caller (see [`Kernel::after_syscall`]).
     pub woken: Option<usize>,
-    /// The tasks in `Healthy(Runnable)`. Kept in step with `tasks[i].state`
-    /// by [`Kernel::set_sched`] and [`Kernel::fault_task`], the only
-    /// writers of a task's state after boot.
-    pub runnable: TaskSet,
-    /// The tasks in `Healthy(InSend(_))`, kept the same way: `recv` looks
-    /// for its senders among these only.
-    pub sending: TaskSet,
     /// For each priority `q`, the tasks whose priority is `q` or better
     /// (fixed at boot): a woken task `p` is the only choice when
     /// `runnable & at_or_above[prio(p)]` is `p` alone, without a scan.
@@ -89,7 +85,7 @@ impl Kernel {
     ) -> Self {
         assert!(tasks.len() <= taskset::MAX_TASKS && !tasks.is_empty());
         let mut k = Kernel {
-            tasks,
+            tasks: TaskTable::new(tasks),
             regions,
             irqs,
             names,
@@ -97,8 +93,6 @@ impl Kernel {
             klog,
             current: 0,
             woken: None,
-            runnable: TaskSet::EMPTY,
-            sending: TaskSet::EMPTY,
             at_or_above: [TaskSet::EMPTY; 32],
         };
         for i in 0..k.tasks.len() {
@@ -107,9 +101,6 @@ impl Kernel {
             }
         }
         for i in 0..k.tasks.len() {
-            if let TaskState::Healthy(s) = k.tasks[i].state {
-                k.set_sched(i, s);
-            }
             let t = &mut k.tasks[i];
             let first = regions.get(t.descriptor.regions[0] as usize).copied().unwrap_or(RegionDesc::EMPTY);
             let rw = region_attr::READ | region_attr::WRITE;
@@ -120,18 +111,11 @@ impl Kernel {
         k
     }
 
-    /// Puts task `i` in healthy scheduling state `s`, keeping the runnable
-    /// and sending sets in step.
+    /// Puts task `i` in healthy scheduling state `s` (see
+    /// [`TaskTable::set_sched`]).
     #[inline(always)]
     pub(crate) fn set_sched(&mut self, i: usize, s: SchedState) {
-        self.tasks[i].state = TaskState::Healthy(s);
-        self.runnable.remove(i);
-        self.sending.remove(i);
-        match s {
-            SchedState::Runnable => self.runnable.insert(i),
-            SchedState::InSend(_) => self.sending.insert(i),
-            _ => {}
-        }
+        self.tasks.set_sched(i, s);
     }
 
     /// Chooses who runs next. The current task keeps the CPU unless it
@@ -141,9 +125,9 @@ impl Kernel {
         let tasks = &*self.tasks;
         let cur = self.current;
         // Safety of indexing: the runnable set only holds valid indices.
-        match sched::select(self.runnable, cur, |i| tasks[i].priority.0) {
+        match sched::select(self.tasks.runnable(), cur, |i| tasks[i].priority.0) {
             Some(n) => {
-                if !(self.runnable.contains(cur) && tasks[n].priority >= tasks[cur].priority) {
+                if !(self.tasks.runnable().contains(cur) && tasks[n].priority >= tasks[cur].priority) {
                     self.current = n;
                 }
             }
@@ -162,7 +146,7 @@ impl Kernel {
     /// Anything else (a stale or weaker hint) takes the full scan.
     pub fn reschedule_after_irq(&mut self) {
         match self.woken.take() {
-            Some(w) if self.runnable.contains(w) && self.tasks[w].priority < self.tasks[self.current].priority => {
+            Some(w) if self.tasks.runnable().contains(w) && self.tasks[w].priority < self.tasks[self.current].priority => {
                 self.current = w;
             }
             _ => self.reschedule(),
@@ -189,7 +173,7 @@ impl Kernel {
     pub fn after_syscall(&mut self) {
         let cur = self.current;
         let cur_prio = self.tasks[cur].priority;
-        let cur_ok = self.runnable.contains(cur);
+        let cur_ok = self.tasks.runnable().contains(cur);
         match self.woken.take() {
             Some(i) if self.tasks[i].priority < cur_prio || (!cur_ok && self.tasks[i].priority == cur_prio) => {
                 self.current = i;
@@ -202,18 +186,13 @@ impl Kernel {
     /// Stops task `i` with `fault`, reports it, and tells the supervisor.
     /// A fault of the supervisor itself is unrecoverable: kernel panic.
     pub fn fault_task(&mut self, i: usize, fault: FaultInfo) {
-        let t = &mut self.tasks[i];
-        let original_state = match t.state {
-            TaskState::Healthy(s) => s,
-            // Already faulted (e.g. a server reply-faults a dead client):
-            // keep the first cause.
-            TaskState::Faulted { .. } => return,
-        };
-        t.state = TaskState::Faulted { fault, original_state };
-        t.faults = t.faults.saturating_add(1);
+        // Already faulted (e.g. a server reply-faults a dead client): keep
+        // the first cause.
+        if self.tasks.fault(i, fault).is_none() {
+            return;
+        }
+        let t = &self.tasks[i];
         let (gen, n, shown) = (t.generation.get(), t.faults, t.fault_report_shown());
-        self.runnable.remove(i);
-        self.sending.remove(i);
         if shown && n > 32 {
             klog!(self, "kern: task #{} {} gen {} faulted: {} (fault {}; reports after the 32nd: powers of two only)", i, self.name(i), gen, FaultDisplay(&fault, self), n);
         } else if shown {
@@ -233,9 +212,9 @@ impl Kernel {
         let t = &mut self.tasks[i];
         t.notifications |= bits;
         // A receive, open or closed, always accepts the notification bits in
-        // its mask (saved in r6 when it blocked).
-        if let TaskState::Healthy(SchedState::InRecv(_)) = t.state {
-            let pending = t.notifications & t.save.r6;
+        // its mask (kept in its saved state while it waits).
+        if let TaskState::Healthy(SchedState::InRecv(_)) = *t.state() {
+            let pending = t.notifications & t.save.recv_args().mask;
             if pending != 0 {
                 t.notifications &= !pending;
                 self.deliver_notification(i, pending);
@@ -265,13 +244,7 @@ impl Kernel {
     /// (sending, awaiting its reply, or in a closed receive from it) woken
     /// with a dead code carrying the new generation.
     pub fn restart_task(&mut self, i: usize, start: bool) {
-        {
-            let t = &mut self.tasks[i];
-            t.set_generation(t.generation.next());
-            t.reinitialize();
-            t.paint_stack();
-        }
-        self.set_sched(i, if start { SchedState::Runnable } else { SchedState::Stopped });
+        self.tasks.restart(i, start);
         if start {
             self.note_woken(i);
         }
@@ -284,15 +257,14 @@ impl Kernel {
             if j == i {
                 continue;
             }
-            let blocked_on_i = match t.state {
+            let blocked_on_i = match *t.state() {
                 TaskState::Healthy(SchedState::InSend(p))
                 | TaskState::Healthy(SchedState::InReply(p))
                 | TaskState::Healthy(SchedState::InRecv(Some(p))) => p.index() == i && p != TaskId::KERNEL,
                 _ => false,
             };
             if blocked_on_i {
-                t.save.set_ret(0, code);
-                t.save.set_ret(1, 0);
+                t.save.set_send_result(code, 0);
                 self.set_sched(j, SchedState::Runnable);
                 self.note_woken(j);
             }
@@ -313,13 +285,7 @@ impl Kernel {
 impl Kernel {
     /// Completes task `i`'s `recv` with notification bits.
     fn deliver_notification(&mut self, i: usize, bits: u32) {
-        let s = &mut self.tasks[i].save;
-        s.set_ret(0, 0);
-        s.set_ret(1, TaskId::KERNEL.0 as u32);
-        s.set_ret(2, bits);
-        s.set_ret(3, 0);
-        s.set_ret(4, 0);
-        s.set_ret(5, 0);
+        self.tasks[i].save.set_recv_notification(bits);
         self.set_sched(i, SchedState::Runnable);
     }
 }
@@ -459,7 +425,7 @@ pub(crate) mod tests {
         k.current = 3;
         k.woken = None;
         // An interrupt's post wakes task 1 (blocked in recv, mask bit 0).
-        k.tasks[1].save.r6 = 1;
+        k.tasks[1].save.set_call(0, &[0, 0, 1]);
         assert!(k.post(1, 1));
         k.reschedule_after_irq();
         assert_eq!((k.current, k.woken), (1, None));
@@ -476,7 +442,7 @@ pub(crate) mod tests {
         // scan finds task 2.
         block(&mut k, 1);
         k.woken = Some(1);
-        k.tasks[2].save.r6 = 1;
+        k.tasks[2].save.set_call(0, &[0, 0, 1]);
         assert!(k.post(2, 1));
         assert_eq!(k.woken, Some(1));
         k.reschedule_after_irq();

@@ -1,16 +1,18 @@
-//! The syscalls: decoding a task's request from its saved registers,
+//! The syscalls: decoding a task's request from its saved state,
 //! checking it, and carrying it out.
 //!
 //! Every pointer is checked against the caller's regions before use, and
 //! every misuse faults the caller (see `abi::UsageError`); a well-formed
 //! request never faults anyone but can return an error code. IPC state
-//! lives in the blocked tasks' saved registers, as the syscall left them:
-//! a task in `InSend` still holds its message, reply buffer and lease
-//! table in r5..r10, and a task in `InRecv` its buffer and mask in r4..r7
-//! (r8, the IRQs it re-enabled on entry, is spent).
+//! lives in the blocked tasks' saved state, as the syscall left it: a task
+//! in `InSend` still holds its message, reply buffer and lease table
+//! (`send_args`), and a task in `InRecv` its buffer and mask (`recv_args`;
+//! the IRQs it re-enabled on entry are spent). Registers are the
+//! architecture's business (`arch::SavedState`).
 
 use crate::descs::region_attr;
 use crate::task::{FaultInfo, SchedState, Task, TaskState};
+use crate::err::{Misuse, SysResult};
 use crate::{arch, irq, kipc, Kernel};
 use abi::{
     ReplyFaultReason, Sysnum, TaskId, ULease, UsageError, BORROW_BAD_LEASE, BORROW_NOT_WAITING, LEASE_READ, LEASE_WRITE,
@@ -18,10 +20,6 @@ use abi::{
 /// Size of a lease descriptor in the lender's lease table.
 const LEASE_BYTES: u32 = core::mem::size_of::<ULease>() as u32;
 
-/// Why a syscall stopped early: the caller misused it.
-pub(crate) struct Misuse(pub UsageError);
-
-type SysResult = Result<(), Misuse>;
 
 impl Kernel {
     /// Entry point from `arch` for an `svc` by the current task. On return
@@ -88,31 +86,26 @@ impl Kernel {
     }
 
     fn sys_send(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        let target = TaskId(s.r4 as u16);
-        let (out_ptr, out_len) = (s.r5, s.r6);
-        let (in_ptr, in_len) = (s.r7, s.r8);
-        let (lease_ptr, lease_count) = (s.r9, s.r10);
-        self.check_slice(caller, out_ptr, out_len, region_attr::READ)?;
-        self.check_slice(caller, in_ptr, in_len, region_attr::WRITE)?;
-        let table_len = lease_count.checked_mul(LEASE_BYTES).ok_or(Misuse(UsageError::InvalidSlice))?;
-        self.check_slice(caller, lease_ptr, table_len, region_attr::READ)?;
-        for n in 0..lease_count {
+        let a = self.tasks[caller].save.send_args();
+        let target = a.target;
+        self.check_slice(caller, a.message.base, a.message.len, region_attr::READ)?;
+        self.check_slice(caller, a.reply.base, a.reply.len, region_attr::WRITE)?;
+        let table_len = a.leases.len.checked_mul(LEASE_BYTES).ok_or(Misuse(UsageError::InvalidSlice))?;
+        self.check_slice(caller, a.leases.base, table_len, region_attr::READ)?;
+        for n in 0..a.leases.len {
             // Safety: the table was checked readable by the caller just
-            // above, and `n < lease_count`.
-            let lease = unsafe { read_lease(lease_ptr, n) };
+            // above, and `n < a.leases.len`.
+            let lease = unsafe { read_lease(a.leases.base, n) };
             self.lease_region_ok(caller, &lease)?;
         }
 
         if target == TaskId::KERNEL {
-            return kipc::handle(self, caller, (s.r4 >> 16) as u16);
+            return kipc::handle(self, caller, a.operation);
         }
         let t = self.task_index(target)?;
         if self.tasks[t].generation != target.generation() {
             let code = self.tasks[t].dead_code();
-            let c = &mut self.tasks[caller].save;
-            c.set_ret(0, code);
-            c.set_ret(1, 0);
+            self.tasks[caller].save.set_send_result(code, 0);
             return Ok(());
         }
         // The deadlock-freedom rule: messages only travel up the priority
@@ -121,7 +114,7 @@ impl Kernel {
             return Err(Misuse(UsageError::IllegalTask));
         }
         self.set_sched(caller, SchedState::InSend(target));
-        if let TaskState::Healthy(SchedState::InRecv(from)) = self.tasks[t].state {
+        if let TaskState::Healthy(SchedState::InRecv(from)) = *self.tasks[t].state() {
             let caller_id = self.tasks[caller].id();
             if from.is_none() || from == Some(caller_id) {
                 self.deliver(caller, t);
@@ -133,35 +126,30 @@ impl Kernel {
     /// Copies `sender`'s message into `receiver`'s buffer and completes the
     /// receiver's `recv`; the sender now waits for the reply.
     fn deliver(&mut self, sender: usize, receiver: usize) {
-        let s = self.tasks[sender].save.regs();
+        let s = self.tasks[sender].save.send_args();
         let sender_id = self.tasks[sender].id();
         let receiver_id = self.tasks[receiver].id();
         let r = &mut self.tasks[receiver];
-        let (buf_ptr, buf_len) = (r.save.r4, r.save.r5);
-        let n = s.r6.min(buf_len);
+        let buffer = r.save.recv_args().buffer;
+        let n = s.message.len.min(buffer.len);
         // Safety: the sender's message range was checked readable by the
         // sender at send time, the receiver's buffer checked writable by the
         // receiver at recv time; `n` is within both. They are different
         // tasks' memory, but `copy` would tolerate overlap anyway.
-        unsafe { arch::copy_user(s.r5, buf_ptr, n) };
-        r.save.set_ret(0, 0);
-        r.save.set_ret(1, sender_id.0 as u32);
-        r.save.set_ret(2, s.r4 >> 16);
-        r.save.set_ret(3, s.r6);
-        r.save.set_ret(4, s.r8);
-        r.save.set_ret(5, s.r10);
+        unsafe { arch::copy_user(s.message.base, buffer.base, n) };
+        r.save.set_recv_message(sender_id, s.operation as u32, s.message.len, s.reply.len, s.leases.len);
         self.set_sched(receiver, SchedState::Runnable);
         self.note_woken(receiver);
         self.set_sched(sender, SchedState::InReply(receiver_id));
     }
 
     fn sys_recv(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        let (buf_ptr, buf_len, mask, from_raw, rearm) = (s.r4, s.r5, s.r6, s.r7, s.r8);
-        self.check_slice(caller, buf_ptr, buf_len, region_attr::WRITE)?;
-        // r8: the caller's IRQs (by notification bit) to unmask before
-        // waiting, as `irq_control(r8, true)` would: the interrupt handled,
-        // the device acknowledged, wait for the next one.
+        let a = self.tasks[caller].save.recv_args();
+        let (mask, from_raw, rearm) = (a.mask, a.from, a.rearm);
+        self.check_slice(caller, a.buffer.base, a.buffer.len, region_attr::WRITE)?;
+        // `rearm`: the caller's IRQs (by notification bit) to unmask before
+        // waiting, as `irq_control(rearm, true)` would: the interrupt
+        // handled, the device acknowledged, wait for the next one.
         if rearm != 0 {
             self.irq_control(caller, rearm, true)?;
         }
@@ -171,7 +159,7 @@ impl Kernel {
                 let i = self.task_index(id)?;
                 if self.tasks[i].generation != id.generation() {
                     let code = self.tasks[i].dead_code();
-                    self.tasks[caller].save.set_ret(0, code);
+                    self.tasks[caller].save.set_result(code);
                     return Ok(());
                 }
             }
@@ -191,9 +179,9 @@ impl Kernel {
         if from != Some(TaskId::KERNEL) {
             let me = self.tasks[caller].id();
             let mut best: Option<usize> = None;
-            for i in self.sending.iter() {
+            for i in self.tasks.sending().iter() {
                 let t = &self.tasks[i];
-                let waiting = matches!(t.state, TaskState::Healthy(SchedState::InSend(p)) if p == me);
+                let waiting = matches!(*t.state(), TaskState::Healthy(SchedState::InSend(p)) if p == me);
                 let wanted = from.is_none_or(|f| f.index() == i);
                 if waiting && wanted && best.is_none_or(|b| t.priority < self.tasks[b].priority) {
                     best = Some(i);
@@ -215,13 +203,13 @@ impl Kernel {
         let p = self.task_index(peer)?;
         let me = self.tasks[caller].id();
         let t = &self.tasks[p];
-        let waiting = matches!(t.state, TaskState::Healthy(SchedState::InReply(r)) if r == me);
+        let waiting = matches!(*t.state(), TaskState::Healthy(SchedState::InReply(r)) if r == me);
         Ok((t.generation == peer.generation() && waiting).then_some(p))
     }
 
     fn sys_reply(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        self.reply(caller, TaskId(s.r4 as u16), s.r5, s.r6, s.r7)
+        let a = self.tasks[caller].save.reply_args();
+        self.reply(caller, a.peer, a.code, a.message.base, a.message.len)
     }
 
     /// Answers `peer` with `code` and the caller's `len` bytes at `ptr`.
@@ -230,7 +218,8 @@ impl Kernel {
         let Some(p) = self.waiting_peer(caller, peer)? else {
             return Ok(());
         };
-        let capacity = self.tasks[p].save.r8;
+        let buffer = self.tasks[p].save.send_args().reply;
+        let capacity = buffer.len;
         if len > capacity {
             // The client lent too small a reply buffer: its fault, not the
             // server's.
@@ -240,37 +229,34 @@ impl Kernel {
         }
         let t = &mut self.tasks[p];
         // Safety: `ptr..ptr+len` checked readable by the caller above; the
-        // peer's reply buffer (r7, capacity r8) was checked writable at its
-        // send, and `len <= capacity`.
-        unsafe { arch::copy_user(ptr, t.save.r7, len) };
-        t.save.set_ret(0, code);
-        t.save.set_ret(1, len);
+        // peer's reply buffer was checked writable at its send, and
+        // `len <= capacity`.
+        unsafe { arch::copy_user(ptr, buffer.base, len) };
+        t.save.set_send_result(code, len);
         self.set_sched(p, SchedState::Runnable);
         self.note_woken(p);
         Ok(())
     }
 
-    /// An open `recv` with the buffer and mask in r4..r6, where `recv`
-    /// takes them and a blocked receiver keeps them, after a `reply` to
-    /// r7 with code r8 and the message at r9 (length r10). The reply's
-    /// registers are then cleared as an open `recv` that re-enables no IRQ
-    /// wants r7 and r8.
+    /// A `reply` (its half of the arguments), then an open `recv` with
+    /// the buffer and mask where `recv` takes them and a blocked receiver
+    /// keeps them; the reply half is retired so that what remains reads as
+    /// an open `recv` that re-enables no IRQ.
     fn sys_reply_recv(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        self.reply(caller, TaskId(s.r7 as u16), s.r8, s.r9, s.r10)?;
-        if !self.runnable.contains(caller) {
+        let a = self.tasks[caller].save.reply_recv_args();
+        self.reply(caller, a.peer, a.code, a.message.base, a.message.len)?;
+        if !self.tasks.runnable().contains(caller) {
             // The reply faulted the caller; nothing to receive.
             return Ok(());
         }
-        let s = &mut self.tasks[caller].save;
-        (s.r7, s.r8) = (0, 0);
+        self.tasks[caller].save.retire_reply();
         self.sys_recv(caller)
     }
 
     fn sys_reply_fault(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        let peer = TaskId(s.r4 as u16);
-        let Some(reason) = ReplyFaultReason::from_u32(s.r5) else {
+        let (peer, reason) = self.tasks[caller].save.two_args();
+        let peer = TaskId(peer as u16);
+        let Some(reason) = ReplyFaultReason::from_u32(reason) else {
             return Err(Misuse(UsageError::BadReplyFaultReason));
         };
         if let Some(p) = self.waiting_peer(caller, peer)? {
@@ -302,8 +288,8 @@ impl Kernel {
     }
 
     fn sys_borrow(&mut self, caller: usize, kind: Borrow) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        let (lender, index, offset, ptr, len) = (TaskId(s.r4 as u16), s.r5, s.r6, s.r7, s.r8);
+        let a = self.tasks[caller].save.borrow_args();
+        let (lender, index, offset, ptr, len) = (a.lender, a.index, a.offset, a.buffer.base, a.buffer.len);
         match kind {
             Borrow::Read => self.check_slice(caller, ptr, len, region_attr::WRITE)?,
             Borrow::Write => self.check_slice(caller, ptr, len, region_attr::READ)?,
@@ -313,23 +299,23 @@ impl Kernel {
         let Some(l) = self.waiting_peer(caller, lender)? else {
             let t = &self.tasks[l];
             let code = if t.generation == lender.generation() { BORROW_NOT_WAITING } else { t.dead_code() };
-            self.tasks[caller].save.set_ret(0, code);
+            self.tasks[caller].save.set_result(code);
             return Ok(());
         };
-        let ls = self.tasks[l].save.regs();
-        if index >= ls.r10 {
-            self.tasks[caller].save.set_ret(0, BORROW_BAD_LEASE);
+        let table = self.tasks[l].save.send_args().leases;
+        if index >= table.len {
+            self.tasks[caller].save.set_result(BORROW_BAD_LEASE);
             return Ok(());
         }
-        // The lender's table (r9, r10: kernel-held, unchangeable) was checked
-        // readable at its send; the descriptor in it may have changed since
+        // The lender's table (where and how long: kernel-held, unchangeable)
+        // was checked readable at its send; the descriptor in it may have changed since
         // (a server with a write lease over the table can rewrite it), so it
         // is checked again before the kernel copies anything. A descriptor
         // that no longer passes is the lender's misuse.
-        // Safety: see above; `index < r10`.
-        let lease = unsafe { read_lease(ls.r9, index) };
+        // Safety: see above; `index < table.len`.
+        let lease = unsafe { read_lease(table.base, index) };
         if let Err(Misuse(e)) = self.lease_region_ok(l, &lease) {
-            self.tasks[caller].save.set_ret(0, BORROW_BAD_LEASE);
+            self.tasks[caller].save.set_result(BORROW_BAD_LEASE);
             self.fault_task(l, FaultInfo::SyscallUsage(e));
             return Ok(());
         }
@@ -340,7 +326,7 @@ impl Kernel {
         };
         let ret = &mut self.tasks[caller].save;
         if lease.attributes & needed != needed || offset > lease.len {
-            ret.set_ret(0, BORROW_BAD_LEASE);
+            ret.set_result(BORROW_BAD_LEASE);
             return Ok(());
         }
         let n = len.min(lease.len - offset);
@@ -352,20 +338,17 @@ impl Kernel {
             Borrow::Read => unsafe { arch::copy_user(lease.base + offset, ptr, n) },
             Borrow::Write => unsafe { arch::copy_user(ptr, lease.base + offset, n) },
             Borrow::Info => {
-                ret.set_ret(0, 0);
-                ret.set_ret(1, lease.attributes);
-                ret.set_ret(2, lease.len);
+                ret.set_borrow_result(lease.attributes, lease.len);
                 return Ok(());
             }
         }
-        ret.set_ret(0, 0);
-        ret.set_ret(1, n);
+        ret.set_borrow_result(n, 0);
         Ok(())
     }
 
     fn sys_irq_control(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        self.irq_control(caller, s.r4, s.r5 != 0)
+        let (mask, enable) = self.tasks[caller].save.two_args();
+        self.irq_control(caller, mask, enable != 0)
     }
 
     /// Unmasks (or masks) the caller's IRQs whose notification bits are in
@@ -391,8 +374,8 @@ impl Kernel {
     }
 
     fn sys_post(&mut self, caller: usize) -> SysResult {
-        let s = self.tasks[caller].save.regs();
-        let (target, bits) = (TaskId(s.r4 as u16), s.r5);
+        let (target, bits) = self.tasks[caller].save.two_args();
+        let target = TaskId(target as u16);
         let t = self.task_index(target)?;
         let code = if self.tasks[t].generation != target.generation() {
             self.tasks[t].dead_code()
@@ -400,27 +383,27 @@ impl Kernel {
             self.post(t, bits);
             0
         };
-        self.tasks[caller].save.set_ret(0, code);
+        self.tasks[caller].save.set_result(code);
         Ok(())
     }
 
     fn sys_refresh_task_id(&mut self, caller: usize) -> SysResult {
-        let id = TaskId(self.tasks[caller].save.r4 as u16);
+        let id = TaskId(self.tasks[caller].save.two_args().0 as u16);
         let t = self.task_index(id)?;
         let fresh = self.tasks[t].id();
-        self.tasks[caller].save.set_ret(0, fresh.0 as u32);
+        self.tasks[caller].save.set_result(fresh.0 as u32);
         Ok(())
     }
 
     fn sys_panic(&mut self, caller: usize) {
-        let s = self.tasks[caller].save.regs();
-        let len = s.r5.min(PANIC_MESSAGE_MAX);
+        let message = self.tasks[caller].save.panic_args();
+        let len = message.len.min(PANIC_MESSAGE_MAX);
         let shown = crate::task::report_shown(self.tasks[caller].faults.saturating_add(1));
-        if shown && self.check_slice(caller, s.r4, len, region_attr::READ).is_ok() {
+        if shown && self.check_slice(caller, message.base, len, region_attr::READ).is_ok() {
             let mut buf = [0u8; PANIC_MESSAGE_MAX as usize];
             let msg = &mut buf[..len as usize];
             // Safety: range checked readable by the caller just above.
-            unsafe { arch::copy_from_user(s.r4, msg) };
+            unsafe { arch::copy_from_user(message.base, msg) };
             sanitize(msg);
             let text = core::str::from_utf8(msg).unwrap_or("(message not UTF-8)");
             crate::klog!(self, "kern: task #{} {} panicked: {}", caller, self.name(caller), text);
@@ -518,17 +501,13 @@ mod tests {
         k
     }
 
-    /// Runs `nr` for `task` with arguments `args` (r4..), returning r4..r5.
+    /// Runs `nr` for `task` with argument words `args`, returning the first two result words.
     fn call(k: &mut Kernel, task: usize, nr: Sysnum, args: &[u32]) -> (u32, u32) {
         k.current = task;
-        let s = &mut k.tasks[task].save;
-        for (i, &a) in args.iter().enumerate() {
-            s.set_ret(i, a);
-        }
-        s.r11 = nr as u32;
+        k.tasks[task].save.set_call(nr as u32, args);
         k.syscall();
-        let s = &k.tasks[task].save;
-        (s.r4, s.r5)
+        let w = k.tasks[task].save.words();
+        (w[0], w[1])
     }
 
     fn lease(attributes: u32, base: u32, len: u32) -> ULease {
@@ -544,7 +523,7 @@ mod tests {
         mem::write(table, leases.as_bytes());
         let server = k.tasks[SERVER].id();
         call(k, CLIENT, Sysnum::Send, &[server.0 as u32, CLIENT_RAM + 0x300, 0, CLIENT_RAM + 0x400, 16, table, leases.len() as u32]);
-        assert_eq!(k.tasks[CLIENT].sched(), Some(SchedState::InReply(server)), "{:?}", k.tasks[CLIENT].state);
+        assert_eq!(k.tasks[CLIENT].sched(), Some(SchedState::InReply(server)), "{:?}", *k.tasks[CLIENT].state());
         k.tasks[CLIENT].id()
     }
 
@@ -569,9 +548,9 @@ mod tests {
             assert_ne!(code, 0);
             assert_eq!(mem::read(forged, 16), forged_before, "bytes were written to {forged:#x}");
             assert!(
-                matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange), .. }),
+                matches!(*k.tasks[CLIENT].state(), TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange), .. }),
                 "{:?}",
-                k.tasks[CLIENT].state
+                *k.tasks[CLIENT].state()
             );
             // The server lives on; its later borrows see a faulted lender.
             assert!(k.tasks[SERVER].sched().is_some());
@@ -609,7 +588,7 @@ mod tests {
         assert_eq!(call(&mut k, SERVER, Sysnum::BorrowInfo, &[stale.0 as u32, 0]).0, k.tasks[CLIENT].dead_code());
         // The kernel's id is out of range: misuse.
         call(&mut k, SERVER, Sysnum::BorrowInfo, &[TaskId::KERNEL.0 as u32, 0]);
-        assert!(matches!(k.tasks[SERVER].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::TaskOutOfRange), .. }));
+        assert!(matches!(*k.tasks[SERVER].state(), TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::TaskOutOfRange), .. }));
     }
 
     #[test]
@@ -644,7 +623,7 @@ mod tests {
         mem::write(CLIENT_RAM + 0x100, lease(LEASE_READ, CLIENT_DEVICE, 4).as_bytes());
         let server = k.tasks[SERVER].id().0 as u32;
         call(&mut k, CLIENT, Sysnum::Send, &[server, CLIENT_RAM, 0, CLIENT_RAM, 0, CLIENT_RAM + 0x100, 1]);
-        assert!(matches!(k.tasks[CLIENT].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange), .. }));
+        assert!(matches!(*k.tasks[CLIENT].state(), TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::LeaseOutOfRange), .. }));
         // A message, a reply buffer and a receive buffer there.
         for (task, nr, args) in [
             (CLIENT, Sysnum::Send, [server, CLIENT_DEVICE, 4, CLIENT_RAM, 0, 0, 0]),
@@ -655,9 +634,9 @@ mod tests {
             call(&mut k, SERVER, Sysnum::Recv, &[SERVER_RAM, 16, 0, 0, 0]);
             call(&mut k, task, nr, &args);
             assert!(
-                matches!(k.tasks[task].state, TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::InvalidSlice), .. }),
+                matches!(*k.tasks[task].state(), TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::InvalidSlice), .. }),
                 "{nr:?} {args:x?}: {:?}",
-                k.tasks[task].state
+                *k.tasks[task].state()
             );
         }
     }

@@ -8,84 +8,10 @@
 //! `Faulted`, `InSend`, ...) so humility can decode them by name.
 
 use crate::descs::{RegionDesc, TaskDesc, TASK_FLAG_START};
+use crate::taskset::TaskSet;
 use abi::{dead_response_code, FaultKind, Generation, ReplyFaultReason, TaskId, UsageError};
 
-/// Registers the kernel saves for a task on every kernel entry. The
-/// caller-saved registers (r0-r3, r12, lr, pc, xpsr, s0-s15) live in the
-/// hardware exception frame on the task's own stack.
-#[derive(Copy, Clone, Debug, Default)]
-#[repr(C)]
-pub struct SavedState {
-    pub r4: u32,
-    pub r5: u32,
-    pub r6: u32,
-    pub r7: u32,
-    pub r8: u32,
-    pub r9: u32,
-    pub r10: u32,
-    pub r11: u32,
-    /// The task's process stack pointer.
-    pub psp: u32,
-    /// EXC_RETURN to use when resuming the task.
-    pub exc_return: u32,
-    /// Callee-saved FPU registers, valid when `exc_return` bit 4 is clear.
-    pub s16_s31: [u32; 16],
-}
-
-/// The integer registers a syscall reads, copied out of a [`SavedState`]
-/// (without the FP block, which a syscall never needs: copying the whole
-/// state cost dozens of instructions per syscall).
-#[derive(Copy, Clone, Debug)]
-pub struct Regs {
-    pub r4: u32,
-    pub r5: u32,
-    pub r6: u32,
-    pub r7: u32,
-    pub r8: u32,
-    pub r9: u32,
-    pub r10: u32,
-    pub r11: u32,
-}
-
-impl SavedState {
-    /// The syscall registers `r4..=r11`.
-    #[inline(always)]
-    pub fn regs(&self) -> Regs {
-        Regs { r4: self.r4, r5: self.r5, r6: self.r6, r7: self.r7, r8: self.r8, r9: self.r9, r10: self.r10, r11: self.r11 }
-    }
-
-    /// Syscall argument `n` (`r4 + n`), `n` in `0..7`.
-    pub fn arg(&self, n: usize) -> u32 {
-        match n {
-            0 => self.r4,
-            1 => self.r5,
-            2 => self.r6,
-            3 => self.r7,
-            4 => self.r8,
-            5 => self.r9,
-            _ => self.r10,
-        }
-    }
-
-    /// The syscall number, from `r11`.
-    pub fn syscall_number(&self) -> u32 {
-        self.r11
-    }
-
-    /// Sets syscall result `n` (`r4 + n`), `n` in `0..8`.
-    pub fn set_ret(&mut self, n: usize, v: u32) {
-        match n {
-            0 => self.r4 = v,
-            1 => self.r5 = v,
-            2 => self.r6 = v,
-            3 => self.r7 = v,
-            4 => self.r8 = v,
-            5 => self.r9 = v,
-            6 => self.r10 = v,
-            _ => self.r11 = v,
-        }
-    }
-}
+pub use crate::arch::SavedState;
 
 /// What a healthy task is doing, as far as the scheduler cares.
 #[derive(Copy, Clone, Debug, Eq, PartialEq)]
@@ -203,7 +129,9 @@ impl TimerState {
 pub struct Task {
     /// Must stay the first field: the exception entry code depends on it.
     pub save: SavedState,
-    pub state: TaskState,
+    /// Written only by [`TaskTable`], which keeps its runnable and sending
+    /// sets in step (so: private to this module).
+    state: TaskState,
     /// Changed only through [`Task::set_generation`], which keeps `id` in
     /// step.
     pub generation: Generation,
@@ -259,13 +187,11 @@ impl Task {
     /// Resets registers and state so the task starts from `_start` when next
     /// scheduled, and writes its initial exception frame on its stack;
     /// leaves it `Stopped`. The generation is not touched.
-    pub fn reinitialize(&mut self) {
+    fn reinitialize(&mut self) {
         crate::arch::prepare_initial_frame(self.descriptor);
-        self.save = SavedState {
-            psp: self.descriptor.initial_stack - crate::arch::INITIAL_FRAME_BYTES,
-            exc_return: crate::arch::EXC_RETURN_THREAD_PSP,
-            ..SavedState::default()
-        };
+        self.save = SavedState::default();
+        self.save.psp = self.descriptor.initial_stack - crate::arch::INITIAL_FRAME_BYTES;
+        self.save.exc_return = crate::arch::EXC_RETURN_THREAD_PSP;
         self.state = TaskState::Healthy(SchedState::Stopped);
         self.notifications = 0;
     }
@@ -296,6 +222,13 @@ impl Task {
     pub fn set_generation(&mut self, g: Generation) {
         self.generation = g;
         self.id = TaskId::for_index_and_gen(self.descriptor.index as usize, g);
+    }
+
+    /// Healthy (and what it is doing) or faulted. By reference: matching
+    /// the field in place is what the fast paths compile best.
+    #[inline(always)]
+    pub fn state(&self) -> &TaskState {
+        &self.state
     }
 
     /// The scheduling state, if healthy.
@@ -345,4 +278,133 @@ pub const STACK_PAINT: u32 = 0xBADD_CAFE;
 /// first 32, then powers of two.
 pub fn report_shown(n: u32) -> bool {
     n <= 32 || n.is_power_of_two()
+}
+
+/// Every task's record, and the sets of tasks that are runnable and that
+/// wait to send: the scheduler's view, which must agree with each record's
+/// state. Only this type writes a task's state, and every write updates
+/// the sets with it; the rest of the kernel reads records through `Deref`
+/// and changes other fields through `DerefMut`.
+pub struct TaskTable {
+    tasks: &'static mut [Task],
+    runnable: TaskSet,
+    sending: TaskSet,
+}
+
+impl TaskTable {
+    /// The table over boot-time records (as [`Task::new`] leaves them).
+    pub fn new(tasks: &'static mut [Task]) -> Self {
+        let mut t = TaskTable { tasks, runnable: TaskSet::EMPTY, sending: TaskSet::EMPTY };
+        for i in 0..t.tasks.len() {
+            if let TaskState::Healthy(s) = t.tasks[i].state {
+                t.set_sched(i, s);
+            }
+        }
+        t
+    }
+
+    /// The tasks in `Healthy(Runnable)`.
+    #[inline(always)]
+    pub fn runnable(&self) -> TaskSet {
+        self.runnable
+    }
+
+    /// The tasks in `Healthy(InSend(_))`.
+    #[inline(always)]
+    pub fn sending(&self) -> TaskSet {
+        self.sending
+    }
+
+    /// Puts task `i` in healthy scheduling state `s`.
+    #[inline(always)]
+    pub fn set_sched(&mut self, i: usize, s: SchedState) {
+        self.tasks[i].state = TaskState::Healthy(s);
+        self.runnable.remove(i);
+        self.sending.remove(i);
+        match s {
+            SchedState::Runnable => self.runnable.insert(i),
+            SchedState::InSend(_) => self.sending.insert(i),
+            _ => {}
+        }
+    }
+
+    /// The IPC fast paths' two known transitions at once, cheaper than two
+    /// [`Self::set_sched`]s: `woken` (blocked in a receive or waiting for a
+    /// reply, so in neither set) becomes runnable, and `blocks` (the
+    /// caller, runnable, so not sending) waits in `state`, which is
+    /// `InReply` or `InRecv`. Only the runnable set changes.
+    ///
+    /// # Safety
+    /// `woken` and `blocks` are in bounds (the fast paths have checked
+    /// both; no second bounds check here, which the compiler cannot see
+    /// past after the copies and stores in between).
+    #[inline(always)]
+    pub unsafe fn wake_and_block(&mut self, woken: usize, blocks: usize, state: SchedState) {
+        debug_assert!(woken < self.tasks.len() && blocks < self.tasks.len());
+        debug_assert!(matches!(state, SchedState::InReply(_) | SchedState::InRecv(_)));
+        debug_assert!(self.runnable.contains(blocks) && !self.sending.contains(woken));
+        // Safety: in bounds per the contract.
+        unsafe {
+            self.tasks.get_unchecked_mut(woken).state = TaskState::Healthy(SchedState::Runnable);
+            self.tasks.get_unchecked_mut(blocks).state = TaskState::Healthy(state);
+        }
+        self.runnable.insert(woken);
+        self.runnable.remove(blocks);
+    }
+
+    /// Stops task `i` with `fault`. Returns its scheduling state before, or
+    /// `None` if it had already faulted (the first cause is kept).
+    pub fn fault(&mut self, i: usize, fault: FaultInfo) -> Option<SchedState> {
+        let t = &mut self.tasks[i];
+        let TaskState::Healthy(original_state) = t.state else {
+            return None;
+        };
+        t.state = TaskState::Faulted { fault, original_state };
+        t.faults = t.faults.saturating_add(1);
+        self.runnable.remove(i);
+        self.sending.remove(i);
+        Some(original_state)
+    }
+
+    /// Restarts task `i` with the next generation, its registers and
+    /// notifications reset and its stack painted; runnable if `start`,
+    /// else stopped.
+    pub fn restart(&mut self, i: usize, start: bool) {
+        let t = &mut self.tasks[i];
+        t.set_generation(t.generation.next());
+        t.reinitialize();
+        t.paint_stack();
+        self.set_sched(i, if start { SchedState::Runnable } else { SchedState::Stopped });
+    }
+
+    /// The records, for code that hands out a pointer to one (the switch).
+    #[inline(always)]
+    pub fn as_mut_ptr(&mut self) -> *mut Task {
+        self.tasks.as_mut_ptr()
+    }
+
+    /// Puts the table back to a recorded state: for tests that replay a
+    /// syscall from the same state on two paths.
+    #[cfg(test)]
+    pub fn restore(&mut self, states: &[TaskState], runnable: TaskSet, sending: TaskSet) {
+        for (t, s) in self.tasks.iter_mut().zip(states) {
+            t.state = *s;
+        }
+        (self.runnable, self.sending) = (runnable, sending);
+    }
+}
+
+impl core::ops::Deref for TaskTable {
+    type Target = [Task];
+    #[inline(always)]
+    fn deref(&self) -> &[Task] {
+        self.tasks
+    }
+}
+
+impl core::ops::DerefMut for TaskTable {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut [Task] {
+        self.tasks
+    }
 }

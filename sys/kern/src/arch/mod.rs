@@ -4,6 +4,9 @@
 //! unit-tested, inert stand-ins keep the crate compiling; none of them is
 //! reached by a host test.
 
+mod saved;
+pub use saved::{BorrowArgs, RecvArgs, ReplyArgs, SavedState, SendArgs, USlice};
+
 #[cfg(target_arch = "arm")]
 mod arm_m;
 #[cfg(target_arch = "arm")]
