@@ -87,6 +87,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "PASS post-wakes-recv",
             "PASS irq-notification",
             "PASS irq-rearmed-by-recv",
+            "PASS irq-no-stale-delivery",
             "kern: task #2 echo gen 0 faulted: MemoryAccess",
             "kern: task #2 echo restarted, gen 1",
             "PASS server-death-seen",

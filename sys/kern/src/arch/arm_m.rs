@@ -135,11 +135,28 @@ pub unsafe fn copy_to_user(src: &[u8], dst: u32) {
     unsafe { copy_user(src.as_ptr() as u32, dst, src.len() as u32) }
 }
 
-/// Unmasks NVIC interrupt `irq`.
+/// Unmasks NVIC interrupt `irq`, first dropping a request latched while it
+/// was masked.
+///
+/// STM32 peripheral interrupts are level signals: the line stays high until
+/// the driver clears the flag (a timer's UIF). The kernel masks an IRQ on
+/// delivery while the flag is still set, so the NVIC latches it pending
+/// again (ARMv7-M B3.4.1: a disabled interrupt still becomes pending), and
+/// that latch survives the driver's acknowledge. Enabling without clearing
+/// it would take a second, spurious interrupt for every real one. Clearing
+/// pending before the enable loses nothing real: a source still asserting
+/// its level re-pends at once. (QEMU's STM32 timers pulse their line
+/// instead; a pulse while masked is dropped here, and the timer re-raises
+/// it a period later: see drv/clockevent-stm32's `ack`.)
 pub fn irq_enable(irq: u32) {
-    // Safety: NVIC set-enable registers; one bit per IRQ, writes of 0 bits
-    // have no effect.
-    unsafe { write_volatile(reg::NVIC_ISER.add((irq / 32) as usize), 1 << (irq % 32)) }
+    let word = (irq / 32) as usize;
+    let bit = 1 << (irq % 32);
+    // Safety: NVIC clear-pending then set-enable registers; one bit per IRQ,
+    // writes of 0 bits have no effect. The order matters (see above).
+    unsafe {
+        write_volatile(reg::NVIC_ICPR.add(word), bit);
+        write_volatile(reg::NVIC_ISER.add(word), bit);
+    }
 }
 
 /// Masks NVIC interrupt `irq` and drops a pending request for it.
