@@ -484,6 +484,12 @@ extern "C" fn kernel_fault(exc_return: u32, msp: u32) -> ! {
     let (cfsr, hfsr) = unsafe { (read_volatile(reg::SCB_CFSR), read_volatile(reg::SCB_HFSR)) };
     // Safety: the stacked frame is on the main stack at `msp`; pc is word 6.
     let pc = unsafe { read_volatile((msp as *const u32).add(6)) };
+    if kernel_not_started() {
+        early_report(format_args!(
+            "fault before the kernel started: CFSR={:#010x} HFSR={:#010x} pc={:#010x} exc_return={:#x}",
+            cfsr, hfsr, pc, exc_return
+        ));
+    }
     with_kernel(|k| {
         k.panic(format_args!(
             "fault in kernel: CFSR={:#010x} HFSR={:#010x} pc={:#010x} exc_return={:#x}",
@@ -600,7 +606,29 @@ pub unsafe extern "C" fn Reset() -> ! {
 
 #[no_mangle]
 extern "C" fn NmiHandler() {
+    if kernel_not_started() {
+        early_report(format_args!("NMI before the kernel started"));
+    }
     with_kernel(|k| k.panic(format_args!("NMI")))
+}
+
+/// True until `start` has installed the kernel: board start-up is running
+/// and `with_kernel` would dereference a null pointer.
+fn kernel_not_started() -> bool {
+    // Safety: a plain load of the pointer `start` sets once.
+    unsafe { core::ptr::read_volatile(&raw const KERNEL).is_null() }
+}
+
+/// Prints `kern: PANIC: <args>` through the board's early sink (if start-up
+/// got as far as registering one) and halts. For faults and NMIs taken
+/// before the kernel exists.
+fn early_report(args: core::fmt::Arguments<'_>) -> ! {
+    if let Some(sink) = crate::klog::early_sink() {
+        use core::fmt::Write;
+        let mut w = crate::klog::Writer(sink);
+        let _ = w.write_fmt(format_args!("kern: PANIC: {}\r\n", args));
+    }
+    kernel_halt()
 }
 
 type Vector = unsafe extern "C" fn();
