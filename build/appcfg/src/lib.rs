@@ -25,6 +25,7 @@
 
 mod allocate;
 mod chip;
+pub mod clock;
 mod codegen;
 mod error;
 mod names;

@@ -38,7 +38,12 @@ const BOARDS: &[&str] = &["netduinoplus2", "stm32f4-discovery"];
 pub fn dist(app_path: &Path) -> Result<Image> {
     setup::ensure_target()?;
     let root = crate::root();
-    let app = appcfg::load(app_path, &root.join("build/chips")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut app = appcfg::load(app_path, &root.join("build/chips")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let show = |ds: Vec<appcfg::Diagnostic>| anyhow::anyhow!("{}", ds.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
+    let clocks = appcfg::clock::load_board(&root.join("build/chips"), &app.board).map_err(show)?;
+    if let Some(c) = &clocks {
+        appcfg::clock::apply_to_app(&mut app, c).map_err(show)?;
+    }
     if !BOARDS.contains(&app.board.as_str()) {
         bail!(
             "{}: key `board`: unknown board {:?}\n  help: use one of {:?} (board start-up lives in sys/kboot/src/board.rs)",
@@ -88,7 +93,11 @@ pub fn dist(app_path: &Path) -> Result<Image> {
 
     let image_id = image_id(&app, &linked)?;
     let kconfig_path = gen.join("kconfig.rs");
-    write_if_changed(&kconfig_path, &kconfig::generate(&app, &alloc, &linked, image_id))?;
+    let mut kconfig_text = kconfig::generate(&app, &alloc, &linked, image_id);
+    if let Some(c) = &clocks {
+        kconfig_text.push_str(&appcfg::clock::kernel_consts(c));
+    }
+    write_if_changed(&kconfig_path, &kconfig_text)?;
     let kscript = content_named(&gen, "kernel", "ld", &linker::kernel_script(alloc.kernel_flash, alloc.kernel_ram, app.kernel.stacksize))?;
     let mut kfeatures = vec![app.board.clone()];
     kfeatures.extend(app.kernel.features.iter().cloned());

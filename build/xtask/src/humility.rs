@@ -39,6 +39,10 @@ pub fn humility(args: Vec<OsString>) -> Result<()> {
 /// debug probe, with the inspector built with its `probe` feature.
 pub fn flash(app: Option<PathBuf>) -> Result<()> {
     let app = app.unwrap_or_else(|| crate::root().join("build/apps/stm32f4-discovery.toml"));
+    let chips = crate::root().join("build/chips");
+    let loaded = appcfg::load(&app, &chips).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let has_clock_tree = appcfg::clock::board_file(&chips, &loaded.board).exists();
+    check_flashable(&loaded, has_clock_tree)?;
     let image = dist::dist(&app)?;
     ensure_libudev()?;
     println!("flashing {} (image id {:#018x}) through probe-rs", image.name, image.image_id);
@@ -51,6 +55,31 @@ pub fn flash(app: Option<PathBuf>) -> Result<()> {
         .context("running cargo for the inspector with probe support")?;
     if !status.success() {
         bail!("flashing {} failed (see above)", image.name);
+    }
+    Ok(())
+}
+
+/// Refuses an app that is not built for real hardware: a board without a
+/// clock tree (`build/chips/boards/<board>.toml`: QEMU's netduinoplus2,
+/// whose 1 GHz timer model and missing USART2 set-up mean nothing on
+/// silicon), a task configured for QEMU's timer model, or a kernel with
+/// semihosting (its `bkpt` stops a board with no debugger attached).
+pub fn check_flashable(app: &appcfg::App, has_clock_tree: bool) -> Result<()> {
+    let file = app.path.display();
+    if !has_clock_tree {
+        bail!(
+            "{file}: board {:?} is not real hardware `flash` knows (no build/chips/boards/{}.toml clock tree; QEMU images are run, not flashed)\n  help: flash build/apps/stm32f4-discovery.toml, or run this app with `cargo xtask run`",
+            app.board,
+            app.board
+        );
+    }
+    for t in &app.tasks {
+        if t.config.get("qemu-timer-model").and_then(|v| v.as_bool()) == Some(true) {
+            bail!("{file}: tasks.{}.config.qemu-timer-model = true drives the timers as QEMU models them, not as silicon does\n  help: set it to false for a board image", t.name);
+        }
+    }
+    if app.kernel.features.iter().any(|f| f == "semihosting") {
+        bail!("{file}: kernel feature `semihosting` stops a board without a debugger at its first report\n  help: remove it from [kernel] features for a board image");
     }
     Ok(())
 }
@@ -108,4 +137,31 @@ pub fn golden_tests() -> Result<()> {
     let done = result?;
     println!("humility golden checks passed: {}", done.join(", "));
     Ok(())
+}
+
+#[cfg(test)]
+mod flash_tests {
+    use super::check_flashable;
+
+    fn load(app: &str) -> appcfg::App {
+        let root = crate::root();
+        appcfg::load(&root.join(app), &root.join("build/chips")).unwrap()
+    }
+
+    #[test]
+    fn flash_takes_the_discovery_image_only() {
+        let chips = crate::root().join("build/chips");
+        let disc = load("build/apps/stm32f4-discovery.toml");
+        assert!(check_flashable(&disc, appcfg::clock::board_file(&chips, &disc.board).exists()).is_ok());
+        let qemu = load("app.toml");
+        let e = check_flashable(&qemu, appcfg::clock::board_file(&chips, &qemu.board).exists()).unwrap_err().to_string();
+        assert!(e.contains("netduinoplus2") && e.contains("help:"), "{e}");
+        // A Discovery app with QEMU's timer model, or with semihosting.
+        let mut bad = disc.clone();
+        bad.tasks[2].config.insert("qemu-timer-model".into(), toml::Value::Boolean(true));
+        assert!(check_flashable(&bad, true).unwrap_err().to_string().contains("qemu-timer-model"));
+        let mut bad = disc.clone();
+        bad.kernel.features.push("semihosting".into());
+        assert!(check_flashable(&bad, true).unwrap_err().to_string().contains("semihosting"));
+    }
 }

@@ -16,8 +16,25 @@ use std::time::{Duration, Instant};
 /// The QEMU machine every Escapement image for QEMU targets.
 pub const MACHINE: &str = "netduinoplus2";
 
+/// The board QEMU stands in for without modelling it: the STM32F4-Discovery
+/// (an F407; netduinoplus2 is an F405 with the same memory map and
+/// peripherals at the same addresses). Its image runs there as a smoke
+/// test: QEMU has no RCC, so start-up takes the HSI fall-back, and the
+/// console is USART2, QEMU's second serial port.
+pub const SMOKE_BOARD: &str = "stm32f4-discovery";
+
+/// `-serial` options putting the image's console USART on `console`:
+/// netduinoplus2 maps USART1..6 to serial ports 0..5 in order.
+fn serial_args(image: &Image, console: &'static str) -> Vec<&'static str> {
+    if image.board == SMOKE_BOARD {
+        vec!["-serial", "null", "-serial", console]
+    } else {
+        vec!["-serial", console]
+    }
+}
+
 fn base_command(image: &Image, icount: bool) -> Result<Command> {
-    if image.board != MACHINE {
+    if image.board != MACHINE && image.board != SMOKE_BOARD {
         bail!(
             "image `{}` is for board {}, which QEMU does not model\n  help: run an app with board = \"{MACHINE}\", or flash this one to the board",
             image.name,
@@ -36,7 +53,7 @@ fn base_command(image: &Image, icount: bool) -> Result<Command> {
 /// with a gdbstub on 127.0.0.1:`gdb` if asked (loopback only).
 pub fn run_interactive(image: &Image, icount: bool, gdb: Option<u16>) -> Result<()> {
     let mut cmd = base_command(image, icount)?;
-    cmd.arg("-nographic");
+    cmd.args(["-display", "none", "-monitor", "none"]).args(serial_args(image, "mon:stdio"));
     if let Some(port) = gdb {
         cmd.arg("-gdb").arg(format!("tcp:127.0.0.1:{port}"));
     }
@@ -69,7 +86,8 @@ pub enum Until<'a> {
 /// at most `limit` of wall-clock time.
 pub fn run_captured(image: &Image, until: Until<'_>, limit: Duration) -> Result<Captured> {
     let mut cmd = base_command(image, true)?;
-    cmd.args(["-display", "none", "-monitor", "none", "-serial", "stdio"])
+    cmd.args(["-display", "none", "-monitor", "none"])
+        .args(serial_args(image, "stdio"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

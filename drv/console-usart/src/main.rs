@@ -71,8 +71,8 @@ mod usart {
     const SR_TXE: u32 = 1 << 7;
     const CR1_UE: u32 = 1 << 13;
     const CR1_TE: u32 = 1 << 3;
-    /// 115200 baud from the 16 MHz HSI: USARTDIV = 16e6 / (16 * 115200)
-    /// = 8.68, i.e. mantissa 8, fraction 11/16. QEMU ignores it.
+    /// 115200 baud from the 16 MHz HSI (16e6 / 115200 = 138.9 -> 139), for
+    /// a USART board start-up did not set up. QEMU ignores it.
     const BRR_115200_AT_16MHZ: u32 = 0x8B;
 
     /// A USART register block this task owns.
@@ -81,12 +81,19 @@ mod usart {
     }
 
     impl Usart {
-        /// Enables the USART at `base` as an 8N1 transmitter at 115200 baud
-        /// (its bus clock is enabled by board start-up).
+        /// Takes over the USART at `base` as an 8N1 transmitter (its bus
+        /// clock is enabled by board start-up). Board start-up has already
+        /// enabled it with the divider for the clock the chip really runs
+        /// from (the board's PCLK, or the HSI after a clock fall-back, see
+        /// sys/kboot), and the kernel keeps writing to it: the divider is
+        /// kept as it is. Only a USART found disabled is set up here, for
+        /// 115200 baud from the reset clock.
         pub fn init(base: u32) -> Self {
             let usart = Self { base };
-            usart.write_reg(BRR, BRR_115200_AT_16MHZ);
-            usart.write_reg(CR1, CR1_UE | CR1_TE);
+            if usart.read_reg(CR1) & CR1_UE == 0 || usart.read_reg(BRR) == 0 {
+                usart.write_reg(BRR, BRR_115200_AT_16MHZ);
+                usart.write_reg(CR1, CR1_UE | CR1_TE);
+            }
             usart
         }
 

@@ -156,11 +156,28 @@ pub unsafe fn fill_user(base: u32, len: u32, word: u32) {
     }
 }
 
-/// Unmasks NVIC interrupt `irq`.
+/// Unmasks NVIC interrupt `irq`, first dropping a request latched while it
+/// was masked.
+///
+/// STM32 peripheral interrupts are level signals: the line stays high until
+/// the driver clears the flag (a timer's UIF). The kernel masks an IRQ on
+/// delivery while the flag is still set, so the NVIC latches it pending
+/// again (ARMv7-M B3.4.1: a disabled interrupt still becomes pending), and
+/// that latch survives the driver's acknowledge. Enabling without clearing
+/// it would take a second, spurious interrupt for every real one. Clearing
+/// pending before the enable loses nothing real: a source still asserting
+/// its level re-pends at once. (QEMU's STM32 timers pulse their line
+/// instead; a pulse while masked is dropped here, and the timer re-raises
+/// it a period later: see drv/clockevent-stm32's `ack`.)
 pub fn irq_enable(irq: u32) {
-    // Safety: NVIC set-enable registers; one bit per IRQ, writes of 0 bits
-    // have no effect.
-    unsafe { write_volatile(reg::NVIC_ISER.add((irq / 32) as usize), 1 << (irq % 32)) }
+    let word = (irq / 32) as usize;
+    let bit = 1 << (irq % 32);
+    // Safety: NVIC clear-pending then set-enable registers; one bit per IRQ,
+    // writes of 0 bits have no effect. The order matters (see above).
+    unsafe {
+        write_volatile(reg::NVIC_ICPR.add(word), bit);
+        write_volatile(reg::NVIC_ISER.add(word), bit);
+    }
 }
 
 /// Masks NVIC interrupt `irq` and drops a pending request for it.
@@ -491,6 +508,12 @@ extern "C" fn kernel_fault(exc_return: u32, msp: u32) -> ! {
     let (cfsr, hfsr) = unsafe { (read_volatile(reg::SCB_CFSR), read_volatile(reg::SCB_HFSR)) };
     // Safety: the stacked frame is on the main stack at `msp`; pc is word 6.
     let pc = unsafe { read_volatile((msp as *const u32).add(6)) };
+    if kernel_not_started() {
+        early_report(format_args!(
+            "fault before the kernel started: CFSR={:#010x} HFSR={:#010x} pc={:#010x} exc_return={:#x}",
+            cfsr, hfsr, pc, exc_return
+        ));
+    }
     with_kernel(|k| {
         k.panic(format_args!(
             "fault in kernel: CFSR={:#010x} HFSR={:#010x} pc={:#010x} exc_return={:#x}",
@@ -607,7 +630,29 @@ pub unsafe extern "C" fn Reset() -> ! {
 
 #[no_mangle]
 extern "C" fn NmiHandler() {
+    if kernel_not_started() {
+        early_report(format_args!("NMI before the kernel started"));
+    }
     with_kernel(|k| k.panic(format_args!("NMI")))
+}
+
+/// True until `start` has installed the kernel: board start-up is running
+/// and `with_kernel` would dereference a null pointer.
+fn kernel_not_started() -> bool {
+    // Safety: a plain load of the pointer `start` sets once.
+    unsafe { core::ptr::read_volatile(&raw const KERNEL).is_null() }
+}
+
+/// Prints `kern: PANIC: <args>` through the board's early sink (if start-up
+/// got as far as registering one) and halts. For faults and NMIs taken
+/// before the kernel exists.
+fn early_report(args: core::fmt::Arguments<'_>) -> ! {
+    if let Some(sink) = crate::klog::early_sink() {
+        use core::fmt::Write;
+        let mut w = crate::klog::Writer(sink);
+        let _ = w.write_fmt(format_args!("kern: PANIC: {}\r\n", args));
+    }
+    kernel_halt()
 }
 
 type Vector = unsafe extern "C" fn();
