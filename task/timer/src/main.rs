@@ -99,7 +99,7 @@ struct Token {
     user: u32,
 }
 
-type Core = TimerCore<POOL, HOOKS, Token, u16, OWNERS>;
+type Core = TimerCore<POOL, HOOKS, Token, u16, OWNERS, HookMeta>;
 
 #[derive(Copy, Clone, PartialEq)]
 enum Trace {
@@ -124,7 +124,7 @@ struct GrabWait {
     ticks: u32,
 }
 
-/// Notification target of each hook slot.
+/// What a client hook posts when it runs: the hook chain's token.
 #[derive(Copy, Clone, Debug, Default)]
 struct HookMeta {
     task: u16,
@@ -136,7 +136,6 @@ pub struct Server {
     core: &'static mut Core,
     fired: &'static mut Fired<POOL, OWNERS>,
     clock: Clock,
-    hooks: [HookMeta; HOOKS],
     grab: GrabWait,
     /// Generation last seen of each task index that talked to us.
     seen: [Option<u8>; OWNERS],
@@ -207,7 +206,6 @@ fn slack_of(raw: i8) -> Slack {
 /// batched per task.
 struct Visit<'a> {
     fired: &'a mut Fired<POOL, OWNERS>,
-    hooks: &'a [HookMeta; HOOKS],
     posts: &'a mut [u32; OWNERS],
     post_to: &'a mut [u16; OWNERS],
     /// Bit `i` set: `posts[i]` has bits to send (so the flush after the
@@ -229,13 +227,12 @@ impl Visit<'_> {
     }
 }
 
-impl TickVisitor<Token> for Visit<'_> {
-    fn grabbed(&mut self, _hook: HookId, _owner: Owner) -> bool {
+impl TickVisitor<Token, HookMeta> for Visit<'_> {
+    fn grabbed(&mut self, _hook: HookId, _owner: Owner, _m: HookMeta) -> bool {
         self.grab_done
     }
 
-    fn hook(&mut self, hook: HookId, _owner: Owner) {
-        let m = self.hooks[(hook.to_bits() & 0xFF) as usize];
+    fn hook(&mut self, _hook: HookId, _owner: Owner, m: HookMeta) {
         self.post(m.task, m.bit);
     }
 
@@ -328,7 +325,7 @@ impl Server {
         // Looked up after the run above: it may have found the grabber dead.
         if let Some(g) = self.core.hooks().grabber() {
             self.grab.ticks = ticks;
-            let m = self.hooks[(g.to_bits() & 0xFF) as usize];
+            let m = self.core.hooks().token(g).unwrap_or_default();
             // A dead grabber is forgotten here, and `forget` runs this tick.
             self.post_now(m.task, 1 << m.bit);
         } else {
@@ -341,7 +338,6 @@ impl Server {
         self.grab.ticks = 0;
         let mut v = Visit {
             fired: self.fired,
-            hooks: &self.hooks,
             posts: &mut self.posts,
             post_to: &mut self.post_to,
             posting: 0,
@@ -566,8 +562,8 @@ impl idl::InOrderTimerImpl for Server {
             return Err(TimerError::BadNotification.into());
         }
         self.catch_up();
-        let id = self.core.register_hook(Owner(me as u16), run_always, &HOOK_POLICY).map_err(hook_err)?;
-        self.hooks[(id.to_bits() & 0xFF) as usize] = HookMeta { task: msg.sender.0, bit: notification };
+        let target = HookMeta { task: msg.sender.0, bit: notification };
+        let id = self.core.register_hook_with(Owner(me as u16), run_always, target, &HOOK_POLICY).map_err(hook_err)?;
         self.update_mode();
         Ok(id.to_bits())
     }
@@ -737,7 +733,6 @@ fn main() -> ! {
         core,
         fired,
         clock,
-        hooks: [HookMeta::default(); HOOKS],
         grab: GrabWait::default(),
         seen: [None; OWNERS],
         posts: [0; OWNERS],
