@@ -8,9 +8,11 @@
 //!
 //! What it reads, all by DWARF field name (task/timer/src/main.rs documents
 //! them for inspectors): the static `TIMER_SERVER` (an `AtomicPtr` to the
-//! live `Server`, found in whichever task defines it); in `Server`, `core`
-//! (a reference to `TimerCore { hz, jiffies, wheel, hooks }`) and `clock`
-//! (`dev`, `info { name, rating, features }`, `mode`). In the wheel:
+//! live `Server`, found in whichever task defines it); in `Server`,
+//! `path.core` (a reference to `TimerCore { hz, jiffies, wheel, hooks }`;
+//! `core` in images before the tick path became `timer-tick`) and
+//! `tick_dev` (`clock` before; `dev`, `info { name, rating, features }`,
+//! `mode`). In the wheel:
 //! `timer_jiffies`, `heads` (list sentinels, class-major: normal then
 //! deferrable) and `pool { nodes: [Node { link { next, prev }, expires,
 //! period, owner, meta }] }`; list indices below `heads.len()` are heads,
@@ -102,9 +104,9 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
         bail!("the timer server ({who}) has not started yet: `{}` is null", var.path);
     }
     let server = insp.deref(p, &ptr).with_context(|| format!("reading the timer server's state through `{}`", var.path))?;
-    let core_ptr = get(&server, "core")?.clone();
+    let core_ptr = get(&server, "path.core").or_else(|_| get(&server, "core"))?.clone();
     let core = match core_ptr {
-        Value::Pointer { .. } => insp.deref(p, &core_ptr).context("reading the timer core through `Server.core`")?,
+        Value::Pointer { .. } => insp.deref(p, &core_ptr).context("reading the timer core through `Server.path.core`")?,
         other => other,
     };
 
@@ -116,7 +118,7 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
     writeln!(text, "jiffies      {jiffies} (u32 {:#010x}), HZ {hz}, wheel at {timer_jiffies}", jiffies as u32).unwrap();
 
     // The tick device.
-    let clock = get(&server, "clock").ok();
+    let clock = get(&server, "tick_dev").or_else(|_| get(&server, "clock")).ok();
     let mut device_json = serde_json::Value::Null;
     if let Some(clock) = clock {
         let dev = num(clock, "dev").unwrap_or(u64::MAX);
@@ -129,7 +131,7 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
         writeln!(text, "device       {name} (#{dev}), rating {}, mode {mode}", rating.map(|r| r.to_string()).unwrap_or("?".into())).unwrap();
         device_json = json!({ "index": dev, "name": name, "rating": rating, "mode": mode });
     } else {
-        writeln!(text, "device       ? (`Server` has no field `clock`)").unwrap();
+        writeln!(text, "device       ? (`Server` has no field `tick_dev`)").unwrap();
     }
 
     // Timers.
