@@ -84,10 +84,12 @@ impl Server {
         self.clients.seen[i] = None;
         ringbuf_entry!(Trace::OwnerGone(i as u16));
         if gone.was_grabber {
-            self.deliver();
             self.tick_dev.restore_rate(&self.driver);
         }
         self.update_mode();
+        // The grab's waiting tick (run by `TickPath::forget`) and any
+        // catch-up may have posts; the receivers all rank below this
+        // server, so sending them after the rate change is unobservable.
         self.deliver();
     }
 
@@ -100,7 +102,14 @@ impl Server {
         }
     }
 
+    #[inline(never)]
     fn deliver_all(&mut self) {
+        self.deliver_inline();
+    }
+
+    /// [`Server::deliver`]'s work, for the periodic tick to inline.
+    #[inline(always)]
+    pub(crate) fn deliver_inline(&mut self) {
         let mut dead = 0u32;
         for p in self.path.posts() {
             if sys_post(TaskId(p.task), p.bits) != 0 {

@@ -31,7 +31,9 @@ impl Server {
     }
 
     /// Oneshot mode: advance jiffies to what the clocksource says, firing
-    /// everything due in between, and deliver the posts.
+    /// everything due in between, and deliver the posts. Not inlined: it
+    /// runs the whole hook chain, and is called from six places.
+    #[inline(never)]
     pub(crate) fn catch_up(&mut self) {
         if self.tick_dev.mode != Mode::Oneshot {
             return;
@@ -53,6 +55,9 @@ impl Server {
     /// Programs the oneshot event for the start of jiffy `j`, or for the
     /// longest safe sleep if `j` is further away (the wake-up then catches
     /// up and programs again). `Err(Etime)` if that moment has passed.
+    /// Not inlined: its 128-bit arithmetic would be copied into every
+    /// caller of `program_next` (over a KiB of flash) for no gain.
+    #[inline(never)]
     fn program_for(&mut self, j: u64) -> Result<(), ClockEventError> {
         let ns = self.clocksource.ns_until(&self.driver, j)?;
         let ns = ns.min(self.max_sleep_ns());
