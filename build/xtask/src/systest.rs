@@ -25,6 +25,7 @@ const HOST_PACKAGES: &[&str] = &[
     "drv-clockevent-api",
     "timer-api",
     "timer-core",
+    "timer-tick",
     "supervisor-policy",
     "xtask",
     "escapement-humility",

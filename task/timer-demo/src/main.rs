@@ -10,9 +10,10 @@
 //! - `sleeper`: calibrates the busy-wait delay loop at start (Linux's
 //!   `calibrate_delay`: loops per jiffy and BogoMIPS), then sleeps with
 //!   `msleep` and `sleep_for`, printing jiffies before and after.
-//! - `pcspkr`: seed 000's PC-speaker driver: registers a tick hook, grabs
-//!   the tick, runs it at 4x HZ and answers "done" on 3 ticks of 4, so the
-//!   hardware ticks 4 times per jiffy while jiffies still advance at HZ.
+//! - `pcspkr`: a PC-speaker sound driver of the classic kind (the tick
+//!   hardware run faster than HZ to play samples): registers a tick hook,
+//!   grabs the tick, runs it at 4x HZ and answers "done" on 3 ticks of 4, so
+//!   the hardware ticks 4 times per jiffy while jiffies still advance at HZ.
 
 #![no_std]
 #![no_main]

@@ -1,4 +1,5 @@
-//! The tick hook chain (seed 000) over IPC: test-timer-hooks.
+//! The tick hook chain over IPC (the timer server's generalisation of
+//! Linux's `register_timer_hook`): test-timer-hooks.
 //!
 //! - `hookpeer` (priority 4) registers a hook at start, then serves the
 //!   runner: op 1 tries everything a task must not be able to do to the

@@ -8,16 +8,19 @@
 //!
 //! What it reads, all by DWARF field name (task/timer/src/main.rs documents
 //! them for inspectors): the static `TIMER_SERVER` (an `AtomicPtr` to the
-//! live `Server`, found in whichever task defines it); in `Server`, `core`
-//! (a reference to `TimerCore { hz, jiffies, wheel, hooks }`), `clock`
-//! (`dev`, `info { name, rating, features }`, `mode`) and `hooks` (per hook
-//! slot, the task and bit it posts). In the wheel: `timer_jiffies`, `heads`
-//! (list sentinels, class-major: normal then deferrable) and
-//! `pool { nodes: [Node { link { next, prev }, expires, period, owner,
-//! meta }] }`; list indices below `heads.len()` are heads, the others
-//! nodes; `meta` bit 15 marks an allocated timer. In the hook chain:
-//! `slots [Slot { next, live, run_always, kind }]`, `head`, `grabber`, with
-//! 255 as "none".
+//! live `Server`, found in whichever task defines it); in `Server`,
+//! `path.core` (a reference to `TimerCore { hz, jiffies, wheel, hooks }`;
+//! `core` in images before the tick path became `timer-tick`) and
+//! `tick_dev` (`clock` before; `dev`, `info { name, rating, features }`,
+//! `mode`). In the wheel:
+//! `timer_jiffies`, `heads` (list sentinels, class-major: normal then
+//! deferrable) and `pool { nodes: [Node { link { next, prev }, expires,
+//! period, owner, meta }] }`; list indices below `heads.len()` are heads,
+//! the others nodes. In the hook chain: `slots [Slot { next, live,
+//! run_always, kind, token }]` (a client hook's token holds the `bit` it
+//! posts), `head`, `grabber`. The values behind the names (the `meta`
+//! bits, tv1..tv5's sizes, the chain's "none") come from
+//! `timer_core::layout`, the crate that lays them out.
 //!
 //! Fails alone, naming what is missing: no task with `TIMER_SERVER`, the
 //! server not started yet (null pointer), or a field that is not there.
@@ -29,15 +32,14 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use std::fmt::Write;
 
-/// `meta` bit of an allocated pool node (timer_core's `META_ALLOCATED`).
-const META_ALLOCATED: u64 = 0x8000;
-/// `meta` bit of a deferrable timer (timer_core's `META_DEFERRABLE`).
-const META_DEFERRABLE: u64 = 0x4000;
+use timer_core::layout::LEVELS;
+
+/// `meta` bit of an allocated pool node.
+const META_ALLOCATED: u64 = timer_core::layout::META_ALLOCATED as u64;
+/// `meta` bit of a deferrable timer.
+const META_DEFERRABLE: u64 = timer_core::layout::META_DEFERRABLE as u64;
 /// "No hook" in the hook chain's u8 links.
-const HOOK_NIL: u64 = 0xff;
-/// Wheel levels: tv1 has 256 slots, tv2..tv5 64 each (TVR_BITS = 8,
-/// TVN_BITS = 6, as the design and seed 003 fix them).
-const LEVELS: [(&str, usize); 5] = [("tv1", 256), ("tv2", 64), ("tv3", 64), ("tv4", 64), ("tv5", 64)];
+const HOOK_NIL: u64 = timer_core::layout::HOOK_NIL as u64;
 /// Bits of a TaskId holding the task index (`abi::TaskId::INDEX_BITS`).
 const INDEX_BITS: u32 = 10;
 
@@ -102,9 +104,9 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
         bail!("the timer server ({who}) has not started yet: `{}` is null", var.path);
     }
     let server = insp.deref(p, &ptr).with_context(|| format!("reading the timer server's state through `{}`", var.path))?;
-    let core_ptr = get(&server, "core")?.clone();
+    let core_ptr = get(&server, "path.core").or_else(|_| get(&server, "core"))?.clone();
     let core = match core_ptr {
-        Value::Pointer { .. } => insp.deref(p, &core_ptr).context("reading the timer core through `Server.core`")?,
+        Value::Pointer { .. } => insp.deref(p, &core_ptr).context("reading the timer core through `Server.path.core`")?,
         other => other,
     };
 
@@ -116,7 +118,7 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
     writeln!(text, "jiffies      {jiffies} (u32 {:#010x}), HZ {hz}, wheel at {timer_jiffies}", jiffies as u32).unwrap();
 
     // The tick device.
-    let clock = get(&server, "clock").ok();
+    let clock = get(&server, "tick_dev").or_else(|_| get(&server, "clock")).ok();
     let mut device_json = serde_json::Value::Null;
     if let Some(clock) = clock {
         let dev = num(clock, "dev").unwrap_or(u64::MAX);
@@ -129,7 +131,7 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
         writeln!(text, "device       {name} (#{dev}), rating {}, mode {mode}", rating.map(|r| r.to_string()).unwrap_or("?".into())).unwrap();
         device_json = json!({ "index": dev, "name": name, "rating": rating, "mode": mode });
     } else {
-        writeln!(text, "device       ? (`Server` has no field `clock`)").unwrap();
+        writeln!(text, "device       ? (`Server` has no field `tick_dev`)").unwrap();
     }
 
     // Timers.
@@ -233,10 +235,6 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
     let slots = array(&core, "hooks.slots")?;
     let head = num(&core, "hooks.head")?;
     let grabber = num(&core, "hooks.grabber")?;
-    let meta = get(&server, "hooks").ok().and_then(|h| match h {
-        Value::Array(a) => Some(a.clone()),
-        _ => None,
-    });
     let mut hooks = Vec::new();
     let mut hook_lines = Vec::new();
     let mut x = head;
@@ -248,7 +246,7 @@ pub fn timers(insp: &mut Inspector) -> Result<Report> {
         let what = match kind.variant() {
             Some(("Client", f)) => {
                 let owner = f.first().and_then(|(_, v)| v.as_u64()).unwrap_or(0);
-                let bit = meta.as_ref().and_then(|m| m.get(x as usize)).and_then(|m| num(m, "bit").ok());
+                let bit = num(s, "token.bit").ok();
                 format!("client {}{}", task_name(insp, owner), bit.map(|b| format!(" (bit {b})")).unwrap_or_default())
             }
             Some((v, _)) => v.to_string(),

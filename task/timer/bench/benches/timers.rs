@@ -283,10 +283,10 @@ fn w4_floor(g: &mut Group, n: usize) {
 struct Count(u64);
 
 impl TickVisitor<()> for Count {
-    fn grabbed(&mut self, _: HookId, _: Owner) -> bool {
+    fn grabbed(&mut self, _: HookId, _: Owner, _: ()) -> bool {
         false
     }
-    fn hook(&mut self, _: HookId, o: Owner) {
+    fn hook(&mut self, _: HookId, o: Owner, _: ()) {
         self.0 = self.0.wrapping_add(o.0 as u64);
     }
     fn expired(&mut self, _: timer_core::Expired<()>) {

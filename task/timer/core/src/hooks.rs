@@ -1,13 +1,16 @@
-//! The tick hook chain (seed 000): an ordered list of things run on every
-//! timer tick, one of which may grab the tick.
+//! The tick hook chain: an ordered list of things run on every timer
+//! tick, one of which may grab the tick. It generalises Linux 2.6's
+//! single timer hook (`register_timer_hook`/`unregister_timer_hook` in
+//! kernel/profile.c, called from the tick) into a chain.
 //!
 //! Why this module exists: the timer server's own per-tick steps (advance
 //! jiffies, run the wheel) and the hooks that client tasks register all run
-//! from one chain, so a driver that grabs the tick (the seed's PC-speaker
-//! case: a hardware timer run faster than HZ) can suppress the server's own
-//! steps on the extra ticks.
+//! from one chain, so a driver that grabs the tick (the classic PC-speaker
+//! sound driver: the tick hardware run faster than HZ, with only every
+//! n-th tick handed on to the kernel's timer code) can suppress the
+//! server's own steps on the extra ticks.
 //!
-//! Rules kept from the seed, each with a unit test below:
+//! Rules, each with a unit test below:
 //! - `setup`/`remove` insert/remove a hook with an explicit `run_always`
 //!   flag; `register`/`unregister` do the same for a client hook with
 //!   `run_always` off.
@@ -19,10 +22,12 @@
 //! - A tick runs the grabber first. If it answers "done", the rest of the
 //!   chain is skipped except hooks with `run_always`; otherwise the whole
 //!   chain runs in order.
+//! - Each hook carries a token (`K`) given at setup and handed back when it
+//!   runs, as each timer of the wheel does: the timer server keeps there the
+//!   task and notification bit a client hook posts.
 //!
-//! One deliberate difference from the seed's code: there the grabber stays
-//! in the list and, when it does not answer "done", is called a second time
-//! during the walk. Here the grabber runs exactly once per tick.
+//! The grabber runs exactly once per tick: it is not called a second time
+//! during the walk of the chain when it does not answer "done".
 //!
 //! Guarantees: fixed capacity `H` (at most 255), no heap; stale [`HookId`]s
 //! are rejected by an 8-bit generation; removing the grabber releases the grab.
@@ -36,7 +41,9 @@
 
 use crate::pool::Owner;
 
-const NIL: u8 = u8::MAX;
+/// "No hook" in the chain's `u8` links (`head`, `grabber`, `next`), as
+/// inspectors read it from [`crate::layout::HOOK_NIL`].
+pub(crate) const NIL: u8 = u8::MAX;
 
 /// What a hook does when it runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,17 +125,21 @@ impl HookPolicy {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Slot {
+struct Slot<K> {
     next: u8,
     generation: u8,
     live: bool,
     run_always: bool,
     kind: HookKind,
+    /// The caller's token, given at setup and handed back on every run (the
+    /// timer server's: which task and notification bit a client hook posts).
+    token: K,
 }
 
-/// The chain: up to `H` hooks (`H <= 255`).
-pub struct HookChain<const H: usize> {
-    slots: [Slot; H],
+/// The chain: up to `H` hooks (`H <= 255`), each carrying a token `K` as
+/// the wheel's timers do (`()` costs nothing).
+pub struct HookChain<const H: usize, K = ()> {
+    slots: [Slot<K>; H],
     head: u8,
     grabber: u8,
     free: u8,
@@ -144,18 +155,24 @@ pub struct ChainRun {
     pub ran: u8,
 }
 
-impl<const H: usize> Default for HookChain<H> {
+impl<const H: usize, K: Copy + Default> Default for HookChain<H, K> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<const H: usize> HookChain<H> {
+impl<const H: usize, K: Copy + Default> HookChain<H, K> {
     /// An empty chain.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         const { assert!(H < NIL as usize, "at most 254 hooks") };
-        let mut slots =
-            [Slot { next: NIL, generation: 1, live: false, run_always: false, kind: HookKind::RunWheel }; H];
+        let mut slots = [Slot {
+            next: NIL,
+            generation: 1,
+            live: false,
+            run_always: false,
+            kind: HookKind::RunWheel,
+            token: K::default(),
+        }; H];
         let mut i = 0;
         while i < H {
             slots[i].next = if i + 1 < H { (i + 1) as u8 } else { NIL };
@@ -176,8 +193,20 @@ impl<const H: usize> HookChain<H> {
         Ok(self.slots[self.resolve(id)?].kind)
     }
 
-    /// Insert a hook at the head of the chain (`setup_timer_hook`).
+    /// The token a hook was set up with.
+    pub fn token(&self, id: HookId) -> Result<K, HookError> {
+        Ok(self.slots[self.resolve(id)?].token)
+    }
+
+    /// Insert a hook at the head of the chain (`setup_timer_hook`), with
+    /// the default token.
     pub fn setup(&mut self, kind: HookKind, run_always: bool) -> Result<HookId, HookError> {
+        self.setup_with(kind, run_always, K::default())
+    }
+
+    /// [`HookChain::setup`] with `token`, handed back by [`HookChain::run`]
+    /// and [`HookChain::token`] for as long as the hook lives.
+    pub fn setup_with(&mut self, kind: HookKind, run_always: bool, token: K) -> Result<HookId, HookError> {
         if self.free == NIL {
             return Err(HookError::Full);
         }
@@ -187,6 +216,7 @@ impl<const H: usize> HookChain<H> {
         s.live = true;
         s.run_always = run_always;
         s.kind = kind;
+        s.token = token;
         s.next = self.head;
         self.head = i as u8;
         self.len += 1;
@@ -308,21 +338,22 @@ impl<const H: usize> HookChain<H> {
 
     /// Run one tick: the grabber first (`f` returns its "done" answer), then
     /// every other hook in chain order unless the grabber said done, in which
-    /// case only `run_always` hooks. `f`'s answer for chain hooks is ignored.
+    /// case only `run_always` hooks. `f` gets each hook's id, kind, token
+    /// and role; its answer for chain hooks is ignored.
     #[inline]
-    pub fn run(&self, mut f: impl FnMut(HookId, HookKind, HookRole) -> bool) -> ChainRun {
+    pub fn run(&self, mut f: impl FnMut(HookId, HookKind, K, HookRole) -> bool) -> ChainRun {
         let mut out = ChainRun::default();
         let g = self.grabber;
         if g != NIL {
             let s = &self.slots[g as usize];
-            out.done = f(HookId { index: g, generation: s.generation }, s.kind, HookRole::Grabber);
+            out.done = f(HookId { index: g, generation: s.generation }, s.kind, s.token, HookRole::Grabber);
             out.ran += 1;
         }
         let mut p = self.head;
         while p != NIL {
             let s = &self.slots[p as usize];
             if p != g && (!out.done || s.run_always) {
-                f(HookId { index: p, generation: s.generation }, s.kind, HookRole::Chain);
+                f(HookId { index: p, generation: s.generation }, s.kind, s.token, HookRole::Chain);
                 out.ran += 1;
             }
             p = s.next;
@@ -343,7 +374,7 @@ mod tests {
 
     fn tick(c: &HookChain<8>, grab_done: bool) -> (Vec<(HookKind, HookRole)>, ChainRun) {
         let mut seen = Vec::new();
-        let r = c.run(|_, k, role| {
+        let r = c.run(|_, k, _, role| {
             seen.push((k, role));
             role == HookRole::Grabber && grab_done
         });

@@ -102,6 +102,12 @@ impl From<u64> for Jiffies {
     }
 }
 
+/// The longest delay, in jiffies, that a relative-to-absolute conversion
+/// yields: Linux's `MAX_JIFFY_OFFSET`, `(LONG_MAX >> 1) - 1` for 64-bit
+/// jiffies (2^62 - 2). Less than half the 64-bit range, so `now + d` is
+/// always after `now` by the wrap-safe comparisons, never in the past.
+pub const MAX_JIFFY_OFFSET: u64 = ((i64::MAX >> 1) - 1) as u64;
+
 /// `a` is strictly after `b` on the 32-bit time line (valid while they are
 /// less than 2^31 jiffies apart).
 #[inline]

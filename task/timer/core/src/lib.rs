@@ -7,7 +7,7 @@
 //! of its behaviour (jiffies, the cascading timer wheel, the tick hook chain)
 //! lives here, where it can be property-tested and benchmarked.
 //!
-//! Modules, named after the seed concepts:
+//! Modules, named after the Linux concepts they carry:
 //! - [`jiffies`] - `jiffies_64`, its 32-bit view, `INITIAL_JIFFIES`,
 //!   `time_after` and friends, ms/us/ns conversions at a runtime `HZ`.
 //! - [`pool`] - fixed-capacity timer storage, generation-checked
@@ -17,6 +17,8 @@
 //! - [`slack`] - `apply_slack`.
 //! - [`hooks`] - the tick hook chain with grab and `run_always`.
 //! - [`tick`] - [`TimerCore`], the tick path tying them together.
+//! - [`layout`] - the in-memory layout facts an inspector decodes (level
+//!   sizes, pool `meta` bits, the hook chain's "none").
 //!
 //! Units: every `Jiffies` is an absolute point on the 64-bit jiffies line
 //! unless a doc says "duration"; periods and slack are `u32` jiffies.
@@ -33,6 +35,7 @@ extern crate std;
 
 pub mod hooks;
 pub mod jiffies;
+pub mod layout;
 pub mod pool;
 pub mod slack;
 pub mod tick;
@@ -41,10 +44,13 @@ pub mod wheel;
 pub use hooks::{ChainRun, HookChain, HookError, HookId, HookKind, HookPolicy, HookRole};
 pub use jiffies::{
     time_after, time_after64, time_after_eq, time_after_eq64, time_before, time_before64, time_before_eq,
-    time_before_eq64, time_in_range, time_in_range64, Hz, Jiffies,
+    time_before_eq64, time_in_range, time_in_range64, Hz, Jiffies, MAX_JIFFY_OFFSET,
 };
 pub use pool::{Generation, LinkIndex, Owner, TimerError, TimerHandle};
 pub use slack::{apply_slack, Slack};
 pub use tick::{TickReport, TickVisitor, TimerCore};
-pub use wheel::levels::{MAX_TIMEOUT, SLOTS, TVN_BITS, TVN_SIZE, TVR_BITS, TVR_SIZE};
+pub use wheel::levels::{
+    Level, MAX_TIMEOUT, SLOTS, TV1_BASE, TV1_SLOTS, TV2_BASE, TV3_BASE, TV4_BASE, TV5_BASE, TVN_BITS, TVN_SIZE,
+    TVR_BITS, TVR_SIZE,
+};
 pub use wheel::{Expired, RunStats, TimerKind, TimerMut, Wheel};

@@ -2,7 +2,7 @@
 //!
 //! Why this module exists: timers that may fire a little late (timeouts,
 //! housekeeping) cost fewer wake-ups and fewer wheel slots if their expiries
-//! are rounded to "round" jiffy values. The rule (seed 001, `apply_slack`):
+//! are rounded to "round" jiffy values. The rule (Linux's `apply_slack`, kernel/timer.c):
 //! allow the expiry to move later by at most the slack, and within the
 //! window `(expires, expires + slack]` pick the value with the most trailing
 //! zero bits (it is unique). Every expiry in a window that reaches the same
@@ -21,7 +21,7 @@ pub enum Slack {
     /// Exactly on time: no rounding.
     #[default]
     None,
-    /// The seed's default: about 0.4 % of the remaining time
+    /// Linux's default (`timer_slack` unset): about 0.4 % of the remaining time
     /// (`(expires - now) / 256` jiffies), and no slack at all for timers
     /// less than 256 jiffies away.
     Default,

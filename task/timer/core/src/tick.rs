@@ -2,8 +2,9 @@
 //!
 //! Why this module exists: it ties the three parts together the way the
 //! timer server's interrupt path uses them. [`TimerCore::new`] sets up the
-//! built-in steps as hooks, in reverse order as seed 000 does, so the chain
-//! reads `[client hooks (newest first)..., AdvanceJiffies, RunWheel]`, and
+//! built-in steps as hooks, each at the head and so in reverse order, so
+//! the chain reads `[client hooks (newest first)..., AdvanceJiffies,
+//! RunWheel]` (Linux's tick: `do_timer` then `run_local_timers`), and
 //! [`TimerCore::tick`] runs that chain once per timer interrupt.
 //!
 //! Guarantees:
@@ -13,24 +14,25 @@
 //!   ticks or a tickless sleep).
 //! - When a grabber answers "done", steps without `run_always` are skipped
 //!   for that tick, the built-in ones included: jiffies do not advance and
-//!   the wheel does not run (the seed's faster-than-HZ driver case).
+//!   the wheel does not run (a driver running the tick faster than HZ).
 //! - The wheel is always run up to the current `jiffies_64`, so a catch-up
 //!   after a skipped or long tick fires everything due, in order.
 
 use crate::hooks::{HookChain, HookError, HookId, HookKind, HookPolicy, HookRole};
-use crate::jiffies::{Hz, Jiffies};
+use crate::jiffies::{Hz, Jiffies, MAX_JIFFY_OFFSET};
 use crate::pool::{LinkIndex, Owner, TimerError, TimerHandle};
 use crate::slack::Slack;
 use crate::wheel::{Expired, Wheel};
 
-/// Receives what a tick produces. The timer server implements it by posting
-/// notifications; tests record the calls.
-pub trait TickVisitor<T> {
-    /// The grabbing client hook runs first; return `true` ("done") to skip
-    /// every non-`run_always` hook for this tick.
-    fn grabbed(&mut self, hook: HookId, owner: Owner) -> bool;
-    /// A client hook runs.
-    fn hook(&mut self, hook: HookId, owner: Owner);
+/// Receives what a tick produces. The timer server's tick path
+/// (`timer-tick`) implements it by queueing expiries and batching posts;
+/// tests record the calls. `K` is the hooks' token type.
+pub trait TickVisitor<T, K = ()> {
+    /// The grabbing client hook (with its token) runs first; return `true`
+    /// ("done") to skip every non-`run_always` hook for this tick.
+    fn grabbed(&mut self, hook: HookId, owner: Owner, token: K) -> bool;
+    /// A client hook runs, with the token it was registered with.
+    fn hook(&mut self, hook: HookId, owner: Owner, token: K);
     /// A timer expired.
     fn expired(&mut self, e: Expired<T>);
 }
@@ -49,16 +51,17 @@ pub struct TickReport {
 }
 
 /// Jiffies, the wheel of `CAP` timers and a chain of up to `HOOKS` hooks
-/// (2 of which are the built-in steps).
-pub struct TimerCore<const CAP: usize, const HOOKS: usize, T = (), I = u16, const OWNERS: usize = 32> {
+/// (2 of which are the built-in steps). Timers carry a token `T`, hooks a
+/// token `K`.
+pub struct TimerCore<const CAP: usize, const HOOKS: usize, T = (), I = u16, const OWNERS: usize = 32, K = ()> {
     hz: Hz,
     jiffies: Jiffies,
     wheel: Wheel<CAP, T, I, OWNERS>,
-    hooks: HookChain<HOOKS>,
+    hooks: HookChain<HOOKS, K>,
 }
 
-impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize>
-    TimerCore<CAP, HOOKS, T, I, OWNERS>
+impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize, K: Copy + Default>
+    TimerCore<CAP, HOOKS, T, I, OWNERS, K>
 {
     /// Start at `INITIAL_JIFFIES` for `hz`.
     pub fn new(hz: Hz) -> Self {
@@ -75,7 +78,7 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
 
     /// The built-in steps, set up in reverse order, each at the head: the
     /// chain then reads AdvanceJiffies, RunWheel.
-    fn setup_builtin_steps(hooks: &mut HookChain<HOOKS>) {
+    fn setup_builtin_steps(hooks: &mut HookChain<HOOKS, K>) {
         hooks.setup(HookKind::RunWheel, false).expect("HOOKS must be at least 2");
         hooks.setup(HookKind::AdvanceJiffies, false).expect("HOOKS must be at least 2");
     }
@@ -128,7 +131,7 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
     }
 
     /// The hook chain (read-only).
-    pub fn hooks(&self) -> &HookChain<HOOKS> {
+    pub fn hooks(&self) -> &HookChain<HOOKS, K> {
         &self.hooks
     }
 
@@ -144,10 +147,23 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
     /// `cargo xtask bench`).
     #[inline(never)]
     pub fn register_hook(&mut self, owner: Owner, run_always: bool, policy: &HookPolicy) -> Result<HookId, HookError> {
+        self.register_hook_with(owner, run_always, K::default(), policy)
+    }
+
+    /// [`TimerCore::register_hook`] with `token`, which the chain hands
+    /// back whenever the hook runs ([`TickVisitor::hook`]).
+    #[inline(never)]
+    pub fn register_hook_with(
+        &mut self,
+        owner: Owner,
+        run_always: bool,
+        token: K,
+        policy: &HookPolicy,
+    ) -> Result<HookId, HookError> {
         if self.hooks.owned_by(owner) >= policy.per_owner {
             return Err(HookError::Quota);
         }
-        self.hooks.setup(HookKind::Client(owner), run_always)
+        self.hooks.setup_with(HookKind::Client(owner), run_always, token)
     }
 
     /// Remove a client hook; the built-in steps cannot be removed.
@@ -160,8 +176,9 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
 
     /// Grab the tick for a client hook whose owner `policy` allows to
     /// grab ([`HookError::NotPermitted`] otherwise, and for the built-in
-    /// steps; checked before `Busy`, so the answer does not depend on
-    /// whether someone else holds the grab).
+    /// steps whatever the policy: a grabbing `RunWheel` would run the wheel
+    /// before `AdvanceJiffies`, a tick behind; checked before `Busy`, so
+    /// the answer does not depend on whether someone else holds the grab).
     pub fn grab_hook(&mut self, id: HookId, policy: &HookPolicy) -> Result<(), HookError> {
         match self.hooks.kind(id)? {
             HookKind::Client(owner) if policy.may_grab(owner) => self.hooks.grab(id),
@@ -186,9 +203,13 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
         self.wheel.mod_timer_slack(h, expires, now, slack)
     }
 
-    /// Absolute jiffy `ms` milliseconds from now, rounded up.
+    /// Absolute jiffy `ms` milliseconds from now, rounded up. A delay
+    /// longer than [`MAX_JIFFY_OFFSET`] jiffies is clamped to it, as Linux's
+    /// `msecs_to_jiffies` clamps, so the result is always in the future
+    /// (`is_after(jiffies())` for any `ms > 0`) instead of wrapping into the
+    /// past; the wheel then clamps it further to its `MAX_TIMEOUT`.
     pub fn after_msecs(&self, ms: u64) -> Jiffies {
-        self.jiffies.wrapping_add(self.hz.msecs_to_jiffies(ms))
+        self.jiffies.wrapping_add(self.hz.msecs_to_jiffies(ms).min(MAX_JIFFY_OFFSET))
     }
 
     /// For tickless idle: `None` if a client hook needs every tick; else
@@ -219,7 +240,7 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
     /// One timer interrupt covering `ticks` jiffies (1 normally; more after
     /// missed ticks or a tickless sleep). Runs the hook chain; the built-in
     /// steps advance `jiffies_64` by `ticks` and run the wheel up to it.
-    pub fn tick(&mut self, ticks: u32, v: &mut impl TickVisitor<T>) -> TickReport {
+    pub fn tick(&mut self, ticks: u32, v: &mut impl TickVisitor<T, K>) -> TickReport {
         if self.hooks.len() == 2 {
             // Only the built-in steps (they cannot be removed, so no client
             // hook and no grabber): the chain would run exactly
@@ -231,7 +252,7 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
         let mut rep = TickReport::default();
         let jiffies = &mut self.jiffies;
         let wheel = &mut self.wheel;
-        let chain = self.hooks.run(|id, kind, role| match kind {
+        let chain = self.hooks.run(|id, kind, token, role| match kind {
             HookKind::AdvanceJiffies => {
                 *jiffies = jiffies.wrapping_add(ticks as u64);
                 rep.advanced = true;
@@ -243,9 +264,9 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
                 false
             }
             HookKind::Client(owner) => match role {
-                HookRole::Grabber => v.grabbed(id, owner),
+                HookRole::Grabber => v.grabbed(id, owner, token),
                 HookRole::Chain => {
-                    v.hook(id, owner);
+                    v.hook(id, owner, token);
                     false
                 }
             },

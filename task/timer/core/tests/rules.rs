@@ -1,5 +1,6 @@
-//! One test per rule of the seeds (001 wheel, 000 hook chain, jiffies) and
-//! of the issue, through the public API.
+//! One test per rule of the wheel (Linux's `internal_add_timer`, `cascade`,
+//! `__run_timers`), the tick hook chain and jiffies (`time_after` and
+//! friends, `msecs_to_jiffies`), and of the issues, through the public API.
 
 use timer_core::*;
 
@@ -292,11 +293,11 @@ struct Rec {
 }
 
 impl TickVisitor<u32> for Rec {
-    fn grabbed(&mut self, _: HookId, owner: Owner) -> bool {
+    fn grabbed(&mut self, _: HookId, owner: Owner, _: ()) -> bool {
         self.log.push(format!("grab{}", owner.0));
         self.done
     }
-    fn hook(&mut self, _: HookId, owner: Owner) {
+    fn hook(&mut self, _: HookId, owner: Owner, _: ()) {
         self.log.push(format!("hook{}", owner.0));
     }
     fn expired(&mut self, e: Expired<u32>) {
@@ -566,4 +567,76 @@ fn idle_tick_is_a_full_tick_with_nothing_to_do() {
     }
     assert_eq!(rb.log.iter().filter(|l| !l.starts_with("hook")).count(), 6);
     assert!(idle > 500 && full >= 500 + 6, "idle {idle}, full {full}");
+}
+
+/// Issue 14, item 4: `grab_hook` with the id of a built-in step. A grabbing
+/// `RunWheel` would run before `AdvanceJiffies`, so the wheel would lag
+/// jiffies by a tick, and only on the chain walk, not on the fast path
+/// that skips the walk. Both steps are refused under any policy, nothing
+/// changes, and ticking afterwards fires the same timers at the same
+/// jiffies whether the chain is walked (a client hook present) or not.
+#[test]
+fn grab_hook_refuses_both_builtin_steps_and_the_paths_agree() {
+    let hz = Hz::new(100).unwrap();
+    let mut walked = Served::starting_at(hz, Jiffies(0xFFFF_FF00));
+    let mut fast = Served::starting_at(hz, Jiffies(0xFFFF_FF00));
+    let builtins: Vec<_> = walked.hooks().iter().map(|(id, kind, _)| (id, kind)).collect();
+    assert_eq!(builtins.iter().map(|b| b.1).collect::<Vec<_>>(), [HookKind::AdvanceJiffies, HookKind::RunWheel]);
+    for (id, _) in &builtins {
+        assert_eq!(walked.grab_hook(*id, &HookPolicy::ANY), Err(HookError::NotPermitted));
+        assert_eq!(fast.grab_hook(*id, &HookPolicy::ANY), Err(HookError::NotPermitted));
+    }
+    assert_eq!((walked.hooks().grabber(), fast.hooks().grabber()), (None, None));
+    walked.register_hook(Owner(9), false, &HookPolicy::ANY).unwrap();
+    for c in [&mut walked, &mut fast] {
+        for (k, d) in [1u64, 2, 255, 256, 300, 1000].into_iter().enumerate() {
+            let t = c.wheel_mut().alloc(Owner(4), k as u32, TimerKind::Normal, 16).unwrap();
+            let at = c.jiffies().wrapping_add(d);
+            c.wheel_mut().add_timer(t, at).unwrap();
+        }
+    }
+    let (mut a, mut b) = (Rec::default(), Rec::default());
+    for _ in 0..1200 {
+        let ra = walked.tick(1, &mut a);
+        let rb = fast.tick(1, &mut b);
+        assert_eq!((ra.advanced, ra.ran_wheel, ra.fired), (rb.advanced, rb.ran_wheel, rb.fired));
+        assert_eq!(walked.jiffies(), fast.jiffies());
+        assert_eq!(walked.wheel().timer_jiffies(), walked.jiffies().wrapping_add(1));
+    }
+    let timers = |r: &Rec| r.log.iter().filter(|l| l.starts_with("timer")).cloned().collect::<Vec<_>>();
+    assert_eq!(timers(&a), timers(&b));
+    assert_eq!(timers(&a).len(), 6);
+}
+
+/// Issue 14, item 4: `after_msecs` saturated the conversion and then
+/// wrapped the addition, so a huge delay landed in the past. It clamps at
+/// Linux's `MAX_JIFFY_OFFSET` instead: always in the future, and a timer
+/// armed there is pending (clamped by the wheel), not fired at once.
+#[test]
+fn after_msecs_clamps_at_max_jiffy_offset_instead_of_wrapping() {
+    assert_eq!(MAX_JIFFY_OFFSET, (1 << 62) - 2);
+    for hz in [1u32, 100, 1000, 1_000_000] {
+        for start in [0u64, 0xFFFF_FFFF, u64::MAX - 5, 1 << 63] {
+            let c = Served::starting_at(Hz::new(hz).unwrap(), Jiffies(start));
+            for ms in [u64::MAX, u64::MAX / 2, 1 << 62] {
+                let at = c.after_msecs(ms);
+                assert!(at.is_after(c.jiffies()), "hz {hz} start {start:#x} ms {ms:#x}");
+                assert!(at.since(c.jiffies()) <= MAX_JIFFY_OFFSET);
+            }
+            let most = c.hz().msecs_to_jiffies(u64::MAX).min(MAX_JIFFY_OFFSET);
+            assert_eq!(c.after_msecs(u64::MAX).since(c.jiffies()), most);
+            // Ordinary delays are untouched.
+            assert_eq!(c.after_msecs(1000).since(c.jiffies()), hz as u64);
+        }
+    }
+    // At 1 MHz the conversion saturates at u64::MAX: the wrap case.
+    assert_eq!(Hz::new(1_000_000).unwrap().msecs_to_jiffies(u64::MAX), u64::MAX);
+    let mut c = Served::starting_at(Hz::new(1_000_000).unwrap(), Jiffies(5));
+    assert_eq!(c.after_msecs(u64::MAX).since(c.jiffies()), MAX_JIFFY_OFFSET);
+    let t = c.wheel_mut().alloc(Owner(1), 1, TimerKind::Normal, 4).unwrap();
+    let at = c.after_msecs(u64::MAX);
+    c.wheel_mut().add_timer(t, at).unwrap();
+    let mut r = Rec::default();
+    assert_eq!(c.tick(1, &mut r).fired, 0);
+    assert_eq!(c.wheel().expires(t).unwrap(), Some(Jiffies(5 + MAX_TIMEOUT)));
 }

@@ -1,6 +1,8 @@
-//! The five levels of the cascading wheel (seed 001): tv1 with 256 slots
-//! and tv2..tv5 with 64 slots each, and the rule that files a timer into
-//! one of them (`internal_add_timer`).
+//! The five levels of the cascading wheel (Linux's `struct tvec_base` of
+//! kernel/timer.c before 4.8): tv1 with 256 slots and tv2..tv5 with 64
+//! slots each, named in code by [`Level`] and the `TV1_*`..`TV5_*`
+//! constants, and the rule that files a timer into one of them
+//! (`internal_add_timer`).
 //!
 //! Why this module exists: it is the arithmetic of the wheel, kept apart
 //! from the list plumbing so it can be checked on its own.
@@ -30,6 +32,74 @@ pub(crate) const TVR_MASK: u64 = TVR_SIZE as u64 - 1;
 pub(crate) const TVN_MASK: u64 = TVN_SIZE as u64 - 1;
 /// Total slots per wheel: 256 + 4 * 64.
 pub const SLOTS: usize = TVR_SIZE + 4 * TVN_SIZE;
+/// Slots of tv1 (`TVR_SIZE`): one jiffy each.
+pub const TV1_SLOTS: usize = TVR_SIZE;
+/// First slot number of tv1.
+pub const TV1_BASE: usize = 0;
+/// First slot number of tv2 (64 slots of 2^8 jiffies).
+pub const TV2_BASE: usize = TV1_BASE + TV1_SLOTS;
+/// First slot number of tv3 (64 slots of 2^14 jiffies).
+pub const TV3_BASE: usize = TV2_BASE + TVN_SIZE;
+/// First slot number of tv4 (64 slots of 2^20 jiffies).
+pub const TV4_BASE: usize = TV3_BASE + TVN_SIZE;
+/// First slot number of tv5 (64 slots of 2^26 jiffies).
+pub const TV5_BASE: usize = TV4_BASE + TVN_SIZE;
+
+/// One level of the wheel: Linux's `tv1` .. `tv5`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Level {
+    /// 256 slots of one jiffy: timers due within 256 jiffies.
+    Tv1,
+    /// 64 slots of 2^8 jiffies: due within 2^14.
+    Tv2,
+    /// 64 slots of 2^14 jiffies: due within 2^20.
+    Tv3,
+    /// 64 slots of 2^20 jiffies: due within 2^26.
+    Tv4,
+    /// 64 slots of 2^26 jiffies: due within 2^32 ([`MAX_TIMEOUT`]).
+    Tv5,
+}
+
+impl Level {
+    /// Every level, tv1 first.
+    pub const ALL: [Level; 5] = [Level::Tv1, Level::Tv2, Level::Tv3, Level::Tv4, Level::Tv5];
+
+    /// Its name as Linux spells it: `"tv1"` .. `"tv5"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Level::Tv1 => "tv1",
+            Level::Tv2 => "tv2",
+            Level::Tv3 => "tv3",
+            Level::Tv4 => "tv4",
+            Level::Tv5 => "tv5",
+        }
+    }
+
+    /// Its slots: 256 for tv1, 64 for the others.
+    pub const fn slots(self) -> usize {
+        match self {
+            Level::Tv1 => TV1_SLOTS,
+            _ => TVN_SIZE,
+        }
+    }
+
+    /// Its first slot number in `0..SLOTS`.
+    pub const fn base(self) -> usize {
+        match self {
+            Level::Tv1 => TV1_BASE,
+            Level::Tv2 => TV2_BASE,
+            Level::Tv3 => TV3_BASE,
+            Level::Tv4 => TV4_BASE,
+            Level::Tv5 => TV5_BASE,
+        }
+    }
+
+    /// The level holding slot number `slot` (taken modulo [`SLOTS`], so a
+    /// list head of the deferrable class, `SLOTS + slot`, maps too).
+    pub const fn of_slot(slot: usize) -> Level {
+        Level::ALL[level_of(slot % SLOTS) as usize]
+    }
+}
 /// The farthest a timer can be set, in jiffies after `timer_jiffies`
 /// (inclusive): 2^32 - 1, about 49.7 days at 1000 Hz. Farther expiries are
 /// clamped to it.
@@ -47,8 +117,8 @@ pub(crate) const fn base(n: u32) -> usize {
     TVR_SIZE + (n as usize - 1) * TVN_SIZE
 }
 
-/// Index of level `n` (1 = tv2 .. 4 = tv5) at time `j` (the `INDEX(N)`
-/// of the seed, with `N = n - 1`).
+/// Index of level `n` (1 = tv2 .. 4 = tv5) at time `j` (Linux's
+/// `INDEX(N)` in `__run_timers`, with `N = n - 1`).
 #[inline(always)]
 pub(crate) const fn index(j: u64, n: u32) -> usize {
     index32(j as u32, n)
@@ -85,15 +155,15 @@ pub(crate) const fn slot_for(expires: u64, timer_jiffies: u64) -> usize {
     let d = expires.wrapping_sub(timer_jiffies) as u32;
     let e = expires as u32;
     if d < TVR_SIZE as u32 {
-        (e & TVR_MASK as u32) as usize
+        TV1_BASE + (e & TVR_MASK as u32) as usize
     } else if d < 1 << shift(2) {
-        base(1) + index32(e, 1)
+        TV2_BASE + index32(e, 1)
     } else if d < 1 << shift(3) {
-        base(2) + index32(e, 2)
+        TV3_BASE + index32(e, 2)
     } else if d < 1 << shift(4) {
-        base(3) + index32(e, 3)
+        TV4_BASE + index32(e, 3)
     } else {
-        base(4) + index32(e, 4)
+        TV5_BASE + index32(e, 4)
     }
 }
 
@@ -108,7 +178,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_follow_the_seed() {
+    fn sizes_follow_linux() {
         assert_eq!(TVR_SIZE, 256);
         assert_eq!(TVN_SIZE, 64);
         assert_eq!(SLOTS, 512);
@@ -153,5 +223,24 @@ mod tests {
         assert_eq!(normalize(u64::MAX - 10, tj), tj);
         assert_eq!(slot_for(tj, tj), 0xFD);
         assert_eq!(slot_for(3, tj), 3);
+    }
+
+    #[test]
+    fn levels_are_named_tv1_to_tv5_and_tile_the_slots() {
+        let names: [&str; 5] = Level::ALL.map(Level::name);
+        assert_eq!(names, ["tv1", "tv2", "tv3", "tv4", "tv5"]);
+        assert_eq!([TV1_BASE, TV2_BASE, TV3_BASE, TV4_BASE, TV5_BASE], [0, 256, 320, 384, 448]);
+        let mut next = 0;
+        for (n, l) in Level::ALL.into_iter().enumerate() {
+            assert_eq!(l.base(), next);
+            assert_eq!(level_of(l.base()), n as u32);
+            assert_eq!(Level::of_slot(l.base() + l.slots() - 1), l);
+            assert_eq!(Level::of_slot(SLOTS + l.base()), l);
+            if n > 0 {
+                assert_eq!(l.base(), base(n as u32));
+            }
+            next += l.slots();
+        }
+        assert_eq!(next, SLOTS);
     }
 }

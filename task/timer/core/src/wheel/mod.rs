@@ -1,4 +1,6 @@
-//! The cascading timer wheel (seed 001) over the fixed pool.
+//! The cascading timer wheel over the fixed pool: Linux's `timer_list`
+//! wheel of kernel/timer.c before 4.8 (`internal_add_timer`, `cascade`,
+//! `__run_timers`).
 //!
 //! Why this module exists: it is the timer server's data structure. Arming,
 //! re-arming and cancelling a timer must be O(1) whatever the number of

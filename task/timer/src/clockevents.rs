@@ -1,0 +1,161 @@
+//! The tick device: the server's side of Linux's clockevents framework
+//! (kernel/time/clockevents.c, and tick-common.c's choice of device):
+//! choosing the device, switching it between periodic and oneshot,
+//! acknowledging its interrupt and programming its next event.
+//!
+//! Device choice follows `tick_check_preferred`: a device with ONESHOT
+//! beats a periodic-only one, then the higher rating wins; every other
+//! device is shut down. The devices themselves live in the clockevent
+//! driver task; this module talks to it over IPC (every call here is one
+//! IPC to the driver, except [`TickDevice::can_oneshot`]).
+//!
+//! In periodic mode each tick interrupt is one jiffy (Linux's
+//! `tick_periodic`), at HZ times a multiplier a grabber may set (1..=8).
+//! In oneshot mode (tickless) the event is programmed in nanoseconds from
+//! now, as `clockevents_program_event` does, for a moment the clocksource
+//! ([`crate::clocksource`]) computes.
+
+use drv_clockevent_api::{ClockEvent, ClockEventError, DeviceInfo, FEAT_ONESHOT, FEAT_PERIODIC};
+
+/// Most clock event devices considered.
+pub const MAX_DEVICES: usize = 4;
+
+/// How the tick device runs.
+#[derive(Copy, Clone, Debug, Eq, PartialEq)]
+pub enum Mode {
+    /// Periodic at `HZ * multiplier` (the multiplier is 1 unless a grabber
+    /// asked for a faster tick).
+    Periodic { multiplier: u8 },
+    /// Oneshot, programmed for the next expiry (tickless idle).
+    Oneshot,
+}
+
+/// The chosen tick device (Linux's `tick_device`).
+pub struct TickDevice {
+    /// Index of the device at the driver.
+    pub dev: u8,
+    /// Its description.
+    pub info: DeviceInfo,
+    /// Current mode.
+    pub mode: Mode,
+    /// HZ, the periodic rate at multiplier 1.
+    hz: u32,
+    /// Jiffy the oneshot event is programmed for, if any.
+    pub programmed: Option<u64>,
+    /// Tick interrupts the device confirmed (both modes): acks that found
+    /// its update flag set. A spoofed post of the tick bit, or a stale
+    /// interrupt, is not counted. For tests and benchmarks.
+    pub interrupts: u32,
+}
+
+/// `tick_check_preferred`: should `new` replace `cur` as the tick device?
+pub fn preferred(cur: Option<&DeviceInfo>, new: &DeviceInfo) -> bool {
+    let Some(cur) = cur else { return true };
+    let (cur_os, new_os) = (cur.has(FEAT_ONESHOT), new.has(FEAT_ONESHOT));
+    if cur_os != new_os {
+        return new_os;
+    }
+    new.rating > cur.rating
+}
+
+impl TickDevice {
+    /// Finds the driver's devices, picks the preferred periodic-capable
+    /// one and shuts the others down. The device is not started: call
+    /// [`TickDevice::set_periodic`]. `None` if the driver offers none.
+    pub fn choose(ce: &ClockEvent, hz: u32) -> Option<TickDevice> {
+        let devices = ce.device_count().min(MAX_DEVICES as u8);
+        let mut best: Option<(u8, DeviceInfo)> = None;
+        for d in 0..devices {
+            if let Ok(info) = ce.describe(d) {
+                if info.has(FEAT_PERIODIC) && preferred(best.as_ref().map(|b| &b.1), &info) {
+                    best = Some((d, info));
+                }
+            }
+        }
+        let (dev, info) = best?;
+        for d in 0..devices {
+            if d != dev {
+                let _ = ce.set_state_shutdown(d);
+            }
+        }
+        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed: None, interrupts: 0 })
+    }
+
+    /// True if the tick device can run tickless.
+    pub fn can_oneshot(&self) -> bool {
+        self.info.has(FEAT_ONESHOT)
+    }
+
+    /// The tick period in ns at `multiplier` x HZ.
+    fn period_ns(&self, multiplier: u8) -> u64 {
+        1_000_000_000 / (self.hz as u64 * multiplier.max(1) as u64)
+    }
+
+    /// Runs the device periodic at `multiplier` x HZ.
+    pub fn set_periodic(&mut self, ce: &ClockEvent, multiplier: u8) -> Result<(), ClockEventError> {
+        ce.set_state_periodic(self.dev, self.period_ns(multiplier))?;
+        self.mode = Mode::Periodic { multiplier };
+        self.programmed = None;
+        Ok(())
+    }
+
+    /// Switches the device to oneshot, nothing programmed yet.
+    pub fn set_oneshot(&mut self, ce: &ClockEvent) -> Result<(), ClockEventError> {
+        ce.set_state_oneshot(self.dev)?;
+        self.mode = Mode::Oneshot;
+        self.programmed = None;
+        Ok(())
+    }
+
+    /// Back to HZ if a grabber left the periodic tick faster.
+    pub fn restore_rate(&mut self, ce: &ClockEvent) {
+        if let Mode::Periodic { multiplier } = self.mode {
+            if multiplier != 1 {
+                let _ = self.set_periodic(ce, 1);
+            }
+        }
+    }
+
+    /// Acknowledges a tick interrupt; false for a stale or spurious one,
+    /// which includes any post of the tick bit by another task: the
+    /// notification says only that the bit was posted, the device's update
+    /// flag (read and cleared by the driver's `ack`) says whether the
+    /// device fired.
+    pub fn ack(&mut self, ce: &ClockEvent) -> bool {
+        // If the driver restarted, its devices are detached: set ours up
+        // again and treat this interrupt as a tick (not counted: there is
+        // no flag left to say whether the device fired).
+        match ce.ack(self.dev) {
+            Ok(true) => {
+                self.interrupts = self.interrupts.wrapping_add(1);
+                true
+            }
+            Ok(false) => false,
+            Err(_) => {
+                let _ = self.recover(ce);
+                true
+            }
+        }
+    }
+
+    /// Re-initialises the device after a driver restart, in the same mode.
+    fn recover(&mut self, ce: &ClockEvent) -> Result<(), ClockEventError> {
+        match self.mode {
+            Mode::Periodic { multiplier } => self.set_periodic(ce, multiplier),
+            Mode::Oneshot => {
+                ce.set_state_oneshot(self.dev)?;
+                self.programmed = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// `clockevents_program_event`: fire `delta_ns` from now (at least 1,
+    /// at most the device's `max_delta_ns`, which the caller has applied),
+    /// for jiffy `for_jiffy` (`None`: an idle wake-up with nothing due).
+    pub fn program(&mut self, ce: &ClockEvent, delta_ns: u64, for_jiffy: Option<u64>) -> Result<(), ClockEventError> {
+        ce.program_event(self.dev, delta_ns.min(i64::MAX as u64) as i64)?;
+        self.programmed = for_jiffy;
+        Ok(())
+    }
+}

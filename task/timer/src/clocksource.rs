@@ -1,0 +1,93 @@
+//! The clocksource: the driver's free-running counter, and the jiffies
+//! time line it gives (Linux's clocksource and `get_jiffies_64` from it
+//! after a tickless sleep, `tick_nohz_update_jiffies`).
+//!
+//! Time line: jiffies are `INITIAL_JIFFIES + cycles * HZ / rate` of the
+//! clocksource, plus an offset that keeps them continuous across mode
+//! switches. In oneshot mode (tickless) elapsed jiffies are read off the
+//! clocksource on every wake, so catching up after a long sleep is exact.
+//! Because the clocksource outlives the timer server, a restarted server
+//! resumes the same time line, and clients re-arm at their original
+//! absolute expiries.
+//!
+//! Every read is one IPC to the clockevent driver (`read_counter`), which
+//! extends the hardware counter to 64 bits as long as it is read at least
+//! every `max_idle_ns`.
+
+use drv_clockevent_api::{ClockEvent, ClockEventError, ClocksourceInfo};
+
+/// The clocksource as the server uses it.
+pub struct Clocksource {
+    /// Rate and idle bound, from the driver.
+    info: ClocksourceInfo,
+    /// HZ.
+    hz: u32,
+    /// `INITIAL_JIFFIES` at `hz`.
+    initial: u64,
+    /// Added to the clocksource-derived jiffies (continuity across mode
+    /// switches).
+    offset: i64,
+}
+
+impl Clocksource {
+    /// Asks the driver for the clocksource's rate; jiffies at `hz`,
+    /// starting at `initial_jiffies` (cycle 0).
+    pub fn new(ce: &ClockEvent, hz: u32, initial_jiffies: u64) -> Clocksource {
+        Clocksource { info: ce.clocksource_info(), hz, initial: initial_jiffies, offset: 0 }
+    }
+
+    /// Clocksource cycles since boot.
+    pub fn cycles(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
+        ce.read_counter()
+    }
+
+    /// Nanoseconds since boot (`ktime_get`).
+    pub fn ktime_ns(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
+        let c = self.cycles(ce)?;
+        Ok((c as u128 * 1_000_000_000 / self.info.rate_hz.max(1) as u128) as u64)
+    }
+
+    /// `INITIAL_JIFFIES + floor(cycles * HZ / rate)`: jiffies as the
+    /// clocksource tells them, without the mode-switch offset.
+    pub fn raw_jiffies(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
+        let c = self.cycles(ce)?;
+        Ok(self.initial.wrapping_add((c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64))
+    }
+
+    /// Aligns the time line so that [`Clocksource::raw_jiffies`] `raw`
+    /// reads as `jiffies_now` (done when entering oneshot mode).
+    pub fn align(&mut self, raw: u64, jiffies_now: u64) {
+        self.offset = jiffies_now.wrapping_sub(raw) as i64;
+    }
+
+    /// The jiffy the clock is in now (oneshot mode's time line).
+    pub fn jiffies_now(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
+        Ok(self.raw_jiffies(ce)?.wrapping_add(self.offset as u64))
+    }
+
+    /// Where a freshly started server's jiffies begin: the clocksource line.
+    pub fn boot_jiffies(&self, ce: &ClockEvent) -> u64 {
+        self.raw_jiffies(ce).unwrap_or(self.initial)
+    }
+
+    /// The longest a oneshot sleep may last, in ns, for the counter to be
+    /// read often enough to stay extended (`max_idle_ns`).
+    pub fn max_idle_ns(&self) -> u64 {
+        self.info.max_idle_ns
+    }
+
+    /// Nanoseconds from now until jiffy `j` begins on this time line
+    /// (rounded up, so an event programmed with it is never early), or
+    /// `Err(Etime)` if that moment has passed.
+    pub fn ns_until(&self, ce: &ClockEvent, j: u64) -> Result<u64, ClockEventError> {
+        let now = self.cycles(ce)?;
+        let rel = j.wrapping_sub(self.offset as u64).wrapping_sub(self.initial);
+        let at = (rel as u128 * self.info.rate_hz as u128).div_ceil(self.hz as u128);
+        let delta_cycles = at as i128 - now as i128;
+        if delta_cycles <= 0 {
+            return Err(ClockEventError::Etime);
+        }
+        let ns = (delta_cycles as u128 * 1_000_000_000).div_ceil(self.info.rate_hz.max(1) as u128);
+        Ok(ns.min(u64::MAX as u128) as u64)
+    }
+}

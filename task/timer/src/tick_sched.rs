@@ -1,0 +1,131 @@
+//! The tickless (nohz) policy: Linux's kernel/time/tick-sched.c for this
+//! server. When nothing needs every tick, the tick device runs oneshot,
+//! programmed for the next expiry (`tick_nohz_stop_sched_tick`); on each
+//! wake-up jiffies are caught up from the clocksource
+//! (`tick_nohz_update_jiffies`) and the next event programmed.
+//!
+//! Policy: oneshot when the device can and no client hook exists (a hook
+//! needs every tick), unless built `periodic-only` (Linux's `nohz=off`);
+//! periodic at HZ otherwise. Catching up runs the hook chain once for all
+//! the jiffies slept (`do_timer(ticks)` with ticks > 1).
+//!
+//! Catch-up happens on each wake-up and before answering `jiffies` or
+//! `stats`, not on every request: arming, re-arming and deleting work
+//! against the wheel's own `timer_jiffies`, and an expiry that the
+//! clocksource has already passed makes [`Server::program_next`] see
+//! `Etime` and catch up then. That keeps add/mod/del free of clockevent
+//! IPC.
+
+use crate::clockevents::Mode;
+use crate::{Server, Trace, __RINGBUF};
+use ringbuf::ringbuf_entry;
+use drv_clockevent_api::ClockEventError;
+use timer_core::Jiffies;
+
+impl Server {
+    /// The oneshot event fired: catch up and program the next one.
+    pub(crate) fn tick_nohz_handler(&mut self) {
+        self.tick_dev.programmed = None;
+        self.catch_up();
+        self.program_next();
+    }
+
+    /// Oneshot mode: advance jiffies to what the clocksource says, firing
+    /// everything due in between, and deliver the posts. Not inlined: it
+    /// runs the whole hook chain, and is called from six places.
+    #[inline(never)]
+    pub(crate) fn catch_up(&mut self) {
+        if self.tick_dev.mode != Mode::Oneshot {
+            return;
+        }
+        let Ok(now) = self.clocksource.jiffies_now(&self.driver) else {
+            ringbuf_entry!(Trace::ClockError);
+            return;
+        };
+        self.path.catch_up(Jiffies(now));
+        self.deliver();
+    }
+
+    /// The longest oneshot delay, in ns: the device's range, and no more
+    /// than the clocksource's `max_idle_ns`.
+    fn max_sleep_ns(&self) -> u64 {
+        self.tick_dev.info.max_delta_ns.min(self.clocksource.max_idle_ns()).max(1)
+    }
+
+    /// Programs the oneshot event for the start of jiffy `j`, or for the
+    /// longest safe sleep if `j` is further away (the wake-up then catches
+    /// up and programs again). `Err(Etime)` if that moment has passed.
+    /// Not inlined: its 128-bit arithmetic would be copied into every
+    /// caller of `program_next` (over a KiB of flash) for no gain.
+    #[inline(never)]
+    fn program_for(&mut self, j: u64) -> Result<(), ClockEventError> {
+        let ns = self.clocksource.ns_until(&self.driver, j)?;
+        let ns = ns.min(self.max_sleep_ns());
+        self.tick_dev.program(&self.driver, ns, Some(j))
+    }
+
+    /// Oneshot mode: program the event for the next expiry (or the longest
+    /// idle sleep when nothing is pending). An expiry already passed is
+    /// caught up and the next one tried, at most 8 times.
+    pub(crate) fn program_next(&mut self) {
+        for _ in 0..8 {
+            if self.tick_dev.mode != Mode::Oneshot {
+                return;
+            }
+            let core = self.path.core();
+            let r = match core.tickless_deadline() {
+                Some(Some(j)) => self.program_for(j.0.max(core.jiffies().0 + 1)),
+                Some(None) => {
+                    let max = self.max_sleep_ns();
+                    self.tick_dev.program(&self.driver, max, None)
+                }
+                None => return,
+            };
+            match r {
+                Err(ClockEventError::Etime) => self.catch_up(),
+                _ => return,
+            }
+        }
+    }
+
+    /// After arming in oneshot mode: reprogram if the new expiry comes
+    /// before the programmed event.
+    #[inline]
+    pub(crate) fn armed(&mut self, expires: u64) {
+        if self.tick_dev.mode == Mode::Oneshot && self.tick_dev.programmed.is_none_or(|p| expires < p) {
+            self.program_next();
+        }
+    }
+
+    /// Chooses the device mode: tickless (oneshot) when the device can and
+    /// no hook needs every tick; periodic otherwise.
+    pub(crate) fn update_mode(&mut self) {
+        let want_oneshot = !cfg!(feature = "periodic-only")
+            && self.tick_dev.can_oneshot()
+            && self.path.core().tickless_deadline().is_some();
+        match (self.tick_dev.mode, want_oneshot) {
+            (Mode::Periodic { .. }, true) => {
+                if self.enter_oneshot().is_ok() {
+                    ringbuf_entry!(Trace::Mode(Mode::Oneshot));
+                    self.program_next();
+                }
+            }
+            (Mode::Oneshot, false) => {
+                self.catch_up();
+                if self.tick_dev.set_periodic(&self.driver, 1).is_ok() {
+                    ringbuf_entry!(Trace::Mode(Mode::Periodic { multiplier: 1 }));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Switches the device to oneshot with the clocksource's time line
+    /// aligned to the current jiffies_64.
+    fn enter_oneshot(&mut self) -> Result<(), ClockEventError> {
+        let raw = self.clocksource.raw_jiffies(&self.driver)?;
+        self.tick_dev.set_oneshot(&self.driver)?;
+        self.clocksource.align(raw, self.path.core().jiffies().0);
+        Ok(())
+    }
+}
