@@ -1,6 +1,6 @@
 //! Client API of the clockevent driver (`drv/clockevent-stm32`).
 //!
-//! The driver implements Linux's `clock_event_device` model (seed 002) for
+//! The driver implements Linux's `clock_event_device` model (kernel/time/clockevents.c) for
 //! hardware timers it owns, plus one free-running clocksource counter. The
 //! timer server drives it through the `ClockEvent` client generated from
 //! `idl/clockevent.idol`; this crate adds the types that IDL names:

@@ -1,5 +1,5 @@
 //! The clock event device state machine of Linux's clockevents framework
-//! (seed 002; kernel/time/clockevents.c), as a pure transition table.
+//! (Linux's `clockevents_switch_state`, kernel/time/clockevents.c), as a pure transition table.
 //!
 //! Why it exists: the driver must refuse what Linux refuses (periodic mode
 //! on a device without the PERIODIC feature, programming an event outside

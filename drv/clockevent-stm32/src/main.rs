@@ -1,4 +1,4 @@
-//! The clockevent driver: Linux's clock event devices (seed 002) on STM32F4
+//! The clockevent driver: Linux's clock event devices (`clock_event_device`) on STM32F4
 //! general-purpose timers, served over `idl/clockevent.idol`.
 //!
 //! Why it is a task of its own: the timer registers are mapped for this
