@@ -89,6 +89,7 @@ impl<const P: usize, const OWNERS: usize> Fired<P, OWNERS> {
     /// Starts a new arm of timer `i` (pool index, `0..P`) owned by task
     /// index `owner`: drops its queued record and returns the new arm
     /// sequence number (wrapping; 1 on a timer's first arm).
+    #[inline(always)]
     pub fn rearm(&mut self, i: usize, owner: usize) -> u32 {
         self.remove(i, owner);
         self.arm_seq[i] = self.arm_seq[i].wrapping_add(1);
