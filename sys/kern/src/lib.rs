@@ -322,14 +322,28 @@ pub(crate) mod tests {
     /// A host kernel with one started task per priority in `prios`, no
     /// regions and no IRQs.
     pub(crate) fn kernel(prios: &[u8]) -> Kernel {
+        let none = vec![[0u8; 8]; prios.len()];
+        kernel_with_regions(prios, &none, 0x2000_1000, &[])
+    }
+
+    /// A host kernel with one started task per priority in `prios`, task
+    /// `i` owning the regions `task_regions[i]` indexes in `regions`, every
+    /// task's stack top at `initial_stack`; no IRQs.
+    pub(crate) fn kernel_with_regions(
+        prios: &[u8],
+        task_regions: &[[u8; 8]],
+        initial_stack: u32,
+        regions: &'static [RegionDesc],
+    ) -> Kernel {
         let descs: &'static [TaskDesc] = Box::leak(
             prios
                 .iter()
+                .zip(task_regions)
                 .enumerate()
-                .map(|(i, &priority)| TaskDesc {
-                    regions: [0; 8],
+                .map(|(i, (&priority, &regions))| TaskDesc {
+                    regions,
                     entry_point: 0x0800_0001,
-                    initial_stack: 0x2000_1000,
+                    initial_stack,
                     priority,
                     flags: TASK_FLAG_START,
                     index: i as u16,
@@ -338,7 +352,7 @@ pub(crate) mod tests {
                 .into_boxed_slice(),
         );
         let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
-        Kernel::new(tasks, &[], &[], &[], 0, |_| {})
+        Kernel::new(tasks, regions, &[], &[], 0, |_| {})
     }
 
     /// The fast paths check buffers against `first_region` with no
@@ -355,21 +369,8 @@ pub(crate) mod tests {
             RegionDesc { base: 0x0800_0000, size: 0x400, attributes: RegionAttributes::from_bits(READ | EXECUTE) },
             RegionDesc { base: 0x4000_0000, size: 0x400, attributes: RegionAttributes::from_bits(READ | WRITE | DEVICE) },
         ];
-        let descs: &'static [TaskDesc] = Box::leak(
-            (0..4u16)
-                .map(|i| TaskDesc {
-                    regions: [i as u8, 0, 0, 0, 0, 0, 0, 0],
-                    entry_point: 0x0800_0001,
-                    initial_stack: 0x2000_0400,
-                    priority: i as u8,
-                    flags: TASK_FLAG_START,
-                    index: i,
-                })
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
-        );
-        let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
-        let k = Kernel::new(tasks, &REGIONS, &[], &[], 0, |_| {});
+        let task_regions: Vec<[u8; 8]> = (0..4u8).map(|i| [i, 0, 0, 0, 0, 0, 0, 0]).collect();
+        let k = kernel_with_regions(&[0, 1, 2, 3], &task_regions, 0x2000_0400, &REGIONS);
         let kept: Vec<RegionDesc> = k.tasks.iter().map(|t| t.first_region).collect();
         assert_eq!(kept, [RegionDesc::EMPTY, REGIONS[1], RegionDesc::EMPTY, RegionDesc::EMPTY]);
         assert!(REGIONS[1].holds(0x2000_03FC, 4) && !REGIONS[1].holds(0x2000_03FC, 5));

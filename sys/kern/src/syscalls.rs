@@ -457,8 +457,7 @@ mod tests {
     //! outside it.
     use super::*;
     use crate::arch::mem;
-    use crate::descs::{region_attr::*, RegionAttributes, RegionDesc, TaskDesc, TASK_FLAG_START};
-    use crate::task::Task;
+    use crate::descs::{region_attr::*, RegionAttributes, RegionDesc};
     use abi::{Generation, ULease};
     use zerocopy::IntoBytes;
 
@@ -480,23 +479,9 @@ mod tests {
     /// Supervisor (0), server (1), client (2) and idle (3); all runnable.
     fn kernel() -> Kernel {
         let regions = [[0u8; 8], [1, 0, 0, 0, 0, 0, 0, 0], [2, 3, 0, 0, 0, 0, 0, 0], [0; 8]];
-        let descs: &'static [TaskDesc] = Box::leak(
-            (0..4u16)
-                .map(|i| TaskDesc {
-                    regions: regions[i as usize],
-                    entry_point: 0x0800_0001,
-                    initial_stack: 0x2000_0400,
-                    priority: i as u8,
-                    flags: TASK_FLAG_START,
-                    index: i,
-                })
-                .collect::<Vec<_>>()
-                .into_boxed_slice(),
-        );
-        let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
         mem::fill(0xEE);
         mem::write(SECRET, b"kernel secret!!!");
-        let mut k = Kernel::new(tasks, &REGIONS, &[], &[], 0, |_| {});
+        let mut k = crate::tests::kernel_with_regions(&[0, 1, 2, 3], &regions, 0x2000_0400, &REGIONS);
         k.set_sched(0, SchedState::InRecv(None));
         k
     }
