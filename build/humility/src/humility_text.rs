@@ -184,6 +184,15 @@ impl Task {
     }
 }
 
+/// One task row of `tasks` (`ID TASK GEN PRI STATE...`), if `l` is one.
+fn task_row(l: &str) -> Option<Task> {
+    let c: Vec<&str> = l.split_whitespace().collect();
+    if c.len() < 5 {
+        return None;
+    }
+    Some(Task { id: c[0].parse().ok()?, name: c[1].into(), generation: c[2].parse().ok()?, priority: c[3].parse().ok()?, state: c[4..].join(" ") })
+}
+
 /// Parses `humility tasks`: the system time, if shown, and the task rows.
 pub fn tasks(text: &str) -> (Option<u64>, Vec<Task>) {
     let mut time = None;
@@ -193,15 +202,154 @@ pub fn tasks(text: &str) -> (Option<u64>, Vec<Task>) {
             time = t.trim().parse().ok();
             continue;
         }
-        let c: Vec<&str> = l.split_whitespace().collect();
-        if c.len() < 5 {
-            continue;
-        }
-        if let (Ok(id), Ok(generation), Ok(priority)) = (c[0].parse(), c[2].parse(), c[3].parse()) {
-            rows.push(Task { id, name: c[1].into(), generation, priority, state: c[4..].join(" ") });
-        }
+        rows.extend(task_row(l));
     }
     (time, rows)
+}
+
+/// One line of a backtrace in `humility tasks -s[l]`: the frame's stack
+/// pointer and pc, the function named on the line (each function inlined
+/// at a pc has a line of its own, innermost first, then the function
+/// itself), and with `-l` its `file:line[:column]`. A line humility prints
+/// without a name (a pc in no function) has `name: None`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub sp: u64,
+    pub pc: u64,
+    pub name: Option<String>,
+    pub at: Option<String>,
+}
+
+/// One task of `humility tasks -s[l]`: its row, its backtrace lines, and
+/// humility's message when it could not unwind the stack.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskStack {
+    pub task: Task,
+    pub frames: Vec<Frame>,
+    pub failure: Option<String>,
+}
+
+/// Parses `humility tasks -s` or `tasks -sl`.
+pub fn task_stacks(text: &str) -> Vec<TaskStack> {
+    let mut out: Vec<TaskStack> = Vec::new();
+    for l in body(text) {
+        if l.starts_with("system time = ") {
+            continue;
+        }
+        if let Some(task) = task_row(l) {
+            out.push(TaskStack { task, frames: Vec::new(), failure: None });
+            continue;
+        }
+        let Some(t) = out.last_mut() else { continue };
+        let rest = l.trim().trim_start_matches("+--->").trim_start();
+        if let Some(at) = rest.strip_prefix("@ ") {
+            if let Some(f) = t.frames.last_mut() {
+                f.at = Some(at.trim().to_string());
+            }
+        } else if rest.contains("unwind failed") {
+            t.failure = Some(rest.to_string());
+        } else {
+            let mut c = rest.splitn(3, ' ');
+            if let (Some(sp), Some(pc)) = (c.next().and_then(hex), c.next().and_then(hex)) {
+                let name = c.next().map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+                t.frames.push(Frame { sp, pc, name, at: None });
+            }
+        }
+    }
+    out
+}
+
+/// Parses `humility registers`: (name, value) for each `NAME = 0x...`
+/// line (`R0`..`R12`, `SP`, `LR`, `PC`, `PSR`, `MSP`, `PSP`, `SPR`, ...).
+pub fn registers(text: &str) -> Vec<(String, u64)> {
+    body(text)
+        .filter_map(|l| {
+            let mut c = l.split_whitespace();
+            let (name, eq, value) = (c.next()?, c.next()?, c.next()?);
+            let ok = eq == "=" && name.chars().all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit());
+            ok.then(|| Some((name.to_string(), hex(value)?))).flatten()
+        })
+        .collect()
+}
+
+/// One row of `humility stackmargin`: the stack is `base..base + size`
+/// (the task's RAM region up to its initial stack pointer), `depth` bytes
+/// of it were ever written (not the 0xBADDCAFE paint), `margin` never.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StackMargin {
+    pub id: u64,
+    pub name: String,
+    pub base: u64,
+    pub size: u64,
+    pub depth: u64,
+    pub margin: u64,
+}
+
+/// Parses `humility stackmargin`.
+pub fn stack_margins(text: &str) -> Vec<StackMargin> {
+    body(text)
+        .filter_map(|l| {
+            let c: Vec<&str> = l.split_whitespace().collect();
+            if c.len() != 6 {
+                return None;
+            }
+            Some(StackMargin {
+                id: c[0].parse().ok()?,
+                name: c[1].into(),
+                base: hex(c[2])?,
+                size: c[3].parse().ok()?,
+                depth: c[4].parse().ok()?,
+                margin: c[5].parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+/// One entry line of `humility ringbuf`: slot index, source line,
+/// generation, count, and the payload as printed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RingEntry {
+    pub index: u64,
+    pub line: u64,
+    pub generation: u64,
+    pub count: u64,
+    pub payload: String,
+}
+
+/// Parses one entry line of a ring (as [`ringbuf`] returns them).
+pub fn ring_entry(l: &str) -> Option<RingEntry> {
+    let mut c = l.split_whitespace();
+    let mut num = || c.next()?.parse().ok();
+    let (index, line, generation, count) = (num()?, num()?, num()?, num()?);
+    let payload = l.split_whitespace().skip(4).collect::<Vec<_>>().join(" ");
+    Some(RingEntry { index, line, generation, count, payload })
+}
+
+/// A printed value as tokens, numbers in decimal: `Init(0x40011000)` and
+/// `Init(1073811456)` give the same tokens, so humility's `{:x?}`-style
+/// output and ours compare by what they say, not by radix or spacing.
+pub fn value_tokens(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let flush = |w: &mut String, out: &mut Vec<String>| {
+        if !w.is_empty() {
+            let n = hex(w).or_else(|| w.bytes().all(|b| b.is_ascii_digit()).then(|| w.parse().ok()).flatten());
+            out.push(n.map(|n| n.to_string()).unwrap_or_else(|| w.clone()));
+            w.clear();
+        }
+    };
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() || ch == '_' {
+            word.push(ch);
+        } else {
+            flush(&mut word, &mut out);
+            if !ch.is_whitespace() {
+                out.push(ch.to_string());
+            }
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 #[cfg(test)]
@@ -237,5 +385,28 @@ mod tests {
         assert_eq!(t[0].state_kind(), "recv");
         assert_eq!(t[0].waiting_for(), vec!["timer", "fault"]);
         assert_eq!((t[1].id, t[1].state_kind()), (3, "RUNNING"));
+    }
+
+    #[test]
+    fn stacks_registers_margins_entries() {
+        let s = task_stacks(
+            "humility: attached to dump\nsystem time = 0\nID TASK GEN PRI STATE\n 0 sup  0   0 recv, notif: fault\n   |\n   +--->  0x20008910 0x08024032 userlib::arch::syscall_stub5\n          0x20008af8 0x08024167 userlib::recv\n                     @ /x/lib.rs:137:13\n          0x20008af8 0x08024167 main\n                     @ /x/main.rs:39:19\n          0x200033d8 0x00000000\n\n 1 idle 0 7 RUNNING\n   stack unwind failed: no CFI\n",
+        );
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].task.name, "sup");
+        assert_eq!(s[0].frames.len(), 4);
+        assert_eq!(s[0].frames[0], Frame { sp: 0x2000_8910, pc: 0x0802_4032, name: Some("userlib::arch::syscall_stub5".into()), at: None });
+        assert_eq!(s[0].frames[2].at.as_deref(), Some("/x/main.rs:39:19"));
+        assert_eq!(s[0].frames[3].name, None);
+        assert_eq!(s[1].failure.as_deref(), Some("stack unwind failed: no CFI"));
+        let r = registers("humility: attached to dump\n   R0 = 0x00000001\n   SP = 0x20009900 <- idle: 0x20009800+0x100\n  PSR = 0x01000000 <- 0000_0001\n                      |||| | ||\n  MSP = 0x20000800 <- kernel\n");
+        assert_eq!(r, vec![("R0".into(), 1), ("SP".into(), 0x2000_9900), ("PSR".into(), 0x0100_0000), ("MSP".into(), 0x2000_0800)]);
+        let m = stack_margins("ID TASK                STACKBASE  STACKSIZE   MAXDEPTH     MARGIN\n 0 supervisor         0x20008800        768        720         48\n");
+        assert_eq!(m, vec![StackMargin { id: 0, name: "supervisor".into(), base: 0x2000_8800, size: 768, depth: 720, margin: 48 }]);
+        let e = ring_entry("   3  108        2        1 Received { from: TaskId(0x3), op: 0x1, len: 0x5 }").unwrap();
+        assert_eq!((e.index, e.line, e.generation, e.count), (3, 108, 2, 1));
+        assert_eq!(value_tokens(&e.payload), value_tokens("Received { from: TaskId(3), op: 1, len: 5 }"));
+        assert_ne!(value_tokens("Tick(0x7)"), value_tokens("Tick(8)"));
+        assert_ne!(value_tokens("Mode(Oneshot)"), value_tokens("Mode(Periodic)"));
     }
 }
