@@ -392,3 +392,12 @@ fn main() -> ! {
         driver.counter_now();
     }
 }
+
+// The chip description (what the MPU maps) and the register descriptions
+// agree on where the timers are.
+const _: () = assert!(
+    peripherals::TIM2_BASE == stm32_regs::tim::TIM2
+        && peripherals::TIM4_BASE == stm32_regs::tim::TIM4
+        && peripherals::TIM5_BASE == stm32_regs::tim::TIM5,
+    "build/chips and sys/stm32-regs disagree on a timer's base address"
+);

@@ -1,6 +1,8 @@
-//! The registers of one STM32F4 general-purpose timer (TIM2..TIM5), and the
-//! few sequences the driver runs on them, written to be right on silicon
-//! (RM0090 chapter 18) and on QEMU 7.2's `stm32f2xx_timer` model.
+//! One STM32F4 general-purpose timer (TIM2..TIM5), and the few sequences
+//! the driver runs on it, written to be right on silicon (RM0090 chapter
+//! 18) and on QEMU 7.2's `stm32f2xx_timer` model. The registers and their
+//! bits are described in sys/stm32-regs, shared with the board start-up
+//! and the other drivers.
 //!
 //! Why it exists: every register access of the driver goes through here, so
 //! the one `unsafe` contract (the base address is a timer this task owns) is
@@ -30,33 +32,7 @@
 //!   `offset` zero once per power-on ([`Tim::qemu_align`]) and never writes
 //!   those registers again on QEMU, so every period is exactly `ARR` ticks.
 
-/// Control register 1.
-const CR1: u32 = 0x00;
-/// DMA/interrupt enable register.
-const DIER: u32 = 0x0C;
-/// Status register (flags are cleared by writing 0; 1s are ignored).
-const SR: u32 = 0x10;
-/// Event generation register.
-const EGR: u32 = 0x14;
-/// Counter.
-const CNT: u32 = 0x24;
-/// Prescaler: the counter clock is the timer clock / (PSC + 1).
-const PSC: u32 = 0x28;
-/// Auto-reload register.
-const ARR: u32 = 0x2C;
-
-/// CR1: counter enable.
-const CR1_CEN: u32 = 1 << 0;
-/// CR1: update request source: only overflow raises UIF, not `EGR.UG`.
-const CR1_URS: u32 = 1 << 2;
-/// CR1: one-pulse mode: the counter stops (CEN cleared) at the update.
-const CR1_OPM: u32 = 1 << 3;
-/// DIER: update interrupt enable.
-const DIER_UIE: u32 = 1 << 0;
-/// SR: update interrupt flag.
-const SR_UIF: u32 = 1 << 0;
-/// EGR: update generation: reloads the counter and the prescaler.
-const EGR_UG: u32 = 1 << 0;
+use stm32_regs::tim::{cr1, dier, egr, sr};
 
 /// Which hardware the timers are: they differ in ways no single register
 /// sequence hides (see the module documentation).
@@ -78,9 +54,9 @@ pub enum Mode {
     Oneshot,
 }
 
-/// One timer's register block.
+/// One timer's register block (registers and bits: sys/stm32-regs).
 pub struct Tim {
-    base: u32,
+    regs: stm32_regs::tim::Tim,
 }
 
 impl Tim {
@@ -93,62 +69,53 @@ impl Tim {
     /// the same block may be used concurrently (this task is single-threaded,
     /// so one `Tim` per block suffices).
     pub const unsafe fn new(base: u32) -> Self {
-        Self { base }
-    }
-
-    fn read(&self, offset: u32) -> u32 {
-        // Safety: `new`'s contract makes `base + offset` (an offset inside
-        // the 1 KiB block) a mapped, 4-byte aligned timer register; volatile
-        // because the hardware changes it.
-        unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
-    }
-
-    fn write(&self, offset: u32, value: u32) {
-        // Safety: as in `read`; writes to timer registers touch no memory.
-        unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
+        // Safety: `new`'s contract is `at`'s (a TIM block this task maps
+        // and alone uses); the sequences below write only values RM0090
+        // allows.
+        Self { regs: unsafe { stm32_regs::tim::Tim::at(base) } }
     }
 
     /// The counter register as read.
     pub fn cnt(&self) -> u32 {
-        self.read(CNT)
+        self.regs.cnt().read()
     }
 
     /// The prescaler register as read.
     pub fn psc(&self) -> u32 {
-        self.read(PSC)
+        self.regs.psc().read()
     }
 
     /// True if the counter is enabled (`CR1.CEN`).
     pub fn running(&self) -> bool {
-        self.read(CR1) & CR1_CEN != 0
+        self.regs.cr1().read() & cr1::CEN != 0
     }
 
     /// True if the update flag (`SR.UIF`) is set.
     pub fn update_pending(&self) -> bool {
-        self.read(SR) & SR_UIF != 0
+        self.regs.sr().read() & sr::UIF != 0
     }
 
     /// Clears the update flag, leaving the other flags alone.
     pub fn clear_update(&self) {
-        self.write(SR, !SR_UIF);
+        self.regs.sr().write(!sr::UIF);
     }
 
     /// Enables or masks the update interrupt.
     pub fn set_update_irq(&self, enabled: bool) {
-        self.write(DIER, if enabled { DIER_UIE } else { 0 });
+        self.regs.dier().write(if enabled { dier::UIE } else { 0 });
     }
 
     /// Stops the counter: no update event (hence no interrupt) until the
     /// next [`Tim::start`]. Leaves `SR.UIF` as it is.
     pub fn stop(&self) {
-        self.write(CR1, CR1_URS);
+        self.regs.cr1().write(cr1::URS);
     }
 
     /// Sets the prescaler to divide by `psc + 1` from the next start. On
     /// silicon `start` loads it with `EGR.UG`; on QEMU it takes effect now
     /// and must be followed by [`Tim::qemu_align`].
     pub fn set_prescaler(&self, psc: u16) {
-        self.write(PSC, u32::from(psc));
+        self.regs.psc().write(u32::from(psc));
     }
 
     /// Starts the counter so the first update comes `cycles` counts from now
@@ -162,15 +129,15 @@ impl Tim {
                 // Update on the overflow after ARR: ARR + 1 counts. UG
                 // restarts the counter at 0 and loads the prescaler; with
                 // URS set it raises no update flag of its own.
-                self.write(ARR, cycles.saturating_sub(1).max(1));
+                self.regs.arr().write(cycles.saturating_sub(1).max(1));
             }
-            Model::Qemu => self.write(ARR, cycles.max(1)),
+            Model::Qemu => self.regs.arr().write(cycles.max(1)),
         }
         if model == Model::Silicon {
-            self.write(EGR, EGR_UG);
+            self.regs.egr().write(egr::UG);
         }
-        let opm = if mode == Mode::Oneshot { CR1_OPM } else { 0 };
-        self.write(CR1, CR1_URS | opm | CR1_CEN);
+        let opm = if mode == Mode::Oneshot { cr1::OPM } else { 0 };
+        self.regs.cr1().write(cr1::URS | opm | cr1::CEN);
     }
 
     /// Starts a timer as a free-running 32-bit counter (the clocksource),
@@ -186,13 +153,13 @@ impl Tim {
         }
         self.set_update_irq(false);
         if model == Model::Silicon {
-            self.write(PSC, 0);
+            self.regs.psc().write(0);
         }
-        self.write(ARR, u32::MAX);
+        self.regs.arr().write(u32::MAX);
         if model == Model::Silicon {
-            self.write(EGR, EGR_UG);
+            self.regs.egr().write(egr::UG);
         }
-        self.write(CR1, CR1_CEN);
+        self.regs.cr1().write(cr1::CEN);
     }
 
     /// Slows a counter started by [`Tim::start_free_running`] to
@@ -207,10 +174,10 @@ impl Tim {
             return;
         }
         let before = self.cnt();
-        self.write(PSC, u32::from(psc));
+        self.regs.psc().write(u32::from(psc));
         match model {
-            Model::Qemu => self.write(CNT, before / (u32::from(psc) + 1)),
-            Model::Silicon => self.write(EGR, EGR_UG),
+            Model::Qemu => self.regs.cnt().write(before / (u32::from(psc) + 1)),
+            Model::Silicon => self.regs.egr().write(egr::UG),
         }
     }
 
@@ -234,7 +201,7 @@ impl Tim {
         let p = u32::from(psc) + 1;
         for attempt in 1..=tries {
             let now = reference.cnt();
-            self.write(CNT, now / p);
+            self.regs.cnt().write(now / p);
             let before = reference.cnt();
             let cnt = self.cnt();
             let after = reference.cnt();

@@ -57,27 +57,26 @@ enum Trace {
 
 ringbuf!(Trace, 16, Trace::None);
 
-/// Minimal driver for an STM32F4 USART (RM0090 section 30.6): transmit only.
-mod usart {
-    /// Status register; bit 7 is TXE (data register empty).
-    const SR: u32 = 0x00;
-    /// Data register: writing it queues one byte.
-    const DR: u32 = 0x04;
-    /// Baud-rate register.
-    const BRR: u32 = 0x08;
-    /// Control register 1.
-    const CR1: u32 = 0x0C;
+// The chip description (what the MPU maps) and the register descriptions
+// agree on where the console USART is.
+const _: () = assert!(
+    USART_BASE == stm32_regs::usart::USART1 || USART_BASE == stm32_regs::usart::USART2,
+    "build/chips and sys/stm32-regs disagree on the console USART's base address"
+);
 
-    const SR_TXE: u32 = 1 << 7;
-    const CR1_UE: u32 = 1 << 13;
-    const CR1_TE: u32 = 1 << 3;
+/// Minimal driver for an STM32F4 USART (RM0090 section 30.6; registers in
+/// sys/stm32-regs): transmit only.
+mod usart {
+    use stm32_regs::rcc::HSI_HZ;
+    use stm32_regs::usart::{brr, cr1, sr};
+
     /// 115200 baud from the 16 MHz HSI (16e6 / 115200 = 138.9 -> 139), for
     /// a USART board start-up did not set up. QEMU ignores it.
-    const BRR_115200_AT_16MHZ: u32 = 0x8B;
+    const BRR_115200_AT_16MHZ: u32 = brr(HSI_HZ, 115_200);
 
     /// A USART register block this task owns.
     pub struct Usart {
-        base: u32,
+        regs: stm32_regs::usart::Usart,
     }
 
     impl Usart {
@@ -89,10 +88,15 @@ mod usart {
         /// kept as it is. Only a USART found disabled is set up here, for
         /// 115200 baud from the reset clock.
         pub fn init(base: u32) -> Self {
-            let usart = Self { base };
-            if usart.read_reg(CR1) & CR1_UE == 0 || usart.read_reg(BRR) == 0 {
-                usart.write_reg(BRR, BRR_115200_AT_16MHZ);
-                usart.write_reg(CR1, CR1_UE | CR1_TE);
+            // Safety: `base` is the USART block app.toml lets this task
+            // `use` (the MPU maps it for us alone among tasks; the kernel's
+            // own messages go to the same transmitter the same way, a
+            // polled byte at a time, between our instructions), and this
+            // driver writes only the values below, which RM0090 allows.
+            let usart = Self { regs: unsafe { stm32_regs::usart::Usart::at(base) } };
+            if usart.regs.cr1().read() & cr1::UE == 0 || usart.regs.brr().read() == 0 {
+                usart.regs.brr().write(BRR_115200_AT_16MHZ);
+                usart.regs.cr1().write(cr1::UE | cr1::TE);
             }
             usart
         }
@@ -100,23 +104,9 @@ mod usart {
         /// Sends `bytes`, waiting for room before each one.
         pub fn write_all(&self, bytes: &[u8]) {
             for &b in bytes {
-                while self.read_reg(SR) & SR_TXE == 0 {}
-                self.write_reg(DR, u32::from(b));
+                while self.regs.sr().read() & sr::TXE == 0 {}
+                self.regs.dr().write(u32::from(b));
             }
-        }
-
-        fn read_reg(&self, offset: u32) -> u32 {
-            // Safety: `base` is the USART block app.toml lets this task
-            // `use` (the MPU maps it for us alone), `offset` is one of the
-            // word-aligned registers above, and a volatile read of a status
-            // register has no side effect on memory Rust knows about.
-            unsafe { core::ptr::read_volatile((self.base + offset) as *const u32) }
-        }
-
-        fn write_reg(&self, offset: u32, value: u32) {
-            // Safety: as for `read_reg`; the register is device memory, not
-            // aliased by any Rust object.
-            unsafe { core::ptr::write_volatile((self.base + offset) as *mut u32, value) }
         }
     }
 }

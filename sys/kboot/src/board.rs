@@ -8,75 +8,48 @@
 //! reported; the kernel keeps writing to it (`console_write`) and the
 //! console task uses the same USART afterwards with the baud rate set here.
 
-use core::ptr::{read_volatile, write_volatile};
+use stm32_regs::rcc::{self, Rcc};
+use stm32_regs::usart::{self, Usart};
 
-const RCC: u32 = 0x4002_3800;
-const RCC_CR: u32 = RCC;
-const RCC_AHB1RSTR: u32 = RCC + 0x10;
-const RCC_APB1RSTR: u32 = RCC + 0x20;
-const RCC_APB2RSTR: u32 = RCC + 0x24;
-const RCC_AHB1ENR: u32 = RCC + 0x30;
-const RCC_APB1ENR: u32 = RCC + 0x40;
-const RCC_APB2ENR: u32 = RCC + 0x44;
-
-const USART_SR: u32 = 0x00;
-const USART_DR: u32 = 0x04;
-const USART_BRR: u32 = 0x08;
-const USART_CR1: u32 = 0x0C;
-const USART_CR1_UE: u32 = 1 << 13;
-const USART_CR1_TE: u32 = 1 << 3;
-const USART_SR_TXE: u32 = 1 << 7;
-const USART_SR_TC: u32 = 1 << 6;
+use stm32_regs::rcc::HSI_HZ;
+use stm32_regs::usart::brr;
 
 /// The console's baud rate.
 pub const BAUD: u32 = 115_200;
-/// The clock every STM32F4 runs from out of reset: the HSI RC oscillator.
-pub const HSI_HZ: u32 = 16_000_000;
 
-fn rd(addr: u32) -> u32 {
-    // Safety: callers pass addresses of memory-mapped registers of this
-    // chip (RM0090); reads have no side effects on the registers used.
-    unsafe { read_volatile(addr as *const u32) }
-}
-
-fn wr(addr: u32, v: u32) {
-    // Safety: as for `rd`; kernel start-up is the only writer.
-    unsafe { write_volatile(addr as *mut u32, v) }
-}
-
-fn modify(addr: u32, clear: u32, set: u32) {
-    wr(addr, (rd(addr) & !clear) | set);
-}
+/// RCC, the clock and reset controller.
+// Safety: the kernel may use every register block during start-up, when it
+// runs alone (no task exists yet); it writes only what RM0090 allows. After
+// start-up the kernel leaves RCC alone.
+const RCC: Rcc = unsafe { Rcc::at(rcc::RCC) };
+/// The console USART.
+// Safety: as for `RCC`; after start-up the kernel (`console_write`) and
+// the console task share the USART's transmitter, which is polled and
+// written a byte at a time by whichever runs.
+const CONSOLE: Usart = unsafe { Usart::at(imp::CONSOLE_BASE) };
 
 /// The peripherals tasks get: GPIOA/D (AHB1), TIM2-5 and USART2 (APB1),
 /// USART1 (APB2). Bit positions are RM0090 7.3.5/7.3.8/7.3.9 (reset) and
 /// 7.3.10/7.3.13/7.3.14 (enable), which agree bit for bit.
-const AHB1_BITS: u32 = 1 << 0 | 1 << 3;
-const APB1_BITS: u32 = 0b1111 | 1 << 17;
-const APB2_BITS: u32 = 1 << 4;
+const AHB1_BITS: u32 = rcc::ahb1::GPIOA | rcc::ahb1::GPIOD;
+const APB1_BITS: u32 = rcc::apb1::TIM2 | rcc::apb1::TIM3 | rcc::apb1::TIM4 | rcc::apb1::TIM5 | rcc::apb1::USART2;
+const APB2_BITS: u32 = rcc::apb2::USART1;
 
 /// Puts every peripheral tasks get back in its reset state (a debugger's
 /// reset or a watchdog reset leaves them as the last run left them), then
 /// enables their clocks and reads the enable back so that it has taken
 /// effect before first use (RM0090 7.3.10: two AHB cycles).
 fn reset_and_enable_peripherals() {
-    modify(RCC_AHB1RSTR, 0, AHB1_BITS);
-    modify(RCC_APB1RSTR, 0, APB1_BITS);
-    modify(RCC_APB2RSTR, 0, APB2_BITS);
-    modify(RCC_AHB1RSTR, AHB1_BITS, 0);
-    modify(RCC_APB1RSTR, APB1_BITS, 0);
-    modify(RCC_APB2RSTR, APB2_BITS, 0);
-    modify(RCC_AHB1ENR, 0, AHB1_BITS);
-    modify(RCC_APB1ENR, 0, APB1_BITS);
-    modify(RCC_APB2ENR, 0, APB2_BITS);
-    let _ = rd(RCC_APB2ENR);
-}
-
-/// USART BRR for `baud` from a `pclk_hz` bus clock with 16x oversampling
-/// (RM0090 30.3.4): USARTDIV = pclk / (16 baud), as a 12.4 fixed-point
-/// number, rounded to nearest.
-pub const fn brr(pclk_hz: u32, baud: u32) -> u32 {
-    (pclk_hz + baud / 2) / baud
+    RCC.ahb1rstr().modify(0, AHB1_BITS);
+    RCC.apb1rstr().modify(0, APB1_BITS);
+    RCC.apb2rstr().modify(0, APB2_BITS);
+    RCC.ahb1rstr().modify(AHB1_BITS, 0);
+    RCC.apb1rstr().modify(APB1_BITS, 0);
+    RCC.apb2rstr().modify(APB2_BITS, 0);
+    RCC.ahb1enr().modify(0, AHB1_BITS);
+    RCC.apb1enr().modify(0, APB1_BITS);
+    RCC.apb2enr().modify(0, APB2_BITS);
+    let _ = RCC.apb2enr().read();
 }
 
 /// What start-up achieved: the clocks actually running.
@@ -99,7 +72,7 @@ mod imp {
     //! are zero); the console is USART1, QEMU's first serial port. The
     //! clocks stay as reset leaves real F405 silicon: 16 MHz HSI.
     use super::*;
-    pub const CONSOLE: u32 = 0x4001_1000;
+    pub const CONSOLE_BASE: u32 = stm32_regs::usart::USART1;
     pub fn console_pclk(c: &Clocks) -> u32 {
         c.pclk2_hz
     }
@@ -117,25 +90,25 @@ mod imp;
 #[cfg(not(any(feature = "netduinoplus2", feature = "stm32f4-discovery")))]
 compile_error!("kboot needs a board feature; `cargo xtask dist` sets it from app.toml `board`");
 
-pub use imp::CONSOLE;
-
 /// Brings up the console (at the reset clock), then the clocks, then sets
 /// the console's baud rate for the clock it now runs from.
 pub fn init() {
     reset_and_enable_peripherals();
     imp::pins();
-    wr(CONSOLE + USART_BRR, brr(imp::console_pclk(&RESET_CLOCKS), BAUD));
-    wr(CONSOLE + USART_CR1, USART_CR1_UE | USART_CR1_TE);
+    CONSOLE.brr().write(brr(imp::console_pclk(&RESET_CLOCKS), BAUD));
+    CONSOLE.cr1().write(usart::cr1::UE | usart::cr1::TE);
     kern::klog::set_early_sink(console_write);
     // The early fault printer's test (build/apps/test-boot-fault.toml): a
     // read of reserved address space (RM0090 table 1) faults before the
     // kernel exists.
     #[cfg(feature = "boot-fault-test")]
-    let _ = rd(0x3000_0000);
+    // Safety: deliberately not a register: the read must fault (the
+    // early fault printer halts; nothing after it runs).
+    let _ = unsafe { core::ptr::read_volatile(0x3000_0000 as *const u32) };
     let clocks = imp::clocks();
     // The last bytes at the old rate have left (the switch is done with
     // the transmitter idle, see `drain`); now the new divider.
-    wr(CONSOLE + USART_BRR, brr(imp::console_pclk(&clocks), BAUD));
+    CONSOLE.brr().write(brr(imp::console_pclk(&clocks), BAUD));
     imp::debug_freeze();
 }
 
@@ -147,7 +120,7 @@ pub fn drain() {
     // Bounded: 2 bytes at 115200 baud take 174 µs, far fewer than this
     // many polls at any clock; a USART that never completes must not hang
     // start-up.
-    while rd(CONSOLE + USART_SR) & USART_SR_TC == 0 && spins < 1_000_000 {
+    while CONSOLE.sr().read() & usart::sr::TC == 0 && spins < 1_000_000 {
         spins += 1;
     }
 }
@@ -155,7 +128,7 @@ pub fn drain() {
 /// Polled write of `bytes` to the console USART (kernel messages only).
 pub fn console_write(bytes: &[u8]) {
     for &b in bytes {
-        while rd(CONSOLE + USART_SR) & USART_SR_TXE == 0 {}
-        wr(CONSOLE + USART_DR, b as u32);
+        while CONSOLE.sr().read() & usart::sr::TXE == 0 {}
+        CONSOLE.dr().write(b as u32);
     }
 }

@@ -17,37 +17,26 @@
 
 use super::*;
 
-pub const CONSOLE: u32 = 0x4000_4400; // USART2, on APB1
+use stm32_regs::dbgmcu::{self, Dbgmcu};
+use stm32_regs::flash::{self, Flash};
+use stm32_regs::gpio::{self, Gpio};
+use stm32_regs::rcc::{cfgr, cr, pllcfgr};
+
+pub const CONSOLE_BASE: u32 = usart::USART2; // on APB1
 
 pub fn console_pclk(c: &Clocks) -> u32 {
     c.pclk1_hz
 }
 
-const RCC_PLLCFGR: u32 = RCC + 0x04;
-const RCC_CFGR: u32 = RCC + 0x08;
-const FLASH_ACR: u32 = 0x4002_3C00;
-
-const CR_HSEON: u32 = 1 << 16;
-const CR_HSERDY: u32 = 1 << 17;
-const CR_PLLON: u32 = 1 << 24;
-const CR_PLLRDY: u32 = 1 << 25;
-const PLLCFGR_SRC_HSE: u32 = 1 << 22;
-const CFGR_SW: u32 = 0b11;
-const CFGR_SW_PLL: u32 = 0b10;
-const CFGR_SWS: u32 = 0b11 << 2;
-const CFGR_SWS_PLL: u32 = 0b10 << 2;
-const CFGR_PRESCALERS: u32 = 0xF << 4 | 0b111 << 10 | 0b111 << 13;
-const ACR_LATENCY: u32 = 0b111;
-const ACR_PRFTEN: u32 = 1 << 8;
-const ACR_ICEN: u32 = 1 << 9;
-const ACR_DCEN: u32 = 1 << 10;
-
-/// DBGMCU (RM0090 38.16): device id and revision, and the freeze bits.
-const DBGMCU_IDCODE: u32 = 0xE004_2000;
-const DBGMCU_APB1_FZ: u32 = 0xE004_2008;
-/// REV_ID of revision A (RM0090 38.6.1), on which prefetch must stay off
-/// (ST errata sheet ES0182 for revision A parts).
-const REV_A: u32 = 0x1000;
+// Safety (FLASH, DBGMCU, GPIOA): as for `RCC` in board.rs: start-up runs
+// alone and writes only what RM0090 allows; the wait states are set for
+// the clock before it is raised (`set_flash`).
+const FLASH: Flash = unsafe { Flash::at(flash::FLASH) };
+// Safety: as above.
+const DBGMCU: Dbgmcu = unsafe { Dbgmcu::at(dbgmcu::DBGMCU) };
+// Safety: as above; the console's pins only (the task that `use`s GPIOA
+// later finds PA2/PA3 as set here).
+const GPIOA: Gpio = unsafe { Gpio::at(gpio::GPIOA) };
 
 /// The clock tree, from the board's description (see `CLOCK_*` in the
 /// generated kernel configuration, checked against RM0090 at build time).
@@ -61,6 +50,9 @@ const CLOCKS: Clocks =
     Clocks { sysclk_hz: crate::CLOCK_SYSCLK_HZ, pclk1_hz: crate::CLOCK_PCLK1_HZ, pclk2_hz: crate::CLOCK_PCLK2_HZ };
 /// CFGR HPRE, PPRE1, PPRE2 fields for the configured dividers.
 const CFGR_DIVIDERS: u32 = crate::CLOCK_CFGR_PRESCALERS;
+/// The prescaler fields of CFGR.
+const CFGR_PRESCALERS: u32 = cfgr::HPRE | cfgr::PPRE1 | cfgr::PPRE2;
+const _: () = assert!(CFGR_DIVIDERS & !CFGR_PRESCALERS == 0, "generated CFGR dividers outside HPRE/PPRE1/PPRE2");
 
 /// M for the HSI that gives the same VCO input as `PLLM` gives the HSE.
 const PLLM_HSI: u32 = PLLM * HSI_HZ / HSE_HZ;
@@ -74,9 +66,22 @@ const PLL_TIMEOUT_US: u32 = 2_000;
 /// The SYSCLK switch takes a few clock cycles.
 const SWITCH_TIMEOUT_US: u32 = 100;
 
+/// SysTick (ARMv7-M B3.3): a core register, not an STM32 one, used only
+/// here (the kernel never enables it).
 const SYST_CSR: u32 = 0xE000_E010;
 const SYST_RVR: u32 = 0xE000_E014;
 const SYST_CVR: u32 = 0xE000_E018;
+
+fn rd(addr: u32) -> u32 {
+    // Safety: `addr` is one of the SysTick registers above, which exist on
+    // every ARMv7-M core; start-up runs alone and reads have no side effect.
+    unsafe { core::ptr::read_volatile(addr as *const u32) }
+}
+
+fn wr(addr: u32, v: u32) {
+    // Safety: as for `rd`; SysTick is not used by anything else.
+    unsafe { core::ptr::write_volatile(addr as *mut u32, v) }
+}
 
 /// Polls `ready` for at most `us` microseconds of a `cpu_hz` core clock,
 /// timed with SysTick (processor clock, no interrupt; ARMv7-M B3.3), and
@@ -118,18 +123,20 @@ fn warn(args: core::fmt::Arguments<'_>) {
 /// Flash wait states (and caches, prefetch unless revision A), read back
 /// until in force (RM0090 3.5.1: check LATENCY before raising the clock).
 fn set_flash(ws: u32) -> bool {
-    let prefetch = if rd(DBGMCU_IDCODE) >> 16 == REV_A { 0 } else { ACR_PRFTEN };
-    wr(FLASH_ACR, ws | ACR_ICEN | ACR_DCEN | prefetch);
-    wait_until(|| rd(FLASH_ACR) & ACR_LATENCY == ws, SWITCH_TIMEOUT_US, HSI_HZ)
+    use flash::acr;
+    let rev = DBGMCU.idcode().read() >> dbgmcu::idcode::REV_ID_SHIFT;
+    let prefetch = if rev == dbgmcu::idcode::REV_A { 0 } else { acr::PRFTEN };
+    FLASH.acr().write(ws | acr::ICEN | acr::DCEN | prefetch);
+    wait_until(|| FLASH.acr().read() & acr::LATENCY == ws, SWITCH_TIMEOUT_US, HSI_HZ)
 }
 
 pub fn clocks() -> Clocks {
-    modify(RCC_CR, 0, CR_HSEON);
-    let hse = wait_until(|| rd(RCC_CR) & CR_HSERDY != 0, HSE_TIMEOUT_US, HSI_HZ);
+    RCC.cr().modify(0, cr::HSEON);
+    let hse = wait_until(|| RCC.cr().read() & cr::HSERDY != 0, HSE_TIMEOUT_US, HSI_HZ);
     let (src, m) = if hse {
-        (PLLCFGR_SRC_HSE, PLLM)
+        (pllcfgr::PLLSRC_HSE, PLLM)
     } else {
-        modify(RCC_CR, CR_HSEON, 0);
+        RCC.cr().modify(cr::HSEON, 0);
         warn(format_args!(
             "HSE ({} MHz crystal) not ready after {} ms: PLL from the 16 MHz HSI, same clocks, +-1% accuracy",
             HSE_HZ / 1_000_000,
@@ -138,10 +145,16 @@ pub fn clocks() -> Clocks {
         (0, PLLM_HSI)
     };
     // PLLP is encoded as P/2 - 1.
-    wr(RCC_PLLCFGR, m | PLLN << 6 | (PLLP / 2 - 1) << 16 | src | PLLQ << 24);
-    modify(RCC_CR, 0, CR_PLLON);
-    if !wait_until(|| rd(RCC_CR) & CR_PLLRDY != 0, PLL_TIMEOUT_US, HSI_HZ) {
-        modify(RCC_CR, CR_PLLON, 0);
+    RCC.pllcfgr().write(
+        m << pllcfgr::PLLM_SHIFT
+            | PLLN << pllcfgr::PLLN_SHIFT
+            | (PLLP / 2 - 1) << pllcfgr::PLLP_SHIFT
+            | src
+            | PLLQ << pllcfgr::PLLQ_SHIFT,
+    );
+    RCC.cr().modify(0, cr::PLLON);
+    if !wait_until(|| RCC.cr().read() & cr::PLLRDY != 0, PLL_TIMEOUT_US, HSI_HZ) {
+        RCC.cr().modify(cr::PLLON, 0);
         return on_hsi("PLL not locked after 2 ms");
     }
     if !set_flash(FLASH_WS) {
@@ -151,12 +164,12 @@ pub fn clocks() -> Clocks {
     // Prescalers first, still on the HSI (they change the console's clock:
     // let its last byte go), then the switch in a write of its own.
     drain();
-    modify(RCC_CFGR, CFGR_PRESCALERS, CFGR_DIVIDERS);
-    let _ = rd(RCC_CFGR);
-    modify(RCC_CFGR, CFGR_SW, CFGR_SW_PLL);
-    if !wait_until(|| rd(RCC_CFGR) & CFGR_SWS == CFGR_SWS_PLL, SWITCH_TIMEOUT_US, HSI_HZ) {
-        modify(RCC_CFGR, CFGR_SW | CFGR_PRESCALERS, 0);
-        wr(CONSOLE + USART_BRR, brr(HSI_HZ, BAUD));
+    RCC.cfgr().modify(CFGR_PRESCALERS, CFGR_DIVIDERS);
+    let _ = RCC.cfgr().read();
+    RCC.cfgr().modify(cfgr::SW, cfgr::SW_PLL);
+    if !wait_until(|| RCC.cfgr().read() & cfgr::SWS == cfgr::SWS_PLL, SWITCH_TIMEOUT_US, HSI_HZ) {
+        RCC.cfgr().modify(cfgr::SW | CFGR_PRESCALERS, 0);
+        CONSOLE.brr().write(brr(HSI_HZ, BAUD));
         return on_hsi("SYSCLK did not switch to the PLL");
     }
     CLOCKS
@@ -173,15 +186,16 @@ fn on_hsi(why: &str) -> Clocks {
 }
 
 pub fn pins() {
-    const GPIOA: u32 = 0x4002_0000;
+    use gpio::{afrl, moder};
     // PA2, PA3 alternate function 7 (USART2).
-    modify(GPIOA, 0b1111 << 4, 0b1010 << 4);
-    modify(GPIOA + 0x20, 0xFF << 8, 0x77 << 8);
+    GPIOA.moder().modify(moder::mask(2) | moder::mask(3), moder::alternate(2) | moder::alternate(3));
+    GPIOA.afrl().modify(afrl::mask(2) | afrl::mask(3), afrl::af(2, 7) | afrl::af(3, 7));
 }
 
 /// Stops TIM2-TIM5 while a debugger halts the core (RM0090 38.16.4), so a
 /// breakpoint does not let the tick and clocksource run on. (QEMU reads
 /// DBGMCU as zero and ignores the write.)
 pub fn debug_freeze() {
-    modify(DBGMCU_APB1_FZ, 0, 0b1111);
+    use dbgmcu::apb1_fz::*;
+    DBGMCU.apb1_fz().modify(0, DBG_TIM2_STOP | DBG_TIM3_STOP | DBG_TIM4_STOP | DBG_TIM5_STOP);
 }

@@ -2,22 +2,15 @@
 //!
 //! The kernel starts (and restarts) a task at `_start` with the stack
 //! pointer at the top of its stack and nothing else set up. `_start` copies
-//! `.data` from flash, zeroes `.bss`, then calls the task's `main`, which
-//! the task defines with `#[export_name = "main"] fn main() -> !`.
+//! `.data` from flash and zeroes `.bss` (sys/crt0, shared with the kernel's
+//! `Reset`), then calls the task's `main`, which the task defines with
+//! `#[export_name = "main"] fn main() -> !`.
 //!
 //! A panic becomes a `Panic` fault with the message (truncated to 128
 //! bytes) for the kernel to report; the supervisor then restarts the task.
 
 #[cfg(target_arch = "arm")]
 mod entry {
-    extern "C" {
-        static mut __sdata: u32;
-        static mut __edata: u32;
-        static __sidata: u32;
-        static mut __sbss: u32;
-        static mut __ebss: u32;
-    }
-
     extern "Rust" {
         fn main() -> !;
     }
@@ -41,25 +34,16 @@ mod entry {
         )
     }
 
-    /// Sets up `.data` and `.bss` and runs `main`.
+    /// Sets up `.data` and `.bss` (the start-up the kernel shares, see
+    /// sys/crt0) and runs `main`.
     unsafe extern "C" fn start_task() -> ! {
-        // Safety: the linker script defines these symbols as word-aligned
-        // bounds of the task's own .data (RAM), its load image (flash) and
-        // .bss (RAM). Nothing has read or written them yet: we are the first
-        // code to run in this task incarnation.
+        // Safety: we are the first code to run in this task incarnation
+        // (the kernel starts it here with a fresh stack); nothing has read
+        // or written a static yet, the task is single-threaded, and the task
+        // linker script bounds its own .data/.bss (crt0's contract). `main`
+        // is the task's entry, defined with the signature declared above.
         unsafe {
-            let mut dst = &raw mut __sdata;
-            let mut src = &raw const __sidata;
-            while dst < &raw mut __edata {
-                dst.write_volatile(src.read());
-                dst = dst.add(1);
-                src = src.add(1);
-            }
-            let mut z = &raw mut __sbss;
-            while z < &raw mut __ebss {
-                z.write_volatile(0);
-                z = z.add(1);
-            }
+            crt0::init_data_bss();
             main()
         }
     }

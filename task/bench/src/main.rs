@@ -36,30 +36,26 @@ mod runner {
     use drv_console_api::{console_writeln, Console};
     use timer_api::Timer;
 
-    const TIM3: u32 = peripherals::TIM3_BASE;
-    const CNT: u32 = 0x24;
+    use stm32_regs::tim::{cr1, Tim};
+
+    // Safety: TIM3 is in this task's `uses` (the MPU maps it for us
+    // alone); the stopwatch writes only the values in `start_stopwatch`.
+    const TIM3: Tim = unsafe { Tim::at(peripherals::TIM3_BASE) };
     /// Repetitions of each measurement.
     pub const REPS: usize = 1000;
-
-    fn tim3(off: u32, v: u32) {
-        // Safety: TIM3 is in this task's `uses`.
-        unsafe { core::ptr::write_volatile((TIM3 + off) as *mut u32, v) }
-    }
 
     /// The stopwatch: virtual ns (= instructions) since it started.
     #[inline(always)]
     pub fn now() -> u32 {
-        // Safety: TIM3 is in this task's `uses`; reading CNT has no side
-        // effects.
-        unsafe { core::ptr::read_volatile((TIM3 + CNT) as *const u32) }
+        TIM3.cnt().read()
     }
 
     /// Starts TIM3 free-running at the full model clock.
     pub fn start_stopwatch() {
-        tim3(0x28, 0); // PSC: no prescaling
-        tim3(0x00, 1); // CR1.CEN
-        tim3(0x24, 0); // CNT
-        tim3(0x2C, 0xFFFF_FFFF); // ARR last
+        TIM3.psc().write(0); // no prescaling
+        TIM3.cr1().write(cr1::CEN);
+        TIM3.cnt().write(0);
+        TIM3.arr().write(0xFFFF_FFFF); // last: QEMU arms the timer on it
     }
 
     /// Median and maximum of `samples` (sorted in place).

@@ -156,8 +156,9 @@ mod role {
                     sys_reply(m.sender, 0, &v.to_le_bytes());
                 }
                 2 => {
-                    // Safety: as above, TIM4 (0x4000_0800) is not ours.
-                    let v = unsafe { core::ptr::read_volatile(0x4000_0800 as *const u32) };
+                    // Safety: as above, TIM4 (0x4000_0800, its CR1) is not
+                    // ours.
+                    let v = unsafe { core::ptr::read_volatile(stm32_regs::tim::TIM4 as *const u32) };
                     sys_reply(m.sender, 0, &v.to_le_bytes());
                 }
                 _ => sys_reply(m.sender, 0, &[my_generation()]),
@@ -170,6 +171,7 @@ mod role {
 mod role {
     use super::*;
     use echo_api::{Echo, EchoError};
+    use stm32_regs::tim::{cr1, dier, sr, Tim};
 
     /// RAM of ours (an atomic lives in .data, not flash) the intruder is
     /// asked to read.
@@ -274,6 +276,10 @@ mod role {
         kipc::semihost_exit(t.failed)
     }
 
+    // Safety: TIM3 is in our `uses` (the MPU maps it for us alone); the
+    // tests write only the values below, which RM0090 allows.
+    const TIM3: Tim = unsafe { Tim::at(peripherals::TIM3_BASE) };
+
     /// Leaves a TIM3 update request pending in the NVIC while the IRQ is
     /// masked, acknowledges it at the timer (UIF cleared, as a driver does),
     /// then unmasks. Returns (whether the update happened while masked,
@@ -284,27 +290,21 @@ mod role {
     /// the timer's pulse does. Either way the NVIC holds a request the
     /// device no longer makes, and `irq_enable` must drop it.
     fn tim3_stale_pend() -> (bool, bool, bool) {
-        const BASE: u32 = peripherals::TIM3_BASE;
-        let reg = |off: u32| (BASE + off) as *mut u32;
-        // Safety: TIM3 is in our `uses`, so these registers are ours.
-        let wr = |off: u32, v: u32| unsafe { core::ptr::write_volatile(reg(off), v) };
-        // Safety: as above.
-        let rd = |off: u32| unsafe { core::ptr::read_volatile(reg(off)) };
         let pending = || kipc::read_task_status(TASK_INDEX as usize).pending & notifications::TIM3_MASK != 0;
         sys_irq_control(notifications::TIM3_MASK, false);
-        wr(0x28, 999); // PSC
-        wr(0x0C, 1); // DIER.UIE
-        wr(0x00, 1); // CR1.CEN
-        wr(0x2C, 100); // ARR (QEMU arms the timer on this write)
+        TIM3.psc().write(999);
+        TIM3.dier().write(dier::UIE);
+        TIM3.cr1().write(cr1::CEN);
+        TIM3.arr().write(100); // QEMU arms the timer on this write
         // Wait for the update while masked: it sets UIF and raises the IRQ,
         // which the NVIC latches as pending.
         let mut spins = 0u32;
-        while rd(0x10) & 1 == 0 && spins < 50_000_000 {
+        while TIM3.sr().read() & sr::UIF == 0 && spins < 50_000_000 {
             spins += 1;
         }
-        let flagged = rd(0x10) & 1 != 0;
-        wr(0x00, 0); // stop the counter
-        wr(0x10, 0); // the driver's acknowledge: UIF cleared, line low
+        let flagged = TIM3.sr().read() & sr::UIF != 0;
+        TIM3.cr1().write(0); // stop the counter
+        TIM3.sr().write(0); // the driver's acknowledge: UIF cleared, line low
         let before = pending();
         sys_irq_control(notifications::TIM3_MASK, true);
         // Any interrupt taken at the unmask has been delivered by the time
@@ -314,11 +314,11 @@ mod role {
         }
         let stale = before || pending();
         // The line still works: a real update is delivered.
-        wr(0x00, 1);
-        wr(0x2C, 100);
+        TIM3.cr1().write(cr1::CEN);
+        TIM3.arr().write(100);
         let got = sys_recv_notification(notifications::TIM3_MASK);
-        wr(0x00, 0);
-        wr(0x10, 0);
+        TIM3.cr1().write(0);
+        TIM3.sr().write(0);
         sys_irq_control(notifications::TIM3_MASK, false);
         (flagged, stale, got == notifications::TIM3_MASK)
     }
@@ -327,18 +327,14 @@ mod role {
     /// the IRQ after each with `irq_control`, or (`in_recv`) by naming it
     /// in the next receive.
     fn tim3_irqs(n: u32, in_recv: bool) -> bool {
-        const BASE: u32 = peripherals::TIM3_BASE;
-        let reg = |off: u32| (BASE + off) as *mut u32;
-        // Safety: TIM3 is in our `uses`, so these registers are ours.
-        let wr = |off: u32, v: u32| unsafe { core::ptr::write_volatile(reg(off), v) };
         // 1 MHz count (QEMU's model counts at 1 GHz; on silicon the APB1
         // timer clock would give a different rate, which does not matter for
         // this test), update every 1000 counts, interrupt on update.
-        wr(0x28, 999); // PSC
-        wr(0x0C, 1); // DIER.UIE
-        wr(0x00, 1); // CR1.CEN
-        wr(0x24, 0); // CNT: starting by writing CNT avoids QEMU's start skew
-        wr(0x2C, 1000); // ARR, last (QEMU arms the timer on this write)
+        TIM3.psc().write(999);
+        TIM3.dier().write(dier::UIE);
+        TIM3.cr1().write(cr1::CEN);
+        TIM3.cnt().write(0); // starting by writing CNT avoids QEMU's start skew
+        TIM3.arr().write(1000); // last (QEMU arms the timer on this write)
         sys_irq_control(notifications::TIM3_MASK, true);
         let mut rearm = 0;
         for _ in 0..n {
@@ -354,14 +350,14 @@ mod role {
             if got != notifications::TIM3_MASK {
                 return false;
             }
-            wr(0x10, 0); // SR: clear UIF
+            TIM3.sr().write(0); // clear UIF
             if in_recv {
                 rearm = notifications::TIM3_MASK;
             } else {
                 sys_irq_control(notifications::TIM3_MASK, true);
             }
         }
-        wr(0x00, 0);
+        TIM3.cr1().write(0);
         sys_irq_control(notifications::TIM3_MASK, false);
         true
     }

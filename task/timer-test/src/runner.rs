@@ -14,19 +14,19 @@ use userlib::{kipc, sys_recv_notification};
 /// counts `1 GHz / (PSC + 1)` into a CNT that never wraps at ARR (see
 /// drv/clockevent-stm32/src/tim.rs), so with PSC = 999 it reads whole
 /// microseconds of virtual time. Test images run only on QEMU.
-struct Tim3;
+struct Tim3(stm32_regs::tim::Tim);
 
 impl Tim3 {
     fn start() -> Tim3 {
-        let reg = |off: u32| (peripherals::TIM3_BASE + off) as *mut u32;
-        // Safety: TIM3 is in this task's `uses`; PSC is at 0x28.
-        unsafe { core::ptr::write_volatile(reg(0x28), 999) };
-        Tim3
+        // Safety: TIM3 is in this task's `uses` (the MPU maps it for us
+        // alone); only PSC is written, with a value RM0090 allows.
+        let tim = unsafe { stm32_regs::tim::Tim::at(peripherals::TIM3_BASE) };
+        tim.psc().write(999);
+        Tim3(tim)
     }
 
     fn micros(&self) -> u32 {
-        // Safety: as above; CNT is at 0x24.
-        unsafe { core::ptr::read_volatile((peripherals::TIM3_BASE + 0x24) as *const u32) }
+        self.0.cnt().read()
     }
 }
 

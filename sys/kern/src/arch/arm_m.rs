@@ -586,11 +586,6 @@ pub fn kernel_halt() -> ! {
 // Reset and vector table.
 
 extern "C" {
-    static mut __sdata: u32;
-    static mut __edata: u32;
-    static __sidata: u32;
-    static mut __sbss: u32;
-    static mut __ebss: u32;
     static __kernel_stack_top: u32;
     static __vector_table: u32;
 }
@@ -605,21 +600,12 @@ extern "Rust" {
 /// call the board's `kmain`.
 #[no_mangle]
 pub unsafe extern "C" fn Reset() -> ! {
-    // Safety: first code after reset, nothing else runs; symbols come from
-    // the kernel linker script and bound the kernel's own .data/.bss.
+    // Safety: first code after reset: nothing else runs (no device
+    // interrupt is enabled yet) and nothing has touched a static; the
+    // kernel linker script bounds the kernel's own .data/.bss (crt0's
+    // contract).
     unsafe {
-        let mut dst = &raw mut __sdata;
-        let mut src = &raw const __sidata;
-        while dst < &raw mut __edata {
-            dst.write_volatile(src.read());
-            dst = dst.add(1);
-            src = src.add(1);
-        }
-        let mut z = &raw mut __sbss;
-        while z < &raw mut __ebss {
-            z.write_volatile(0);
-            z = z.add(1);
-        }
+        crt0::init_data_bss();
         // CP10/CP11 full access: tasks and kernel are built for hard float.
         write_volatile(reg::SCB_CPACR, read_volatile(reg::SCB_CPACR) | 0xF << 20);
         write_volatile(reg::SCB_VTOR, &raw const __vector_table as u32);
