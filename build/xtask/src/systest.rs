@@ -27,6 +27,8 @@ const HOST_PACKAGES: &[&str] = &[
     "timer-core",
     "timer-tick",
     "supervisor-policy",
+    "stm32-regs",
+    "crt0",
     "xtask",
     "escapement-humility",
 ];
