@@ -277,6 +277,16 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
         exits: true,
     },
     SysTest {
+        name: "timer-client",
+        app: "build/apps/test-timer-client.toml",
+        expect: &[
+            "PASS waits-never-early: 6 waits x 3 phases: 0 out of bounds;",
+            "PASS huge-timeout-saturates: wait_event_timeout(u64::MAX) ended by the event after 5 jiffies, not by the timer",
+            "client tests done: 0 failed",
+        ],
+        exits: true,
+    },
+    SysTest {
         name: "hostile",
         app: "build/apps/test-hostile.toml",
         expect: &[

@@ -18,6 +18,7 @@
 //! already; the arm sequence check here is a second line).
 
 use crate::wire::{FiredRecord, TimerError, FIRED_PER_FETCH, FIRED_RECORD_BYTES};
+use crate::time::{Hz, Instant};
 use crate::Timer;
 use userlib::{sys_recv_closed, sys_refresh_task_id, TaskId};
 use zerocopy::FromBytes;
@@ -75,12 +76,15 @@ pub struct Timers<const N: usize> {
     slots: [Option<Slot>; N],
     /// Times the set re-created its timers after a server restart.
     pub recoveries: u32,
+    /// The server's HZ, once asked (it is fixed by the image's app.toml,
+    /// so a restarted server has the same).
+    hz: Option<Hz>,
 }
 
 impl<const N: usize> Timers<N> {
     /// An empty set talking to the timer server at `server`.
     pub fn new(server: TaskId) -> Self {
-        Timers { server: Timer::from(server), epoch: server, slots: [None; N], recoveries: 0 }
+        Timers { server: Timer::from(server), epoch: server, slots: [None; N], recoveries: 0, hz: None }
     }
 
     /// The raw client, for ops the set does not wrap (hooks, ktime).
@@ -91,6 +95,22 @@ impl<const N: usize> Timers<N> {
     /// Current jiffies_64.
     pub fn jiffies(&self) -> u64 {
         self.server.jiffies()
+    }
+
+    /// The current jiffy as an [`Instant`].
+    pub fn now(&self) -> Instant {
+        Instant(self.server.jiffies())
+    }
+
+    /// The server's tick rate (asked once, then remembered).
+    pub fn hz(&mut self) -> Hz {
+        if let Some(h) = self.hz {
+            return h;
+        }
+        // The server refuses to start at 0 Hz; 1 keeps this total.
+        let h = Hz::new(self.server.hz()).unwrap_or(Hz::new(1).unwrap());
+        self.hz = Some(h);
+        h
     }
 
     /// Sets up a new timer.

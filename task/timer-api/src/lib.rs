@@ -13,8 +13,14 @@
 //!   calibrated busy-waits (`udelay`, `mdelay`) for delays shorter than a
 //!   tick.
 //!
+//! - [`time`] has [`time::Duration`] and [`time::Instant`], the
+//!   `msecs_to_jiffies` and `time_after` families (the timer core's), and
+//!   the rounding of every relative wait: `n` jiffies last more than `n`
+//!   full jiffies (deadline `jiffies + n + 1`, Linux's `msleep` rounding),
+//!   clamped at `MAX_JIFFY_OFFSET` instead of overflowing.
+//!
 //! Times are jiffies (absolute, on the 64-bit line) unless named `_ms`,
-//! `_us` or `_ns`.
+//! `_us` or `_ns`, or typed [`time::Duration`].
 
 #![no_std]
 
@@ -22,6 +28,7 @@ pub mod client;
 pub mod delay;
 pub mod sleep;
 pub mod ticker;
+pub mod time;
 pub mod watchdog;
 pub mod wire;
 

@@ -57,7 +57,7 @@ fn run() -> ! {
 
 #[cfg(feature = "watchdog")]
 fn run() -> ! {
-    use timer_api::sleep::{wait_event_timeout, Wait};
+    use timer_api::sleep::{wait_event_until, Wait};
     use timer_api::client::Spec;
     use timer_api::watchdog::Watchdog;
     const TIMEOUT: u32 = 50;
@@ -70,12 +70,13 @@ fn run() -> ! {
     for unit in 1..=12u32 {
         // A unit of work takes 20 jiffies; the fifth stalls for 80, longer
         // than the timeout. The watchdog's bit ends the wait early.
+        // The unit ends at an absolute jiffy, however often the dog
+        // interrupts the wait.
         let work = if unit == 5 { 80 } else { 20 };
-        let mut left = work;
-        while left > 0 {
-            let t0 = set.jiffies();
+        let done = set.jiffies() + work;
+        loop {
             let dog_mask = dog.mask(&set);
-            match wait_event_timeout(&mut set, nap, dog_mask, left) {
+            match wait_event_until(&mut set, nap, dog_mask, done) {
                 Ok(Wait::Event { .. }) => {
                     let _ = set.collect();
                     if dog.bitten(&mut set) {
@@ -88,9 +89,8 @@ fn run() -> ! {
                             now - fed
                         );
                     }
-                    left = left.saturating_sub(set.jiffies() - t0);
                 }
-                _ => left = 0,
+                _ => break,
             }
         }
         let was = dog.feed(&mut set);
@@ -141,7 +141,7 @@ fn run() -> ! {
 
 #[cfg(feature = "pcspkr")]
 fn run() -> ! {
-    use timer_api::sleep::sleep_for;
+    use timer_api::sleep::sleep_until;
     use timer_api::client::Spec;
     use timer_api::Timer;
     use userlib::sys_recv_notification;
@@ -150,8 +150,12 @@ fn run() -> ! {
     let mut set: Timers<1> = Timers::new(slots::TIMER);
     let nap = set.setup(Spec::oneshot(notifications::NAP_BIT as u8)).unwrap_or_else(|_| park());
     let hz = timer.hz();
+    // Beeps on a fixed schedule, every 2.5 s from the start (2 s of
+    // silence, then half a second of sound): absolute deadlines, so the
+    // schedule does not drift by the jiffy a relative sleep adds.
+    let start = set.jiffies();
     for beep in 1..=3u32 {
-        let _ = sleep_for(&mut set, nap, 2 * hz as u64);
+        let _ = sleep_until(&mut set, nap, start + (2 * hz + (beep - 1) * (5 * hz / 2)) as u64);
         let Ok(hook) = timer.hook_register(notifications::TICK_BIT as u8, false) else { park() };
         if timer.hook_grab(hook).is_err() || timer.hook_set_rate(hook, RATE).is_err() {
             console_writeln!(console(), "pcspkr: cannot grab the tick");

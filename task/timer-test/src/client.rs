@@ -1,0 +1,118 @@
+//! The timer client library (task/timer-api) on target:
+//! test-timer-client.
+//!
+//! - `clientrun` (priority 4, the runner): sleeps and waits measured
+//!   against the clocksource (the server's `ktime_get`, TIM5 at 1 MHz)
+//!   under icount: each relative wait is started at three phases of a
+//!   jiffy (0.1, 5 and 9.5 ms after its start) and must last at least what
+//!   it asked and at most one jiffy more; a huge timeout must not wrap
+//!   into the past. Then it collects the other roles' reports.
+
+use crate::common::*;
+use crate::{config, notifications, slots};
+use drv_console_api::console_writeln;
+use timer_api::client::{Id, Spec, Timers};
+use timer_api::sleep::{msleep, sleep, sleep_for, wait_event_timeout, Wait};
+use timer_api::time::{Duration, MAX_JIFFY_OFFSET};
+use timer_api::Timer;
+use userlib::kipc;
+
+/// Nanoseconds of one jiffy at the image's HZ (100).
+const JIFFY_NS: u64 = 10_000_000;
+/// Allowance for the IPC around a measured wait (reading the clocksource,
+/// arming, collecting): far below a jiffy, far above the few microseconds
+/// it takes under icount.
+const SLOP_NS: u64 = 300_000;
+
+fn ktime(timer: &Timer) -> u64 {
+    timer.ktime_get().unwrap_or(0)
+}
+
+/// Waits for a jiffy to start, then spins until `phase_ns` into it.
+fn at_phase(timer: &Timer, phase_ns: u64) {
+    let j0 = timer.jiffies();
+    while timer.jiffies() == j0 {}
+    let k = ktime(timer);
+    while ktime(timer) < k + phase_ns {}
+}
+
+/// One relative wait: what it is, the least it must last, the most
+/// (ns), and the call.
+struct Case {
+    name: &'static str,
+    min_ns: u64,
+    max_ns: u64,
+    run: fn(&mut Timers<2>, Id) -> bool,
+}
+
+const CASES: &[Case] = &[
+    Case { name: "sleep_for(1)", min_ns: JIFFY_NS, max_ns: 2 * JIFFY_NS, run: |t, id| sleep_for(t, id, 1).is_ok() },
+    Case { name: "sleep_for(3)", min_ns: 3 * JIFFY_NS, max_ns: 4 * JIFFY_NS, run: |t, id| sleep_for(t, id, 3).is_ok() },
+    Case { name: "msleep(10)", min_ns: 10_000_000, max_ns: 2 * JIFFY_NS, run: |t, id| msleep(t, id, 10).is_ok() },
+    Case { name: "msleep(25)", min_ns: 25_000_000, max_ns: 4 * JIFFY_NS, run: |t, id| msleep(t, id, 25).is_ok() },
+    Case {
+        name: "sleep(15 ms)",
+        min_ns: 15_000_000,
+        max_ns: 3 * JIFFY_NS,
+        run: |t, id| sleep(t, id, Duration::from_micros(15_000)).is_ok(),
+    },
+    Case {
+        name: "wait_event_timeout(2)",
+        min_ns: 2 * JIFFY_NS,
+        max_ns: 3 * JIFFY_NS,
+        run: |t, id| matches!(wait_event_timeout(t, id, notifications::EVENT_MASK, 2), Ok(Wait::Timeout)),
+    },
+];
+
+#[cfg(feature = "clientrun")]
+pub fn run_runner() -> ! {
+    let mut t = Tally::new();
+    let timer = Timer::from(slots::TIMER);
+    let mut set: Timers<2> = Timers::new(slots::TIMER);
+    let nap = set.setup(Spec::oneshot(notifications::TIMER_BIT as u8)).unwrap_or_else(|_| userlib::sys_panic(b"setup"));
+    let event = set.setup(Spec::oneshot(notifications::EVENT_BIT as u8)).unwrap_or_else(|_| userlib::sys_panic(b"setup"));
+
+    // Item 1: relative waits never end early, at any phase of the jiffy.
+    let mut shortest_margin = u64::MAX;
+    let mut bad = 0;
+    for case in CASES {
+        for phase in [100_000u64, 5_000_000, 9_500_000] {
+            at_phase(&timer, phase);
+            let k0 = ktime(&timer);
+            let ok = (case.run)(&mut set, nap);
+            let took = ktime(&timer) - k0;
+            let good = ok && took >= case.min_ns && took <= case.max_ns + SLOP_NS;
+            if !good {
+                bad += 1;
+                console_writeln!(console(), "  {} at phase {} us took {} us (want {}..={} us)", case.name, phase / 1000, took / 1000, case.min_ns / 1000, (case.max_ns + SLOP_NS) / 1000);
+            }
+            shortest_margin = shortest_margin.min(took.saturating_sub(case.min_ns));
+        }
+    }
+    t.check_said(
+        "waits-never-early",
+        bad == 0,
+        format_args!("{} waits x 3 phases: {} out of bounds; least margin over the asked time {} us", CASES.len(), bad, shortest_margin / 1000),
+    );
+
+    // A huge timeout saturates at MAX_JIFFY_OFFSET instead of wrapping into
+    // the past (which would end the wait at the next tick, as a timeout).
+    let j0 = set.jiffies();
+    let _ = set.add(event, j0 + 5);
+    let w = wait_event_timeout(&mut set, nap, notifications::EVENT_MASK, u64::MAX);
+    let j1 = set.jiffies();
+    let _ = set.collect();
+    let fired = set.take_fired(event);
+    t.check_said(
+        "huge-timeout-saturates",
+        matches!(w, Ok(Wait::Event { bits, remaining }) if bits == notifications::EVENT_MASK && remaining > MAX_JIFFY_OFFSET - 10)
+            && j1 == j0 + 5
+            && fired.is_some(),
+        format_args!("wait_event_timeout(u64::MAX) ended by the event after {} jiffies, not by the timer", j1 - j0),
+    );
+
+    let failed = collect_reports(config::ROLES, |m, _| userlib::sys_reply(m.sender, 1, &[]));
+    t.failed += failed;
+    console_writeln!(console(), "client tests done: {} failed", t.failed);
+    kipc::semihost_exit(t.failed)
+}
