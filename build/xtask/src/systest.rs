@@ -282,6 +282,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
         expect: &[
             "PASS waits-never-early: 6 waits x 3 phases: 0 out of bounds;",
             "PASS huge-timeout-saturates: wait_event_timeout(u64::MAX) ended by the event after 5 jiffies, not by the timer",
+            "PASS delayns-at-least: DelayNs: 5 delays (100 us, 3 ms, 5 ms spun; 30 ms and a driver's 100 us + 30 ms slept): 0 short or long; 4 spins, 2 sleeps",
+            "PASS instant-deadline: deadline_in(25 ms) at HZ 100 is 4 jiffies ahead; slept at least 25 ms",
             "client tests done: 0 failed",
         ],
         exits: true,

@@ -13,6 +13,8 @@
 //!   calibrated busy-waits (`udelay`, `mdelay`) for delays shorter than a
 //!   tick.
 //!
+//! - [`hal`] implements `embedded-hal` 1.0's `DelayNs`: spins for short
+//!   delays, sleeps through the server for long ones.
 //! - [`time`] has [`time::Duration`] and [`time::Instant`], the
 //!   `msecs_to_jiffies` and `time_after` families (the timer core's), and
 //!   the rounding of every relative wait: `n` jiffies last more than `n`
@@ -26,6 +28,7 @@
 
 pub mod client;
 pub mod delay;
+pub mod hal;
 pub mod sleep;
 pub mod ticker;
 pub mod time;

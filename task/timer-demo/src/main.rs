@@ -9,7 +9,9 @@
 //!   than the timeout, and the watchdog bites.
 //! - `sleeper`: calibrates the busy-wait delay loop at start (Linux's
 //!   `calibrate_delay`: loops per jiffy and BogoMIPS), then sleeps with
-//!   `msleep` and `sleep_for`, printing jiffies before and after.
+//!   `msleep` and `sleep_for`, printing jiffies before and after; a
+//!   driver-style function generic over embedded-hal's `DelayNs` runs on
+//!   [`timer_api::hal::TimerDelay`].
 //! - `pcspkr`: seed 000's PC-speaker driver: registers a tick hook, grabs
 //!   the tick, runs it at 4x HZ and answers "done" on 3 ticks of 4, so the
 //!   hardware ticks 4 times per jiffy while jiffies still advance at HZ.
@@ -114,6 +116,7 @@ fn run() -> ! {
     use timer_api::delay::Delay;
     use timer_api::Timer;
     use timer_api::client::Spec;
+    use timer_api::hal::TimerDelay;
     use timer_api::sleep::{msleep, sleep_for};
     let timer = Timer::from(slots::TIMER);
     console_writeln!(console(), "sleeper: Calibrating delay loop...");
@@ -122,6 +125,14 @@ fn run() -> ! {
     console_writeln!(console(), "sleeper: {}.{:02} BogoMIPS (lpj={})", int, frac, d.loops_per_jiffy);
     let mut set: Timers<2> = Timers::new(slots::TIMER);
     let id = set.setup(Spec::oneshot(notifications::TIMER_BIT as u8)).unwrap_or_else(|_| park());
+    // A driver written against embedded-hal takes any `DelayNs`; this one
+    // spins its 10 us reset pulse and sleeps through its 20 ms boot time.
+    let j0 = set.jiffies();
+    let mut delay = TimerDelay::new(&mut set, id, d);
+    sensor_power_up(&mut delay);
+    let (spins, sleeps) = (delay.spins, delay.sleeps);
+    let j1 = set.jiffies();
+    console_writeln!(console(), "sleeper: sensor power-up through DelayNs: {} spun, {} slept, jiffies +{}", spins, sleeps, j1 - j0);
     for round in 0..3 {
         let j0 = set.jiffies();
         let _ = msleep(&mut set, id, 250);
@@ -137,6 +148,15 @@ fn run() -> ! {
     let j1 = set.jiffies();
     console_writeln!(console(), "sleeper: udelay(50) spun {} loops, jiffies +{}", (50 * d.loops_per_jiffy as u64 * d.hz as u64).div_ceil(1_000_000), j1 - j0);
     park()
+}
+
+/// A sensor driver's power-up as a driver crate writes it: generic over
+/// embedded-hal's `DelayNs`, with the datasheet's timings (reset held
+/// 10 us, then 20 ms before the part answers).
+#[cfg(feature = "sleeper")]
+fn sensor_power_up(delay: &mut impl timer_api::hal::DelayNs) {
+    delay.delay_us(10);
+    delay.delay_ms(20);
 }
 
 #[cfg(feature = "pcspkr")]

@@ -6,14 +6,20 @@
 //!   under icount: each relative wait is started at three phases of a
 //!   jiffy (0.1, 5 and 9.5 ms after its start) and must last at least what
 //!   it asked and at most one jiffy more; a huge timeout must not wrap
-//!   into the past. Then it collects the other roles' reports.
+//!   into the past. `TimerDelay` (embedded-hal's `DelayNs`) spins short
+//!   delays and sleeps long ones, each at least as long as asked, and
+//!   `Instant`/`Duration` deadlines hold. Then it collects the other
+//!   roles' reports.
 
 use crate::common::*;
 use crate::{config, notifications, slots};
 use drv_console_api::console_writeln;
 use timer_api::client::{Id, Spec, Timers};
 use timer_api::sleep::{msleep, sleep, sleep_for, wait_event_timeout, Wait};
-use timer_api::time::{Duration, MAX_JIFFY_OFFSET};
+use timer_api::delay::Delay;
+use timer_api::hal::{DelayNs, TimerDelay};
+use timer_api::sleep::sleep_until;
+use timer_api::time::{time_after64, Duration, MAX_JIFFY_OFFSET};
 use timer_api::Timer;
 use userlib::kipc;
 
@@ -111,8 +117,60 @@ pub fn run_runner() -> ! {
         format_args!("wait_event_timeout(u64::MAX) ended by the event after {} jiffies, not by the timer", j1 - j0),
     );
 
+    delay_checks(&mut t, &timer, &mut set, nap);
+
     let failed = collect_reports(config::ROLES, |m, _| userlib::sys_reply(m.sender, 1, &[]));
     t.failed += failed;
     console_writeln!(console(), "client tests done: {} failed", t.failed);
     kipc::semihost_exit(t.failed)
+}
+
+/// A driver's power-up sequence as driver crates write it, generic over
+/// the delay: reset pulse, then the part's boot time.
+fn power_up(delay: &mut impl DelayNs) {
+    delay.delay_us(100);
+    delay.delay_ms(30);
+}
+
+fn delay_checks(t: &mut Tally, timer: &Timer, set: &mut Timers<2>, nap: Id) {
+    let cal = Delay::calibrate(timer);
+    let hz = set.hz();
+    let mut d = TimerDelay::new(set, nap, cal);
+    // Each: asked (ns), the most it may take (ns), spun or slept.
+    let mut worst = 0u64;
+    let mut bad = 0;
+    let mut one = |d: &mut TimerDelay<'_, 2>, asked: u64, most: u64, f: &dyn Fn(&mut TimerDelay<'_, 2>)| {
+        let k0 = ktime(timer);
+        f(d);
+        let took = ktime(timer) - k0;
+        if took < asked || took > most + SLOP_NS {
+            bad += 1;
+            console_writeln!(console(), "  delay of {} us took {} us (most {} us)", asked / 1000, took / 1000, most / 1000);
+        }
+        worst = worst.max((took - asked.min(took)) * 1000 / asked.max(1));
+    };
+    one(&mut d, 100_000, 102_000, &|d| d.delay_us(100));
+    one(&mut d, 3_000_000, 3_060_000, &|d| d.delay_us(3_000));
+    one(&mut d, 5_000_000, 5_100_000, &|d| d.delay_ns(5_000_000));
+    one(&mut d, 30_000_000, 30_000_000 + 2 * JIFFY_NS, &|d| d.delay_ms(30));
+    one(&mut d, 30_100_000, 30_100_000 + 2 * JIFFY_NS, &|d| power_up(d));
+    let (spins, sleeps) = (d.spins, d.sleeps);
+    t.check_said(
+        "delayns-at-least",
+        bad == 0 && spins == 4 && sleeps == 2,
+        format_args!("DelayNs: 5 delays (100 us, 3 ms, 5 ms spun; 30 ms and a driver's 100 us + 30 ms slept): {} short or long; {} spins, {} sleeps", bad, spins, sleeps),
+    );
+
+    // Deadlines with units: 25 ms from now, as an Instant.
+    let k0 = ktime(timer);
+    let now = set.now();
+    let deadline = now.deadline_in(Duration::from_millis(25), hz);
+    let ok = sleep_until(set, nap, deadline.jiffies()).is_ok();
+    let took = ktime(timer) - k0;
+    let after = set.now();
+    t.check_said(
+        "instant-deadline",
+        ok && took >= 25_000_000 && after.is_after_eq(deadline) && time_after64(after.jiffies(), now.jiffies()),
+        format_args!("deadline_in(25 ms) at HZ {} is {} jiffies ahead; slept at least 25 ms", hz.get(), deadline.jiffies_since(now)),
+    );
 }
