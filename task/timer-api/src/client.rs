@@ -251,6 +251,45 @@ impl<const N: usize> Timers<N> {
         }
     }
 
+    /// The notification bits of every timer of the set (ORed).
+    pub fn timer_bits(&self) -> u32 {
+        self.slots.iter().flatten().fold(0, |m, s| m | s.spec.mask())
+    }
+
+    /// For a task that waits in its own receive loop (to keep serving IPC
+    /// while a timer is pending): put [`Timers::timer_bits`] in the
+    /// notification mask of its `sys_recv_open`, and pass the bits of each
+    /// notification it receives here. If any belongs to the set's timers,
+    /// the expiries are fetched into the set (then [`Timers::take_fired`]
+    /// tells which fired). Returns the set's bits among `bits` (0: not a
+    /// timer notification, nothing fetched).
+    ///
+    /// An open receive is not ended by the timer server's restart (a closed
+    /// one is: [`Timers::wait`]), so such a loop learns of a restart only at
+    /// its next call into the set; call [`Timers::check_server`] whenever
+    /// the loop wakes, so that timers are re-armed then.
+    pub fn handle_notification(&mut self, bits: u32) -> Result<u32, TimerError> {
+        let mine = bits & self.timer_bits();
+        if mine != 0 {
+            self.collect()?;
+        }
+        Ok(mine)
+    }
+
+    /// Asks the kernel (a syscall, no IPC) whether the timer server
+    /// restarted since the set last spoke to it; if so, sets every timer up
+    /// again and re-arms the armed ones at their absolute expiries, as a
+    /// call would. Returns whether it recovered.
+    pub fn check_server(&mut self) -> Result<bool, TimerError> {
+        let current = sys_refresh_task_id(self.server.task_id());
+        if current == self.epoch {
+            return Ok(false);
+        }
+        self.server = Timer::from(current);
+        self.recover()?;
+        Ok(true)
+    }
+
     /// Takes timer `id`'s latest expiry, if it fired since the last take.
     pub fn take_fired(&mut self, id: Id) -> Option<FiredRecord> {
         self.slot_mut(id).ok()?.fired.take()

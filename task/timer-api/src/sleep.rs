@@ -100,3 +100,43 @@ pub fn wait_event_until<const N: usize>(t: &mut Timers<N>, id: Id, events: u32, 
         }
     }
 }
+
+/// Waits for notification bits of `events` until `done` says the wait is
+/// over, giving up after a timeout of more than `timeout` full jiffies
+/// (rounded and clamped as [`sleep_for`]): Linux's
+/// `wait_event_timeout(wq, condition, timeout)` with the condition as a
+/// closure, or embassy's `with_timeout`.
+///
+/// `done` is called with the event bits each time some arrive (and the set,
+/// to collect other timers or make calls); it returns `Some(r)` to end the
+/// wait with `Ok(Some(r))`, `None` to keep waiting. When the timeout
+/// expires first the result is `Ok(None)`. If events and the timeout come
+/// together, the events are offered to `done` first. The timer is
+/// cancelled when `done` ends the wait.
+pub fn with_timeout<const N: usize, R>(
+    t: &mut Timers<N>,
+    id: Id,
+    events: u32,
+    timeout: u64,
+    mut done: impl FnMut(&mut Timers<N>, u32) -> Option<R>,
+) -> Result<Option<R>, TimerError> {
+    let deadline = relative_deadline(t.jiffies(), timeout);
+    let timer_mask = t.mask(id);
+    t.modify(id, deadline)?;
+    loop {
+        let bits = t.wait(events | timer_mask)?;
+        let ev = bits & events & !timer_mask;
+        if ev != 0 {
+            if let Some(r) = done(t, ev) {
+                t.del(id)?;
+                return Ok(Some(r));
+            }
+        }
+        if bits & timer_mask != 0 {
+            t.collect()?;
+            if t.take_fired(id).is_some() {
+                return Ok(None);
+            }
+        }
+    }
+}

@@ -12,7 +12,7 @@
 //! | test-timer-hooks      | `hooks` (runner), `hookpeer`, `hookvictim` |
 //! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
 //! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker` |
-//! | test-timer-client     | `clientrun` (runner) |
+//! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
 
 #![no_std]
 #![no_main]
@@ -23,7 +23,7 @@ mod common;
 mod accuracy;
 #[cfg(feature = "basic")]
 mod basic;
-#[cfg(any(feature = "clientrun"))]
+#[cfg(any(feature = "clientrun", feature = "clientsrv", feature = "clientpeer"))]
 mod client;
 #[cfg(any(feature = "hooks", feature = "hookpeer", feature = "hookvictim"))]
 mod hooks;
@@ -66,6 +66,10 @@ fn main() -> ! {
     security::run_hostile();
     #[cfg(feature = "clientrun")]
     client::run_runner();
+    #[cfg(feature = "clientsrv")]
+    client::run_server();
+    #[cfg(feature = "clientpeer")]
+    client::run_peer();
     #[cfg(feature = "crasher")]
     restart::run_crasher();
     #[cfg(feature = "sleeper")]
