@@ -287,6 +287,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "PASS instant-deadline: deadline_in(25 ms) at HZ 100 is 4 jiffies ahead; slept at least 25 ms",
             "PASS ticker-reset: ticks at +0, +10; reset at +14; next ticks at +24, +34",
             "PASS with-timeout: condition met at +6 (2 events of a 3-jiffy timer, timeout 20); timeout 2 with the condition never met gave up after 3 jiffies",
+            "PASS delayed-work: queued +2 (re-queue refused), self-rearmed at +3, +8, +13, +18; cancelled one never ran; flushed one ran at once",
             "client tests done: 0 failed",
         ],
         exits: true,

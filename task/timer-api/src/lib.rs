@@ -13,6 +13,8 @@
 //!   calibrated busy-waits (`udelay`, `mdelay`) for delays shorter than a
 //!   tick.
 //!
+//! - [`work`] has delayed work (Linux's `delayed_work`: queue, modify,
+//!   cancel, flush, self-rearm) run from the task's own loop.
 //! - [`hal`] implements `embedded-hal` 1.0's `DelayNs`: spins for short
 //!   delays, sleeps through the server for long ones.
 //! - [`time`] has [`time::Duration`] and [`time::Instant`], the
@@ -31,6 +33,7 @@ pub mod delay;
 pub mod hal;
 pub mod sleep;
 pub mod ticker;
+pub mod work;
 pub mod time;
 pub mod watchdog;
 pub mod wire;

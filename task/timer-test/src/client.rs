@@ -10,6 +10,8 @@
 //!   delays and sleeps long ones, each at least as long as asked, and
 //!   `Instant`/`Duration` deadlines hold; `Ticker::reset` restarts the
 //!   schedule; `with_timeout` ends on its condition or its timeout. It
+//!   delayed work queues, refuses a re-queue, self-rearms drift-free,
+//!   cancels and flushes. It
 //!   collects the other roles' reports first, so that its timings run
 //!   alone.
 //! - `clientsrv` (priority 5) keeps serving IPC in its own open receive
@@ -31,6 +33,7 @@ mod runner_role {
     use timer_api::hal::{DelayNs, TimerDelay};
     use timer_api::sleep::{msleep, sleep, sleep_for, sleep_until, wait_event_timeout, Wait};
     use timer_api::time::{time_after64, Duration, MAX_JIFFY_OFFSET};
+    use timer_api::work::{DelayedWork, Requeue};
     use timer_api::Timer;
     use userlib::kipc;
 
@@ -135,6 +138,7 @@ mod runner_role {
         delay_checks(&mut t, &timer, &mut set, nap);
 
         ticker_and_timeout_checks(&mut t, &mut set, nap, event);
+        work_checks(&mut t, &mut set);
 
         console_writeln!(console(), "client tests done: {} failed", t.failed);
         kipc::semihost_exit(t.failed)
@@ -248,6 +252,99 @@ mod runner_role {
             "with-timeout",
             matches!(got, Ok(Some(at)) if at == j0 + 6) && done_at == Some(6) && gave_up == Ok(None) && j2 - j1 == 3,
             format_args!("condition met at +{} (2 events of a 3-jiffy timer, timeout 20); timeout 2 with the condition never met gave up after {} jiffies", done_at.unwrap_or(0), j2 - j1),
+        );
+    }
+
+    /// Delayed work's context: the jiffies each run was due.
+    struct WorkLog {
+        due: [u64; 8],
+        n: usize,
+        again: u32,
+    }
+
+    fn periodic_work(l: &mut WorkLog, due: u64) -> Requeue {
+        if l.n < l.due.len() {
+            l.due[l.n] = due;
+        }
+        l.n += 1;
+        if l.again == 0 {
+            return Requeue::Done;
+        }
+        l.again -= 1;
+        Requeue::At(due + 5)
+    }
+
+    fn never_runs(l: &mut WorkLog, _due: u64) -> Requeue {
+        l.again = 99;
+        Requeue::Done
+    }
+
+    fn flushed(l: &mut WorkLog, _due: u64) -> Requeue {
+        l.n += 100;
+        Requeue::Done
+    }
+
+    fn work_checks(t: &mut Tally, set: &mut Set) {
+        // Free every timer but the nap one: three work items share the event bit.
+        for i in 1..4 {
+            let _ = set.free(Id(i));
+        }
+        let bit = notifications::EVENT_BIT as u8;
+        let (Ok(mut tick), Ok(mut cancelled), Ok(mut flush)) = (
+            DelayedWork::new(set, bit, periodic_work),
+            DelayedWork::new(set, bit, never_runs),
+            DelayedWork::new(set, bit, flushed),
+        ) else {
+            t.check("delayed-work", false, format_args!("setup"));
+            return;
+        };
+        let mut log = WorkLog { due: [0; 8], n: 0, again: 3 };
+        let j0 = set.jiffies();
+        let q = (tick.queue(set, 2), tick.queue(set, 50), cancelled.queue(set, 4), flush.queue(set, 100));
+        let c = cancelled.cancel(set);
+        let f = flush.flush(set, &mut log);
+        let flushed_now = log.n == 100;
+        log.n = 0;
+        // The task's loop: wait for the bit, collect, run whatever is due.
+        let mut early = 0;
+        let mut ran_at = [0u64; 4];
+        while tick.pending() {
+            if set.wait(notifications::EVENT_MASK).is_err() || set.collect().is_err() {
+                break;
+            }
+            let now = set.jiffies();
+            for w in [&mut tick, &mut cancelled, &mut flush] {
+                let due = w.due();
+                if w.run(set, &mut log) == Ok(true) {
+                    early += due.is_some_and(|d| now < d) as u32;
+                }
+            }
+            if log.n >= 1 && log.n <= 4 {
+                ran_at[log.n - 1] = now - j0;
+            }
+        }
+        let _ = set.jiffies();
+        let rel = |i: usize| log.due[i].wrapping_sub(j0);
+        t.check_said(
+            "delayed-work",
+            matches!(q, (Ok(true), Ok(false), Ok(true), Ok(true)))
+                && c == Ok(true)
+                && f == Ok(true)
+                && flushed_now
+                && log.n == 4
+                && (rel(0), rel(1), rel(2), rel(3)) == (3, 8, 13, 18)
+                && ran_at == [3, 8, 13, 18]
+                && early == 0
+                && cancelled.runs == 0
+                && log.again == 0
+                && flush.runs == 1,
+            format_args!(
+                "queued +2 (re-queue refused), self-rearmed at +{}, +{}, +{}, +{}; cancelled one never ran; flushed one ran at once",
+                rel(0),
+                rel(1),
+                rel(2),
+                rel(3)
+            ),
         );
     }
 }
