@@ -13,6 +13,9 @@
 //!   calibrated busy-waits (`udelay`, `mdelay`) for delays shorter than a
 //!   tick.
 //!
+//! - [`guide`]: one example per common need (sleep, timeout, periodic
+//!   work, watchdog, hook, delayed work, driver delays, serving IPC while
+//!   a timer is pending), the README's "Using timers", as doc tests.
 //! - [`work`] has delayed work (Linux's `delayed_work`: queue, modify,
 //!   cancel, flush, self-rearm) run from the task's own loop.
 //! - [`hal`] implements `embedded-hal` 1.0's `DelayNs`: spins for short
@@ -30,6 +33,7 @@
 
 pub mod client;
 pub mod delay;
+pub mod guide;
 pub mod hal;
 pub mod sleep;
 pub mod ticker;
