@@ -280,6 +280,22 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
         exits: true,
     },
     SysTest {
+        name: "timer-client",
+        app: "build/apps/test-timer-client.toml",
+        expect: &[
+            "PASS serve-while-pending: served 15 requests in its own receive loop, 10 before its timer fired at its jiffy (+20)",
+            "PASS waits-never-early: 6 waits x 3 phases: 0 out of bounds;",
+            "PASS huge-timeout-saturates: wait_event_timeout(u64::MAX) ended by the event after 5 jiffies, not by the timer",
+            "PASS delayns-at-least: DelayNs: 5 delays (100 us, 3 ms, 5 ms spun; 30 ms and a driver's 100 us + 30 ms slept): 0 short or long; 4 spins, 2 sleeps",
+            "PASS instant-deadline: deadline_in(25 ms) at HZ 100 is 4 jiffies ahead; slept at least 25 ms",
+            "PASS ticker-reset: ticks at +0, +10; reset at +14; next ticks at +24, +34",
+            "PASS with-timeout: condition met at +6 (2 events of a 3-jiffy timer, timeout 20); timeout 2 with the condition never met gave up after 3 jiffies",
+            "PASS delayed-work: queued +2 (re-queue refused), self-rearmed at +3, +8, +13, +18; cancelled one never ran; flushed one ran at once",
+            "client tests done: 0 failed",
+        ],
+        exits: true,
+    },
+    SysTest {
         name: "hostile",
         app: "build/apps/test-hostile.toml",
         expect: &[

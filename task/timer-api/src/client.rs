@@ -18,6 +18,7 @@
 //! already; the arm sequence check here is a second line).
 
 use crate::wire::{FiredRecord, TimerError, FIRED_PER_FETCH, FIRED_RECORD_BYTES};
+use crate::time::{Hz, Instant};
 use crate::Timer;
 use userlib::{sys_recv_closed, sys_refresh_task_id, TaskId};
 use zerocopy::FromBytes;
@@ -75,12 +76,15 @@ pub struct Timers<const N: usize> {
     slots: [Option<Slot>; N],
     /// Times the set re-created its timers after a server restart.
     pub recoveries: u32,
+    /// The server's HZ, once asked (it is fixed by the image's app.toml,
+    /// so a restarted server has the same).
+    hz: Option<Hz>,
 }
 
 impl<const N: usize> Timers<N> {
     /// An empty set talking to the timer server at `server`.
     pub fn new(server: TaskId) -> Self {
-        Timers { server: Timer::from(server), epoch: server, slots: [None; N], recoveries: 0 }
+        Timers { server: Timer::from(server), epoch: server, slots: [None; N], recoveries: 0, hz: None }
     }
 
     /// The raw client, for ops the set does not wrap (hooks, ktime).
@@ -91,6 +95,22 @@ impl<const N: usize> Timers<N> {
     /// Current jiffies_64.
     pub fn jiffies(&self) -> u64 {
         self.server.jiffies()
+    }
+
+    /// The current jiffy as an [`Instant`].
+    pub fn now(&self) -> Instant {
+        Instant(self.server.jiffies())
+    }
+
+    /// The server's tick rate (asked once, then remembered).
+    pub fn hz(&mut self) -> Hz {
+        if let Some(h) = self.hz {
+            return h;
+        }
+        // The server refuses to start at 0 Hz; 1 keeps this total.
+        let h = Hz::new(self.server.hz()).unwrap_or(Hz::new(1).unwrap());
+        self.hz = Some(h);
+        h
     }
 
     /// Sets up a new timer.
@@ -229,6 +249,45 @@ impl<const N: usize> Timers<N> {
                 }
             }
         }
+    }
+
+    /// The notification bits of every timer of the set (ORed).
+    pub fn timer_bits(&self) -> u32 {
+        self.slots.iter().flatten().fold(0, |m, s| m | s.spec.mask())
+    }
+
+    /// For a task that waits in its own receive loop (to keep serving IPC
+    /// while a timer is pending): put [`Timers::timer_bits`] in the
+    /// notification mask of its `sys_recv_open`, and pass the bits of each
+    /// notification it receives here. If any belongs to the set's timers,
+    /// the expiries are fetched into the set (then [`Timers::take_fired`]
+    /// tells which fired). Returns the set's bits among `bits` (0: not a
+    /// timer notification, nothing fetched).
+    ///
+    /// An open receive is not ended by the timer server's restart (a closed
+    /// one is: [`Timers::wait`]), so such a loop learns of a restart only at
+    /// its next call into the set; call [`Timers::check_server`] whenever
+    /// the loop wakes, so that timers are re-armed then.
+    pub fn handle_notification(&mut self, bits: u32) -> Result<u32, TimerError> {
+        let mine = bits & self.timer_bits();
+        if mine != 0 {
+            self.collect()?;
+        }
+        Ok(mine)
+    }
+
+    /// Asks the kernel (a syscall, no IPC) whether the timer server
+    /// restarted since the set last spoke to it; if so, sets every timer up
+    /// again and re-arms the armed ones at their absolute expiries, as a
+    /// call would. Returns whether it recovered.
+    pub fn check_server(&mut self) -> Result<bool, TimerError> {
+        let current = sys_refresh_task_id(self.server.task_id());
+        if current == self.epoch {
+            return Ok(false);
+        }
+        self.server = Timer::from(current);
+        self.recover()?;
+        Ok(true)
     }
 
     /// Takes timer `id`'s latest expiry, if it fired since the last take.

@@ -78,18 +78,45 @@ impl Delay {
         ((x / 500_000) as u32, ((x / 5_000) % 100) as u32)
     }
 
-    /// Spins at least `us` microseconds.
-    pub fn udelay(&self, us: u32) {
-        let loops = (us as u64 * self.loops_per_jiffy as u64 * self.hz as u64).div_ceil(1_000_000);
-        delay_loop(loops.min(u32::MAX as u64) as u32);
+    /// Loops of [`delay_loop`] that last at least `ns` nanoseconds: see
+    /// [`loops_for_ns`].
+    pub fn loops_for_ns(&self, ns: u64) -> u64 {
+        loops_for_ns(ns, self.loops_per_jiffy, self.hz)
     }
 
-    /// Spins at least `ms` milliseconds (in 1 ms steps).
-    pub fn mdelay(&self, ms: u32) {
-        for _ in 0..ms {
-            self.udelay(1000);
+    /// Spins at least `ns` nanoseconds (any length: long spins run in
+    /// chunks of at most `u32::MAX` loops). 0 returns at once.
+    pub fn ndelay(&self, ns: u64) {
+        let mut loops = self.loops_for_ns(ns);
+        while loops > 0 {
+            let chunk = loops.min(u32::MAX as u64);
+            delay_loop(chunk as u32);
+            loops -= chunk;
         }
     }
+
+    /// Spins at least `us` microseconds (Linux's `udelay`).
+    pub fn udelay(&self, us: u32) {
+        self.ndelay(us as u64 * 1_000);
+    }
+
+    /// Spins at least `ms` milliseconds (Linux's `mdelay`).
+    pub fn mdelay(&self, ms: u32) {
+        self.ndelay(ms as u64 * 1_000_000);
+    }
+}
+
+/// Loops of [`delay_loop`] that last at least `ns` nanoseconds, given a
+/// calibration of `loops_per_jiffy` at `hz`: `ceil(ns * lpj' * hz / 10^9)`
+/// where `lpj' = lpj + lpj / 128`. The margin covers the calibration's
+/// error, which is always short: it keeps the largest count that *fits* in
+/// a jiffy, refined to `lpj / 256`, after the IPC that detects the jiffy
+/// edge (under QEMU's icount the true value is 5,000,000 at 100 Hz and the
+/// calibration finds 4,980,736, 0.4% low). Saturates at `u64::MAX`.
+pub fn loops_for_ns(ns: u64, loops_per_jiffy: u32, hz: u32) -> u64 {
+    let lpj = loops_per_jiffy as u128 + (loops_per_jiffy as u128 >> 7);
+    let loops = (ns as u128).saturating_mul(lpj * hz as u128).div_ceil(1_000_000_000);
+    loops.min(u64::MAX as u128) as u64
 }
 
 #[cfg(test)]
@@ -100,5 +127,23 @@ mod tests {
     fn bogomips_follows_linux_formula() {
         let d = Delay { loops_per_jiffy: 4_980_736, hz: 100 };
         assert_eq!(d.bogomips(), (996, 14));
+    }
+
+    #[test]
+    fn loops_cover_the_calibration_error_and_do_not_truncate() {
+        // Under icount a loop is 2 ns: 5,000,000 per 10 ms jiffy, and the
+        // calibration reports 4,980,736 (0.4% low).
+        let (lpj, hz) = (4_980_736u32, 100u32);
+        let true_loops_per_ns = |ns: u64| ns.div_ceil(2);
+        for ns in [1u64, 2, 999, 1_000, 50_000, 3_000_000, 9_999_999, 10_000_000, 1 << 40] {
+            assert!(loops_for_ns(ns, lpj, hz) >= true_loops_per_ns(ns), "{ns} ns");
+            // ... and not grossly long: within 1% plus a loop.
+            assert!(loops_for_ns(ns, lpj, hz) <= true_loops_per_ns(ns) * 101 / 100 + 1, "{ns} ns");
+        }
+        assert_eq!(loops_for_ns(0, lpj, hz), 0);
+        // A delay longer than u32::MAX loops is not truncated (it used to
+        // be clamped to u32::MAX loops: about 8.6 s here).
+        assert!(loops_for_ns(60_000_000_000, lpj, hz) > u32::MAX as u64);
+        assert_eq!(loops_for_ns(u64::MAX, u32::MAX, u32::MAX), u64::MAX);
     }
 }

@@ -13,15 +13,32 @@
 //!   calibrated busy-waits (`udelay`, `mdelay`) for delays shorter than a
 //!   tick.
 //!
+//! - [`guide`]: one example per common need (sleep, timeout, periodic
+//!   work, watchdog, hook, delayed work, driver delays, serving IPC while
+//!   a timer is pending), the README's "Using timers", as doc tests.
+//! - [`work`] has delayed work (Linux's `delayed_work`: queue, modify,
+//!   cancel, flush, self-rearm) run from the task's own loop.
+//! - [`hal`] implements `embedded-hal` 1.0's `DelayNs`: spins for short
+//!   delays, sleeps through the server for long ones.
+//! - [`time`] has [`time::Duration`] and [`time::Instant`], the
+//!   `msecs_to_jiffies` and `time_after` families (the timer core's), and
+//!   the rounding of every relative wait: `n` jiffies last more than `n`
+//!   full jiffies (deadline `jiffies + n + 1`, Linux's `msleep` rounding),
+//!   clamped at `MAX_JIFFY_OFFSET` instead of overflowing.
+//!
 //! Times are jiffies (absolute, on the 64-bit line) unless named `_ms`,
-//! `_us` or `_ns`.
+//! `_us` or `_ns`, or typed [`time::Duration`].
 
 #![no_std]
 
 pub mod client;
 pub mod delay;
+pub mod guide;
+pub mod hal;
 pub mod sleep;
 pub mod ticker;
+pub mod work;
+pub mod time;
 pub mod watchdog;
 pub mod wire;
 

@@ -21,7 +21,11 @@ impl Watchdog {
         Ok(w)
     }
 
-    /// Pushes the deadline `timeout` jiffies from now (`mod_timer`).
+    /// Pushes the deadline to jiffy `jiffies() + timeout` (`mod_timer`, as
+    /// Linux drivers write it): the watchdog bites more than `timeout - 1`
+    /// and at most `timeout` full jiffies after this feed (the feed came
+    /// somewhere inside the current jiffy), never wrapping (`timeout` is a
+    /// `u32`). Use `timeout + 1` for "at least `timeout` jiffies".
     /// Returns whether the watchdog was still pending (false: it had bitten).
     pub fn feed<const N: usize>(&self, t: &mut Timers<N>) -> Result<bool, TimerError> {
         let deadline = t.jiffies() + self.timeout as u64;

@@ -9,7 +9,9 @@
 //!   than the timeout, and the watchdog bites.
 //! - `sleeper`: calibrates the busy-wait delay loop at start (Linux's
 //!   `calibrate_delay`: loops per jiffy and BogoMIPS), then sleeps with
-//!   `msleep` and `sleep_for`, printing jiffies before and after.
+//!   `msleep` and `sleep_for`, printing jiffies before and after; a
+//!   driver-style function generic over embedded-hal's `DelayNs` runs on
+//!   [`timer_api::hal::TimerDelay`].
 //! - `pcspkr`: a PC-speaker sound driver of the classic kind (the tick
 //!   hardware run faster than HZ to play samples): registers a tick hook,
 //!   grabs the tick, runs it at 4x HZ and answers "done" on 3 ticks of 4, so
@@ -58,7 +60,7 @@ fn run() -> ! {
 
 #[cfg(feature = "watchdog")]
 fn run() -> ! {
-    use timer_api::sleep::{wait_event_timeout, Wait};
+    use timer_api::sleep::{wait_event_until, Wait};
     use timer_api::client::Spec;
     use timer_api::watchdog::Watchdog;
     const TIMEOUT: u32 = 50;
@@ -71,12 +73,13 @@ fn run() -> ! {
     for unit in 1..=12u32 {
         // A unit of work takes 20 jiffies; the fifth stalls for 80, longer
         // than the timeout. The watchdog's bit ends the wait early.
+        // The unit ends at an absolute jiffy, however often the dog
+        // interrupts the wait.
         let work = if unit == 5 { 80 } else { 20 };
-        let mut left = work;
-        while left > 0 {
-            let t0 = set.jiffies();
+        let done = set.jiffies() + work;
+        loop {
             let dog_mask = dog.mask(&set);
-            match wait_event_timeout(&mut set, nap, dog_mask, left) {
+            match wait_event_until(&mut set, nap, dog_mask, done) {
                 Ok(Wait::Event { .. }) => {
                     let _ = set.collect();
                     if dog.bitten(&mut set) {
@@ -89,9 +92,8 @@ fn run() -> ! {
                             now - fed
                         );
                     }
-                    left = left.saturating_sub(set.jiffies() - t0);
                 }
-                _ => left = 0,
+                _ => break,
             }
         }
         let was = dog.feed(&mut set);
@@ -115,6 +117,7 @@ fn run() -> ! {
     use timer_api::delay::Delay;
     use timer_api::Timer;
     use timer_api::client::Spec;
+    use timer_api::hal::TimerDelay;
     use timer_api::sleep::{msleep, sleep_for};
     let timer = Timer::from(slots::TIMER);
     console_writeln!(console(), "sleeper: Calibrating delay loop...");
@@ -123,6 +126,14 @@ fn run() -> ! {
     console_writeln!(console(), "sleeper: {}.{:02} BogoMIPS (lpj={})", int, frac, d.loops_per_jiffy);
     let mut set: Timers<2> = Timers::new(slots::TIMER);
     let id = set.setup(Spec::oneshot(notifications::TIMER_BIT as u8)).unwrap_or_else(|_| park());
+    // A driver written against embedded-hal takes any `DelayNs`; this one
+    // spins its 10 us reset pulse and sleeps through its 20 ms boot time.
+    let j0 = set.jiffies();
+    let mut delay = TimerDelay::new(&mut set, id, d);
+    sensor_power_up(&mut delay);
+    let (spins, sleeps) = (delay.spins, delay.sleeps);
+    let j1 = set.jiffies();
+    console_writeln!(console(), "sleeper: sensor power-up through DelayNs: {} spun, {} slept, jiffies +{}", spins, sleeps, j1 - j0);
     for round in 0..3 {
         let j0 = set.jiffies();
         let _ = msleep(&mut set, id, 250);
@@ -140,9 +151,18 @@ fn run() -> ! {
     park()
 }
 
+/// A sensor driver's power-up as a driver crate writes it: generic over
+/// embedded-hal's `DelayNs`, with the datasheet's timings (reset held
+/// 10 us, then 20 ms before the part answers).
+#[cfg(feature = "sleeper")]
+fn sensor_power_up(delay: &mut impl timer_api::hal::DelayNs) {
+    delay.delay_us(10);
+    delay.delay_ms(20);
+}
+
 #[cfg(feature = "pcspkr")]
 fn run() -> ! {
-    use timer_api::sleep::sleep_for;
+    use timer_api::sleep::sleep_until;
     use timer_api::client::Spec;
     use timer_api::Timer;
     use userlib::sys_recv_notification;
@@ -151,8 +171,12 @@ fn run() -> ! {
     let mut set: Timers<1> = Timers::new(slots::TIMER);
     let nap = set.setup(Spec::oneshot(notifications::NAP_BIT as u8)).unwrap_or_else(|_| park());
     let hz = timer.hz();
+    // Beeps on a fixed schedule, every 2.5 s from the start (2 s of
+    // silence, then half a second of sound): absolute deadlines, so the
+    // schedule does not drift by the jiffy a relative sleep adds.
+    let start = set.jiffies();
     for beep in 1..=3u32 {
-        let _ = sleep_for(&mut set, nap, 2 * hz as u64);
+        let _ = sleep_until(&mut set, nap, start + (2 * hz + (beep - 1) * (5 * hz / 2)) as u64);
         let Ok(hook) = timer.hook_register(notifications::TICK_BIT as u8, false) else { park() };
         if timer.hook_grab(hook).is_err() || timer.hook_set_rate(hook, RATE).is_err() {
             console_writeln!(console(), "pcspkr: cannot grab the tick");

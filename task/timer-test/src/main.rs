@@ -12,6 +12,7 @@
 //! | test-timer-hooks      | `hooks` (runner), `hookpeer`, `hookvictim` |
 //! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
 //! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker` |
+//! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
 
 #![no_std]
 #![no_main]
@@ -22,6 +23,8 @@ mod common;
 mod accuracy;
 #[cfg(feature = "basic")]
 mod basic;
+#[cfg(any(feature = "clientrun", feature = "clientsrv", feature = "clientpeer"))]
+mod client;
 #[cfg(any(feature = "hooks", feature = "hookpeer", feature = "hookvictim"))]
 mod hooks;
 #[cfg(feature = "moddel")]
@@ -61,6 +64,12 @@ fn main() -> ! {
     security::run_fuzzer();
     #[cfg(feature = "hostile")]
     security::run_hostile();
+    #[cfg(feature = "clientrun")]
+    client::run_runner();
+    #[cfg(feature = "clientsrv")]
+    client::run_server();
+    #[cfg(feature = "clientpeer")]
+    client::run_peer();
     #[cfg(feature = "crasher")]
     restart::run_crasher();
     #[cfg(feature = "sleeper")]

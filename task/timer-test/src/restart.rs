@@ -28,7 +28,7 @@ fn initial(timer: &Timer) -> u64 {
 #[cfg(feature = "crasher")]
 pub fn run_crasher() -> ! {
     use timer_api::client::Spec;
-    use timer_api::sleep::{sleep_for, sleep_until};
+    use timer_api::sleep::sleep_until;
     use drv_console_api::console_writeln;
     use timer_api::TimerError;
     use userlib::kipc;
@@ -50,7 +50,7 @@ pub fn run_crasher() -> ! {
     t.failed += failed;
     // Our own set learns of the restart on its next call.
     let j = timer.jiffies();
-    let s = sleep_for(&mut set, id, 3);
+    let s = sleep_until(&mut set, id, j + 3);
     let j2 = timer.jiffies();
     t.check_said(
         "crasher-recovers",
