@@ -36,7 +36,8 @@
 //!   the notifications a receiving task waits for;
 //! - `tasks -sl`: no "unwind failed"; each stack's innermost frame is where
 //!   our task table says the task stopped (the pc stacked at its saved PSP;
-//!   for the running task the CPU's pc and sp), and each stack unwinds
+//!   for the running task the CPU's pc and sp; in a syscall stub, its CFA
+//!   exactly 32 bytes above, the stub's push), and each stack unwinds
 //!   into the task's `main` (the ELF symbol) with a `file:line` on every
 //!   frame on the way but the leaf (a syscall stub, assembly);
 //! - `ringbuf`: the same rings (task, static), and each ring entry for
@@ -576,9 +577,14 @@ fn check_stacks(h: &Humility, insp: &mut Inspector) -> Result<String> {
             (read_u32(&mut *insp.target, psp + 24)? as u64, psp + frame)
         };
         // humility shows each frame's CFA, the stack pointer its caller
-        // had: at or above where the task stopped.
-        if leaf.pc != pc || leaf.sp < sp {
-            fail(format!("innermost frame at pc {:#010x} sp {:#010x}; our dump says the task stopped at pc {pc:#010x} sp {sp:#010x}", leaf.pc, leaf.sp));
+        // had: at or above where the task stopped, and for a task stopped
+        // in a syscall stub exactly above the stub's `push {r4-r11}`
+        // (a CFA further up means the push was counted twice, and every
+        // caller frame is read from the wrong words).
+        let in_stub = leaf.name.as_deref().is_some_and(|n| n.contains("syscall_stub"));
+        let cfa_ok = if in_stub { leaf.sp == sp + 32 } else { leaf.sp >= sp };
+        if leaf.pc != pc || !cfa_ok {
+            fail(format!("innermost frame at pc {:#010x} cfa {:#010x}; our dump says the task stopped at pc {pc:#010x} sp {sp:#010x}", leaf.pc, leaf.sp));
             continue;
         }
         if ours["tasks"][i]["running"] == true {

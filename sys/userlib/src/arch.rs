@@ -82,8 +82,8 @@ pub fn syscall5(nr: Sysnum, a0: u32, a1: u32, a2: u32, a3: u32, a4: u32) -> [u32
 }
 
 /// Call-frame information for the stubs after their `push {r4-r11}`: a
-/// task blocked in a syscall stops inside a stub, and a debugger (humility
-/// `tasks -sl`) unwinds its stack from there through `.debug_frame`.
+/// task stopped inside a stub (preempted, or blocked in its `svc`) is
+/// unwound from there through `.debug_frame` (humility `tasks -sl`, gdb).
 /// Naked functions get no CFI from the compiler, so the stubs state theirs.
 #[cfg(target_arch = "arm")]
 macro_rules! save_cfi {
@@ -98,6 +98,45 @@ macro_rules! save_cfi {
             ".cfi_offset r6, -24\n",
             ".cfi_offset r5, -28\n",
             ".cfi_offset r4, -32\n",
+        )
+    };
+}
+
+/// The row for the one instruction after `svc`, where a task blocked in a
+/// syscall stops: it states the stack as humility has it by then. humility
+/// does not trust CFI at a syscall's return address; it disassembles the
+/// stub, reads back the registers the `push` before the `svc` stored, and
+/// moves SP above them itself (`presyscall_pushes`), and only then applies
+/// the CFI row at that pc. A row that states the push again makes it skip
+/// the 32 bytes twice: every caller frame is read 32 bytes too high, and
+/// the unwind fails or names the wrong frames. So this row says "CFA = SP,
+/// nothing saved" (true once the pushes are undone), and the next
+/// instruction's row states the push again (true for anyone who stops
+/// the task between there and the `pop`, gdb included). Restated rather
+/// than `.cfi_remember_state`/`.cfi_restore_state`: the assembler's
+/// restored row kept the CFA offset 0 under the saved registers.
+#[cfg(target_arch = "arm")]
+macro_rules! at_svc_return_cfi {
+    () => {
+        no_push_cfi!()
+    };
+}
+
+/// "CFA = SP, r4-r11 not saved": the row after the `pop`, and humility's
+/// view at the `svc`'s return address (see [`at_svc_return_cfi`]).
+#[cfg(target_arch = "arm")]
+macro_rules! no_push_cfi {
+    () => {
+        concat!(
+            ".cfi_def_cfa_offset 0\n",
+            ".cfi_restore r4\n",
+            ".cfi_restore r5\n",
+            ".cfi_restore r6\n",
+            ".cfi_restore r7\n",
+            ".cfi_restore r8\n",
+            ".cfi_restore r9\n",
+            ".cfi_restore r10\n",
+            ".cfi_restore r11\n",
         )
     };
 }
@@ -117,9 +156,12 @@ unsafe extern "C" fn syscall_stub5(a0: u32, a1: u32, a2: u32, a3: u32, a4: u32, 
         "mov r7, r3",
         "ldrd r8, r11, [sp, #32]",
         "svc #0",
+        at_svc_return_cfi!(),
         "ldr r0, [sp, #40]",
+        save_cfi!(),
         "stm r0, {{r4-r11}}",
         "pop {{r4-r11}}",
+        no_push_cfi!(),
         "bx lr",
         ".cfi_endproc",
     )
@@ -135,8 +177,11 @@ unsafe extern "C" fn syscall_stub(args: *const u32, out: *mut u32, nr: u32) {
         "mov r11, r2",
         "ldm r0, {{r4-r10}}",
         "svc #0",
+        at_svc_return_cfi!(),
         "stm r1, {{r4-r11}}",
+        save_cfi!(),
         "pop {{r4-r11}}",
+        no_push_cfi!(),
         "bx lr",
         ".cfi_endproc",
     )

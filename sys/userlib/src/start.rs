@@ -20,6 +20,14 @@ mod entry {
     /// call-frame information (the return address is undefined), so a
     /// debugger unwinding a task (humility `tasks -sl`) stops here rather
     /// than reading on past the top of the stack.
+    ///
+    /// `main` never returns, so the `bl main` is followed by a `udf`: the
+    /// return address `main`'s frame holds is then inside `_start`. A
+    /// call that is a function's last instruction leaves a return address
+    /// past the function's end, and humility looks the caller's unwind
+    /// rules up at the return address itself, where they belong to
+    /// whatever function is linked next (its unwind fails or shows that
+    /// function).
     #[no_mangle]
     #[link_section = ".text.start"]
     #[unsafe(naked)]
@@ -27,25 +35,23 @@ mod entry {
         core::arch::naked_asm!(
             ".cfi_startproc",
             ".cfi_undefined lr",
-            "bl {start}",
+            "bl {init}",
+            "bl {main}",
             "udf #0",
             ".cfi_endproc",
-            start = sym start_task,
+            init = sym init_data_bss,
+            main = sym main,
         )
     }
 
     /// Sets up `.data` and `.bss` (the start-up the kernel shares, see
-    /// sys/crt0) and runs `main`.
-    unsafe extern "C" fn start_task() -> ! {
+    /// sys/crt0) before `main` runs.
+    unsafe extern "C" fn init_data_bss() {
         // Safety: we are the first code to run in this task incarnation
         // (the kernel starts it here with a fresh stack); nothing has read
         // or written a static yet, the task is single-threaded, and the task
-        // linker script bounds its own .data/.bss (crt0's contract). `main`
-        // is the task's entry, defined with the signature declared above.
-        unsafe {
-            crt0::init_data_bss();
-            main()
-        }
+        // linker script bounds its own .data/.bss (crt0's contract).
+        unsafe { crt0::init_data_bss() }
     }
 
     struct Truncating<'a> {

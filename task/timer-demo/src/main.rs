@@ -29,8 +29,12 @@ fn console() -> Console {
     Console::from(slots::CONSOLE)
 }
 
-/// Blocks forever.
+/// Blocks forever. Inlined, like every role's `run`: a call to a function
+/// that never returns, as its caller's last instruction, leaves a return
+/// address past the caller's end, where humility cannot unwind (see
+/// userlib's `_start`).
 #[allow(dead_code)]
+#[inline(always)]
 fn park() -> ! {
     loop {
         userlib::sys_recv_notification(0);
@@ -38,6 +42,7 @@ fn park() -> ! {
 }
 
 #[cfg(feature = "heartbeat")]
+#[inline(always)]
 fn run() -> ! {
     use timer_api::ticker::Ticker;
     let mut set: Timers<2> = Timers::new(slots::TIMER);
@@ -59,6 +64,7 @@ fn run() -> ! {
 }
 
 #[cfg(feature = "watchdog")]
+#[inline(always)]
 fn run() -> ! {
     use timer_api::sleep::{wait_event_until, Wait};
     use timer_api::client::Spec;
@@ -113,6 +119,7 @@ fn run() -> ! {
 }
 
 #[cfg(feature = "sleeper")]
+#[inline(always)]
 fn run() -> ! {
     use timer_api::delay::Delay;
     use timer_api::Timer;
@@ -161,6 +168,7 @@ fn sensor_power_up(delay: &mut impl timer_api::hal::DelayNs) {
 }
 
 #[cfg(feature = "pcspkr")]
+#[inline(always)]
 fn run() -> ! {
     use timer_api::sleep::sleep_until;
     use timer_api::client::Spec;
