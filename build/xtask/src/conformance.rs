@@ -745,6 +745,8 @@ mod tests {
         assert!(state_matches("recv", &recv, &names).is_err());
         let closed = task(serde_json::json!({ "Healthy": { "InRecv": 1023 } }), false, &["wake"]);
         assert_eq!(state_matches("recv(unknown#1023/gen0 only), notif: wake", &closed, &names), Ok(()));
+        let parked = task(serde_json::json!({ "Healthy": { "InRecv": 0xFFFF } }), false, &[]);
+        assert_eq!(state_matches("(DEAD)", &parked, &names), Ok(()));
         let kernel = task(serde_json::json!({ "Healthy": { "InRecv": 0xFFFF } }), false, &["wake"]);
         assert_eq!(state_matches("notif: wake(T+5)", &kernel, &names), Ok(()));
         let reply = task(serde_json::json!({ "Healthy": { "InReply": 2 | (1 << 10) } }), false, &[]);

@@ -58,13 +58,13 @@ impl TaskId {
     const INDEX_MASK: u16 = (1 << Self::INDEX_BITS) - 1;
 
     /// The pseudo-task that stands for the kernel: the sender of notification
-    /// messages and the target of kernel IPC (see [`KernelOp`]): index
-    /// 1023, beyond any image's tasks, generation 0. Hubris uses 0xFFFF
-    /// (generation 63), which humility prints as the kernel; with this
-    /// value humility prints `#1023/gen0`. Measured with `cargo xtask
-    /// bench`, 0xFFFF made add_timer through IPC 23 instructions dearer
-    /// (536 -> 559), so the cosmetic difference stays.
-    pub const KERNEL: Self = Self(0x3FF);
+    /// messages and the target of kernel IPC (see [`KernelOp`]): 0xFFFF,
+    /// index 1023 (beyond any image's tasks) at generation 63, the value
+    /// Hubris uses and humility decodes (a receive closed to it shows as
+    /// a wait for notifications, `notif: ...`, not as a task). Costs
+    /// add_timer through IPC 13 instructions over 0x3FF (`cargo xtask
+    /// bench`: 549 -> 562; every other row within 4).
+    pub const KERNEL: Self = Self(0xFFFF);
 
     /// Builds the id of task `index` at generation `gen`.
     ///
