@@ -272,6 +272,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "kern: task #3 timer gen 0 faulted: panic",
             "kern: task #3 timer restarted, gen 1",
             "PASS server-crashed: debug_crash gave Err(ServerDied); timer server now generation 1",
+            "PASS hooks-through-restart: 55 hook ticks before the crash, 30 after; 1 recovery; grab restored: true",
             "PASS sleeper-no-timer-lost: 6 timers (3 due after the crash at +55) each fired once at its jiffy; 1 recovery",
             "PASS ticker-through-restart: 12 ticks, each 10 jiffies after the last, at its jiffy; 1 recovery",
             "PASS crasher-recovers: 1 recovery, slept 3 jiffies",

@@ -7,6 +7,9 @@
 //!   what it asked for, so when the server restarts (every handle then
 //!   stale, calls answered `ServerDied`) it sets the timers up again and
 //!   re-arms them at their original absolute expiries, and nothing is lost.
+//! - [`hooks`] is the same for tick hooks: a [`hooks::Hooks`] set
+//!   registers its hooks again (and takes its grab back) on a restarted
+//!   server.
 //! - [`sleep`] has `sleep_for`, `msleep` and `wait_event_timeout` (the
 //!   `schedule_timeout` pattern of LDD3 chapter 6), [`ticker`] a periodic
 //!   ticker, [`watchdog`] a watchdog fed with `mod_timer`, and [`delay`]
@@ -35,6 +38,7 @@ pub mod client;
 pub mod delay;
 pub mod guide;
 pub mod hal;
+pub mod hooks;
 pub mod sleep;
 pub mod ticker;
 pub mod work;

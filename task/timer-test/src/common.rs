@@ -1,11 +1,12 @@
 //! What every role shares: the console, PASS/FAIL bookkeeping, reporting to
-//! the runner, a deterministic PRNG and fired-record fetching.
+//! the runner, a deterministic PRNG, fired-record fetching and reading the
+//! hook chain.
 
 #![allow(dead_code)]
 
 use drv_console_api::{console_writeln, Console};
-use timer_api::wire::{FIRED_PER_FETCH, FIRED_RECORD_BYTES};
-use timer_api::{FiredRecord, Timer, TimerError};
+use timer_api::wire::{FIRED_PER_FETCH, FIRED_RECORD_BYTES, HOOK_CHAIN_MAX, HOOK_ENTRY_BYTES};
+use timer_api::{FiredRecord, HookEntry, Timer, TimerError};
 use userlib::*;
 use zerocopy::FromBytes;
 
@@ -85,6 +86,18 @@ pub fn collect_reports(roles: u32, mut other: impl FnMut(&RecvMessage, &[u8])) -
 /// This task's current generation (how many times it was restarted).
 pub fn my_generation() -> u8 {
     sys_refresh_task_id(TaskId::for_index_and_gen(crate::TASK_INDEX, Generation::ZERO)).generation().get()
+}
+
+/// The hook chain as the server reports it (`hook_chain`), and how many
+/// entries it has.
+pub fn chain(timer: &Timer) -> ([HookEntry; HOOK_CHAIN_MAX], usize) {
+    let mut buf = [0u8; HOOK_CHAIN_MAX * HOOK_ENTRY_BYTES];
+    let n = timer.hook_chain(&mut buf).unwrap_or(0) as usize;
+    let mut out = [HookEntry::default(); HOOK_CHAIN_MAX];
+    for (o, c) in out.iter_mut().zip(buf.chunks_exact(HOOK_ENTRY_BYTES)).take(n) {
+        *o = HookEntry::read_from_bytes(c).unwrap_or_default();
+    }
+    (out, n)
 }
 
 /// Blocks forever.

@@ -17,22 +17,6 @@ use drv_console_api::console_writeln;
 use timer_api::Timer;
 use userlib::*;
 
-#[cfg(any(feature = "hooks", feature = "hookpeer"))]
-use timer_api::wire::{HookEntry, HOOK_CHAIN_MAX, HOOK_ENTRY_BYTES};
-
-/// The chain as the server reports it.
-#[cfg(any(feature = "hooks", feature = "hookpeer"))]
-fn chain(timer: &Timer) -> ([HookEntry; HOOK_CHAIN_MAX], usize) {
-    use zerocopy::FromBytes;
-    let mut buf = [0u8; HOOK_CHAIN_MAX * HOOK_ENTRY_BYTES];
-    let n = timer.hook_chain(&mut buf).unwrap_or(0) as usize;
-    let mut out = [HookEntry::default(); HOOK_CHAIN_MAX];
-    for (o, c) in out.iter_mut().zip(buf.chunks_exact(HOOK_ENTRY_BYTES)).take(n) {
-        *o = HookEntry::read_from_bytes(c).unwrap_or_default();
-    }
-    (out, n)
-}
-
 #[cfg(feature = "hookpeer")]
 pub fn run_peer() -> ! {
     use crate::notifications;

@@ -11,7 +11,7 @@
 //! | test-timer            | `basic`, `accuracy` (x3), `moddel`, `runner` (device choice, tickless) |
 //! | test-timer-hooks      | `hooks` (runner), `hookpeer`, `hookvictim` |
 //! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
-//! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker` |
+//! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker`, `hooker` |
 //! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
 
 #![no_std]
@@ -29,7 +29,7 @@ mod client;
 mod hooks;
 #[cfg(feature = "moddel")]
 mod moddel;
-#[cfg(any(feature = "crasher", feature = "sleeper", feature = "ticker"))]
+#[cfg(any(feature = "crasher", feature = "sleeper", feature = "ticker", feature = "hooker"))]
 mod restart;
 #[cfg(feature = "runner")]
 mod runner;
@@ -74,6 +74,8 @@ fn main() -> ! {
     restart::run_crasher();
     #[cfg(feature = "sleeper")]
     restart::run_sleeper();
+    #[cfg(feature = "hooker")]
+    restart::run_hooker();
     #[cfg(feature = "ticker")]
     restart::run_ticker();
     #[allow(unreachable_code)]

@@ -12,9 +12,15 @@
 //!   at its jiffy (the new server resumes the clocksource's time line).
 //! - `ticker` (priority 5) runs a `Ticker` every 10 jiffies through the
 //!   restart: twelve ticks, each exactly 10 after the previous.
+//! - `hooker` (priority 5) holds a tick hook in a `Hooks` set and grabs the
+//!   tick (answering "not done" each tick, so jiffies go on); it is
+//!   blocked waiting for its hook bit when the server dies. The set must
+//!   register the hook again and take the grab back, and the new server's
+//!   chain must show it as the grabber, owned by this task.
 
 use crate::common::*;
 use crate::{notifications, slots};
+#[cfg(any(feature = "crasher", feature = "sleeper", feature = "ticker"))]
 use timer_api::client::Timers;
 #[cfg(any(feature = "crasher", feature = "sleeper"))]
 use timer_api::Timer;
@@ -46,7 +52,7 @@ pub fn run_crasher() -> ! {
         r == Err(TimerError::ServerDied) && st.generation == 1,
         format_args!("debug_crash gave {:?}; timer server now generation {}", r, st.generation),
     );
-    let failed = collect_reports(2, |m, _| userlib::sys_reply(m.sender, 1, &[]));
+    let failed = collect_reports(3, |m, _| userlib::sys_reply(m.sender, 1, &[]));
     t.failed += failed;
     // Our own set learns of the restart on its next call.
     let j = timer.jiffies();
@@ -128,6 +134,52 @@ pub fn run_ticker() -> ! {
         "ticker-through-restart",
         ok && n == 12 && set.recoveries == 1,
         format_args!("{} ticks, each 10 jiffies after the last, at its jiffy; {} recovery", n, set.recoveries),
+    );
+    report(slots::CRASHER, t.failed);
+    park()
+}
+
+#[cfg(feature = "hooker")]
+pub fn run_hooker() -> ! {
+    use timer_api::hooks::Hooks;
+    use timer_api::wire::HOOK_GRABBER;
+    let mut t = Tally::new();
+    let mut hooks: Hooks<1> = Hooks::new(slots::TIMER);
+    let bit = notifications::HOOK_BIT as u8;
+    let id = hooks.register(bit, false);
+    let grabbed = id.and_then(|id| hooks.grab(id).map(|()| id));
+    let (mut before, mut after) = (0u32, 0u32);
+    if let Ok(id) = grabbed {
+        // Every hook bit is a tick of a live server; answer each so the
+        // rest of the chain (jiffies, the wheel) runs.
+        while after < 30 {
+            if hooks.wait(notifications::HOOK_MASK).is_err() || hooks.answer(id, false).is_err() {
+                break;
+            }
+            if hooks.recoveries == 0 {
+                before += 1;
+            } else {
+                after += 1;
+            }
+        }
+    }
+    // The new server's chain: our hook, first, flagged as the grabber.
+    let timer = timer_api::Timer::from(slots::TIMER);
+    let (entries, n) = chain(&timer);
+    let mine = grabbed.and_then(|id| hooks.server_id(id));
+    let first = entries[..n].first().copied();
+    let restored = match (mine, first) {
+        (Ok(h), Some(e)) => e.id == h && e.owner as usize == crate::TASK_INDEX && e.flags & HOOK_GRABBER != 0,
+        _ => false,
+    };
+    let ungrab = grabbed.and_then(|id| hooks.ungrab(id).and_then(|()| hooks.unregister(id)));
+    t.check_said(
+        "hooks-through-restart",
+        before > 0 && after == 30 && hooks.recoveries == 1 && restored && ungrab.is_ok(),
+        format_args!(
+            "{} hook ticks before the crash, {} after; {} recovery; grab restored: {}",
+            before, after, hooks.recoveries, restored
+        ),
     );
     report(slots::CRASHER, t.failed);
     park()
