@@ -79,14 +79,14 @@
 //! # Tick hook (`register_timer_hook`, before Linux 2.6.36)
 //!
 //! ```rust,no_run
-//! # use timer_api::client::Timers;
+//! # use timer_api::hooks::Hooks;
 //! # fn f(server: userlib::TaskId) -> Result<(), timer_api::TimerError> {
-//! # let t: Timers<4> = Timers::new(server);
-//! let hook = t.server().hook_register(3, false)?; // bit 3 on every tick
+//! let mut hooks: Hooks<1> = Hooks::new(server);
+//! let hook = hooks.register(3, false)?; // bit 3 on every tick
 //! for _ in 0..100 {
-//!     userlib::sys_recv_notification(1 << 3); // runs each tick (no tickless idle meanwhile)
+//!     hooks.wait(1 << 3)?; // each tick (no tickless idle meanwhile); re-registers after a server restart
 //! }
-//! t.server().hook_unregister(hook)?;
+//! hooks.unregister(hook)?;
 //! # Ok(()) }
 //! ```
 //!
