@@ -125,8 +125,8 @@ macro_rules! block {
 }
 
 pub mod usart {
-    //! USART (RM0090 section 30.6); the transmitter is all Escapement
-    //! uses.
+    //! USART (RM0090 section 30.6); the transmitter (polled, or fed from
+    //! its TXE interrupt) is all Escapement uses.
 
     /// USART1, on APB2.
     pub const USART1: u32 = 0x4001_1000;
@@ -156,6 +156,9 @@ pub mod usart {
     pub mod cr1 {
         /// Transmitter enable.
         pub const TE: u32 = 1 << 3;
+        /// TXE interrupt enable: the USART's IRQ is asserted while the
+        /// data register is empty (a level, not an edge).
+        pub const TXEIE: u32 = 1 << 7;
         /// USART enable.
         pub const UE: u32 = 1 << 13;
     }
