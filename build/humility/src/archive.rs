@@ -60,6 +60,9 @@ pub struct Archive {
     pub tasks: Vec<Elf>,
     /// `img/final.elf`, if present.
     pub final_elf: Option<Vec<u8>>,
+    /// `img/final.bin`, if present: the flash contents from the start of
+    /// flash ([`Archive::flash_range`]), gaps filled with 0xFF.
+    pub final_bin: Option<Vec<u8>>,
     /// The image id recorded in the kernel ELF.
     pub image_id: u64,
     /// Address of `HUBRIS_IMAGE_ID` in target memory.
@@ -106,6 +109,7 @@ impl Archive {
         let image_name = read("image-name")?.map(text);
         let kernel = read("elf/kernel")?.with_context(|| format!("{source} has no elf/kernel"))?;
         let final_elf = read("img/final.elf")?;
+        let final_bin = read("img/final.bin")?;
         if names.is_empty() {
             bail!("{source} has no elf/task/* entries");
         }
@@ -129,6 +133,7 @@ impl Archive {
             kernel: Elf { name: "kernel".into(), data: kernel },
             tasks,
             final_elf,
+            final_bin,
             image_id,
             image_id_addr,
         })
@@ -172,16 +177,30 @@ impl Archive {
     /// The chip's RAM (base, size): the first `[[ram]]` of `memory.toml`,
     /// else `[memory.ram]` of an older archive's chip.toml.
     pub fn ram_range(&self) -> Result<(u64, u64)> {
+        self.memory_range("ram")
+    }
+
+    /// The chip's flash (base, size): the first `[[flash]]` of
+    /// `memory.toml`, else `[memory.flash]` of an older archive's chip.toml.
+    pub fn flash_range(&self) -> Result<(u64, u64)> {
+        self.memory_range("flash")
+    }
+
+    /// The first range of memory `kind` (`ram` or `flash`).
+    fn memory_range(&self, kind: &str) -> Result<(u64, u64)> {
         if let Some(mem) = &self.memory_toml {
             let t: toml::Table = mem.parse().context("parsing the archive's memory.toml")?;
-            let ram = t.get("ram").and_then(|r| r.as_array()).and_then(|a| a.first()).context("memory.toml has no [[ram]]")?;
-            let num = |k: &str| ram.get(k).and_then(|v| v.as_integer()).with_context(|| format!("memory.toml: [[ram]] has no `{k}`"));
+            let m = t.get(kind).and_then(|r| r.as_array()).and_then(|a| a.first()).with_context(|| format!("memory.toml has no [[{kind}]]"))?;
+            let num = |k: &str| m.get(k).and_then(|v| v.as_integer()).with_context(|| format!("memory.toml: [[{kind}]] has no `{k}`"));
             return Ok((num("address")? as u64, num("size")? as u64));
         }
-        let chip = self.chip_toml.as_deref().context("the archive has neither memory.toml nor chip.toml, so the RAM range is unknown")?;
+        let chip = self.chip_toml.as_deref().with_context(|| format!("the archive has neither memory.toml nor chip.toml, so the {kind} range is unknown"))?;
         let chip: toml::Table = chip.parse().context("parsing the archive's chip.toml")?;
-        let ram = chip.get("memory").and_then(|m| m.get("ram")).context("the archive has no memory.toml and its chip.toml no [memory.ram]")?;
-        let num = |k: &str| ram.get(k).and_then(|v| v.as_integer()).with_context(|| format!("chip.toml: memory.ram.{k} missing"));
+        let m = chip
+            .get("memory")
+            .and_then(|m| m.get(kind))
+            .with_context(|| format!("the archive has no memory.toml and its chip.toml no [memory.{kind}]"))?;
+        let num = |k: &str| m.get(k).and_then(|v| v.as_integer()).with_context(|| format!("chip.toml: memory.{kind}.{k} missing"));
         Ok((num("base")? as u64, num("size")? as u64))
     }
 

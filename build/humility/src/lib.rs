@@ -19,6 +19,8 @@
 pub mod archive;
 pub mod cli;
 pub mod dwarf;
+#[cfg(feature = "probe")]
+pub mod flashing;
 pub mod golden;
 pub mod humility_text;
 pub mod inspect;

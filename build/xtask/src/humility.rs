@@ -36,15 +36,18 @@ pub fn humility(args: Vec<OsString>) -> Result<()> {
 }
 
 /// Builds `app` (default: the Discovery board) and programs it through a
-/// debug probe, with the inspector built with its `probe` feature.
+/// debug probe, with the inspector built with its `probe` feature. Refuses
+/// an app that is not for real hardware ([`check_flashable`]) before
+/// building anything. The inspector checks probe-rs's plan against
+/// `final.bin` before it opens the probe (build/humility/src/flashing.rs,
+/// the code [`flash_plan_test`] tests).
 pub fn flash(app: Option<PathBuf>) -> Result<()> {
-    let app = app.unwrap_or_else(|| crate::root().join("build/apps/stm32f4-discovery.toml"));
+    let app = app.unwrap_or_else(|| crate::root().join(FLASH_APP));
     let chips = crate::root().join("build/chips");
     let loaded = appcfg::load(&app, &chips).map_err(|e| anyhow::anyhow!("{e}"))?;
     let has_clock_tree = appcfg::clock::board_file(&chips, &loaded.board).exists();
     check_flashable(&loaded, has_clock_tree)?;
     let image = dist::dist(&app)?;
-    ensure_libudev()?;
     println!("flashing {} (image id {:#018x}) through probe-rs", image.name, image.image_id);
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(crate::root())
@@ -84,24 +87,26 @@ pub fn check_flashable(app: &appcfg::App, has_clock_tree: bool) -> Result<()> {
     Ok(())
 }
 
-/// probe-rs talks to USB probes through libudev, whose headers its build
-/// needs: installs them with apt-get when running as root, otherwise says
-/// what to run.
-fn ensure_libudev() -> Result<()> {
-    let found = || Command::new("pkg-config").args(["--exists", "libudev"]).status().map(|s| s.success()).unwrap_or(false);
-    if found() {
-        return Ok(());
+/// The Discovery image `flash` programs by default.
+const FLASH_APP: &str = "build/apps/stm32f4-discovery.toml";
+
+/// The probe-free flash-planning test (build/humility/tests/flash_plan.rs):
+/// builds the Discovery image, then runs probe-rs's planning for its chip
+/// on the archive, with the inspector's `probe` feature. Part of the host
+/// tests, since it needs no QEMU and no board.
+pub fn flash_plan_test() -> Result<()> {
+    let image = dist::dist(&crate::root().join(FLASH_APP))?;
+    println!("== host test: flash planning (probe-rs, {})", image.archive.display());
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(crate::root())
+        .args(["test", "-p", "escapement-humility", "--features", "probe", "--test", "flash_plan"])
+        .env("ESCAPEMENT_FLASH_PLAN_ARCHIVE", &image.archive)
+        .status()
+        .context("running cargo test for the flash-planning test")?;
+    if !status.success() {
+        bail!("the flash-planning test failed: probe-rs would not program {} as built (see above)", image.archive.display());
     }
-    let is_root = Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false);
-    if is_root {
-        eprintln!("xtask: probe-rs needs libudev; installing it (apt-get install -y libudev-dev pkg-config)");
-        let install = || Command::new("apt-get").args(["install", "-y", "libudev-dev", "pkg-config"]).status().map(|s| s.success()).unwrap_or(false);
-        let _ = install() || (Command::new("apt-get").arg("update").status().map(|s| s.success()).unwrap_or(false) && install());
-        if found() {
-            return Ok(());
-        }
-    }
-    bail!("probe-rs needs libudev's headers to build. Install them with:\n    sudo apt-get install -y libudev-dev pkg-config")
+    Ok(())
 }
 
 /// The app the golden tests dump.
@@ -141,7 +146,7 @@ pub fn golden_tests() -> Result<()> {
 
 #[cfg(test)]
 mod flash_tests {
-    use super::check_flashable;
+    use super::{check_flashable, flash};
 
     fn load(app: &str) -> appcfg::App {
         let root = crate::root();
@@ -163,5 +168,16 @@ mod flash_tests {
         let mut bad = disc.clone();
         bad.kernel.features.push("semihosting".into());
         assert!(check_flashable(&bad, true).unwrap_err().to_string().contains("semihosting"));
+    }
+
+    /// The command itself, not only its check: `cargo xtask flash app.toml`
+    /// (the QEMU image) is refused by `check_flashable`, which runs before
+    /// the image is built or a probe looked for, naming the board and the
+    /// fix.
+    #[test]
+    fn flash_command_refuses_the_qemu_app() {
+        let root = crate::root();
+        let e = format!("{:#}", flash(Some(root.join("app.toml"))).unwrap_err());
+        assert!(e.contains("netduinoplus2") && e.contains("cargo xtask run") && e.contains("help:"), "{e}");
     }
 }

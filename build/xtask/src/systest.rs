@@ -13,6 +13,9 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Packages with host unit tests (the rest are target-only binaries).
+/// escapement-humility's flash-planning test needs its `probe` feature and
+/// the built Discovery image: [`host_tests`] runs it after these
+/// ([`crate::humility::flash_plan_test`]).
 const HOST_PACKAGES: &[&str] = &[
     "abi",
     "kern",
@@ -443,7 +446,7 @@ fn host_tests() -> Result<()> {
     if !status.success() {
         bail!("host tests failed");
     }
-    Ok(())
+    crate::humility::flash_plan_test()
 }
 
 /// Checks a console against the expectations: every expected line in order

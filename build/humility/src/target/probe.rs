@@ -1,5 +1,6 @@
 //! A real board through a debug probe (probe-rs): reading a live target,
-//! and programming an image (`flash`).
+//! and programming an image (`flash`, whose loader and plan are
+//! [`crate::flashing`]'s).
 //!
 //! Why behind a feature: probe-rs is large and CI has no probe attached, so
 //! the default build leaves it out; `cargo xtask flash` builds the inspector
@@ -13,7 +14,9 @@
 
 use super::Target;
 use crate::archive::Archive;
+use crate::flashing;
 use anyhow::{bail, Context, Result};
+use probe_rs::config::TargetSelector;
 use probe_rs::probe::list::Lister;
 use probe_rs::{MemoryInterface, Permissions, Session};
 use std::time::Duration;
@@ -26,6 +29,12 @@ fn chip_name(archive: &Archive) -> Result<String> {
 /// Opens the first probe and attaches to the archive's chip.
 fn session(archive: &Archive) -> Result<(Session, String)> {
     let chip = chip_name(archive)?;
+    open_session(chip.as_str(), &chip)
+}
+
+/// Opens the first probe and attaches to `target` (a part name, or a
+/// description already looked up); `chip` names it in messages.
+fn open_session(target: impl Into<TargetSelector>, chip: &str) -> Result<(Session, String)> {
     let probes = Lister::new().list_all();
     let Some(info) = probes.first() else {
         bail!(
@@ -35,7 +44,7 @@ fn session(archive: &Archive) -> Result<(Session, String)> {
     };
     let probe = info.open().with_context(|| format!("opening debug probe {}", info.identifier))?;
     let session = probe
-        .attach(chip.as_str(), Permissions::default())
+        .attach(target, Permissions::default())
         .with_context(|| format!("attaching to {chip} through {}", info.identifier))?;
     Ok((session, format!("{} via {}", chip, info.identifier)))
 }
@@ -93,14 +102,25 @@ impl Drop for ProbeTarget {
 }
 
 /// Programs the archive's `img/final.elf` and resets the board.
+///
+/// The loader and its plan come from [`crate::flashing`], the code the
+/// probe-free flash-planning test runs: the plan is checked against
+/// `img/final.bin` before a probe is opened, the session is attached with
+/// the very chip description the plan was made with, and the loader is
+/// committed with [`crate::flashing::download_options`] (sector erase,
+/// program, read back).
 pub fn flash(archive: &Archive) -> Result<String> {
-    let elf = archive.final_elf.as_deref().context("the archive has no img/final.elf to program")?;
-    let (mut session, what) = session(archive)?;
-    let path = std::env::temp_dir().join(format!("escapement-flash-{}.elf", std::process::id()));
-    std::fs::write(&path, elf).with_context(|| format!("writing {}", path.display()))?;
-    let result = probe_rs::flashing::download_file(&mut session, &path, probe_rs::flashing::FormatKind::Elf);
-    let _ = std::fs::remove_file(&path);
-    result.with_context(|| format!("programming {what}"))?;
+    let prepared = flashing::prepare(archive)?;
+    let options = flashing::download_options();
+    let plan = flashing::plan(&prepared, &options)?;
+    let bin = archive.final_bin.as_deref().context("the archive has no img/final.bin to check the plan against\n  help: rebuild it with `cargo xtask dist`")?;
+    let (base, size) = archive.flash_range()?;
+    let summary = flashing::check(&plan, bin, base, size).context("refusing to flash: probe-rs's plan does not put final.bin into flash")?;
+    let (mut session, what) = open_session(prepared.target.clone(), &prepared.chip)?;
+    prepared.loader.commit(&mut session, options).with_context(|| format!("programming {what}"))?;
     session.core(0)?.reset().context("resetting the board after programming")?;
-    Ok(format!("programmed {} bytes of {} (image id {:#018x}) into {what}; board reset\n", elf.len(), archive.source, archive.image_id))
+    Ok(format!(
+        "programmed {} bytes of {} (image id {:#018x}) into {what}: {} sectors erased, {} pages of {} programmed and read back; board reset\n",
+        summary.image_bytes, archive.source, archive.image_id, summary.sectors, summary.pages, summary.algorithm
+    ))
 }
