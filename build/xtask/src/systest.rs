@@ -292,6 +292,8 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "PASS huge-timeout-saturates: wait_event_timeout(u64::MAX) ended by the event after 5 jiffies, not by the timer",
             "PASS delayns-at-least: DelayNs: 5 delays (100 us, 3 ms, 5 ms spun; 30 ms and a driver's 100 us + 30 ms slept): 0 short or long; 4 spins, 2 sleeps",
             "PASS instant-deadline: deadline_in(25 ms) at HZ 100 is 4 jiffies ahead; slept at least 25 ms",
+            "PASS slack-rounds: slack 16 moved +",
+            "PASS deferrable-waits: deferrable due at +5 delivered at +30, with the normal timer at +30",
             "PASS ticker-reset: ticks at +0, +10; reset at +14; next ticks at +24, +34",
             "PASS with-timeout: condition met at +6 (2 events of a 3-jiffy timer, timeout 20); timeout 2 with the condition never met gave up after 3 jiffies",
             "PASS delayed-work: queued +2 (re-queue refused), self-rearmed at +3, +8, +13, +18; cancelled one never ran; flushed one ran at once",

@@ -25,6 +25,11 @@
 //! Absolute deadlines ([`Instant`], `sleep_until`) need no rounding: they
 //! end when `jiffies_64` has reached the deadline.
 
+/// Linux's timer-slack rounding, exactly as the server applies it to a
+/// timer set up with slack (see the `setup` op): for clients that need to
+/// know which jiffy a slacked timer will fire at.
+pub use timer_core::{apply_slack, Jiffies, Slack};
+
 pub use timer_core::jiffies::{
     time_after, time_after64, time_after_eq, time_after_eq64, time_before, time_before64, time_before_eq,
     time_before_eq64, time_in_range, time_in_range64, Hz,

@@ -11,7 +11,9 @@
 //!   `Instant`/`Duration` deadlines hold; `Ticker::reset` restarts the
 //!   schedule; `with_timeout` ends on its condition or its timeout. It
 //!   delayed work queues, refuses a re-queue, self-rearms drift-free,
-//!   cancels and flushes. It
+//!   cancels and flushes. A slacked timer fires at the jiffy Linux's
+//!   rounding picks (explicit and default slack), and a deferrable one
+//!   waits for a normal timer to wake the idle system. It
 //!   collects the other roles' reports first, so that its timings run
 //!   alone.
 //! - `clientsrv` (priority 5) keeps serving IPC in its own open receive
@@ -136,12 +138,83 @@ mod runner_role {
         );
 
         delay_checks(&mut t, &timer, &mut set, nap);
+        attribute_checks(&mut t, &mut set);
 
         ticker_and_timeout_checks(&mut t, &mut set, nap, event);
         work_checks(&mut t, &mut set);
 
         console_writeln!(console(), "client tests done: {} failed", t.failed);
         kipc::semihost_exit(t.failed)
+    }
+
+    /// Waits for timer `id` of `set` alone and returns its record.
+    fn wait_fired(set: &mut Set, id: Id) -> Option<timer_api::FiredRecord> {
+        let mask = set.mask(id);
+        loop {
+            set.wait(mask).ok()?;
+            set.collect().ok()?;
+            if let Some(r) = set.take_fired(id) {
+                return Some(r);
+            }
+        }
+    }
+
+    /// Slack and deferrable timers on target: what the server does with a
+    /// timer's attributes, seen from the client.
+    fn attribute_checks(t: &mut Tally, set: &mut Set) {
+        use timer_api::time::{apply_slack, Jiffies, Slack};
+        let bit = notifications::TIMER_BIT as u8;
+        // Slack 16: due at ...33 of a 64-jiffy block, it may fire up to
+        // 16 late, and Linux's rounding picks ...48 (most trailing zeros).
+        let j0 = set.jiffies();
+        let asked = ((j0 + 100) & !63) + 33;
+        let want = apply_slack(Jiffies(asked), Jiffies(j0), Slack::Jiffies(16)).0;
+        let a = set.setup(Spec { slack: 16, ..Spec::oneshot(bit) });
+        let r = a.ok().and_then(|a| set.add(a, asked).ok().and_then(|()| wait_fired(set, a)));
+        let fixed = r.is_some_and(|r| r.expires == want && r.fired_at == want && want == asked + 15);
+        // Linux's default slack: 0.4 % of the time left (1100 jiffies: 4).
+        let j1 = set.jiffies();
+        let asked1 = j1 + 1100;
+        let want1 = apply_slack(Jiffies(asked1), Jiffies(j1), Slack::Default).0;
+        let _ = a.map(|a| set.free(a));
+        let b = set.setup(Spec { slack: -1, ..Spec::oneshot(bit) });
+        let r1 = b.ok().and_then(|b| set.add(b, asked1).ok().and_then(|()| wait_fired(set, b)));
+        let default = r1.is_some_and(|r| r.expires == want1 && r.fired_at == want1 && want1 >= asked1 && want1 <= asked1 + 4);
+        let _ = b.map(|b| set.free(b));
+        t.check_said(
+            "slack-rounds",
+            fixed && default,
+            format_args!(
+                "slack 16 moved +{} to +{}; default slack moved +1100 to +{}; each fired at that jiffy",
+                asked - j0,
+                r.map_or(0, |r| r.expires - j0),
+                r1.map_or(0, |r| r.expires - j1)
+            ),
+        );
+
+        // A deferrable timer never wakes the system from tickless idle: due
+        // at +5, it waits for the normal timer at +30 to wake the CPU.
+        let d = set.setup(Spec { deferrable: true, ..Spec::oneshot(bit) });
+        let n = set.setup(Spec::oneshot(notifications::EVENT_BIT as u8));
+        let j2 = set.jiffies();
+        let (woke, normal) = match (d, n) {
+            (Ok(d), Ok(n)) => {
+                let _ = set.add(d, j2 + 5);
+                let _ = set.add(n, j2 + 30);
+                let rd = wait_fired(set, d);
+                let woke = set.jiffies();
+                let rn = wait_fired(set, n);
+                (rd.map(|_| woke - j2), rn.map(|r| r.fired_at - j2))
+            }
+            _ => (None, None),
+        };
+        let _ = d.map(|d| set.free(d));
+        let _ = n.map(|n| set.free(n));
+        t.check_said(
+            "deferrable-waits",
+            woke == Some(30) && normal == Some(30),
+            format_args!("deferrable due at +5 delivered at +{}, with the normal timer at +{}", woke.unwrap_or(0), normal.unwrap_or(0)),
+        );
     }
 
     /// A driver's power-up sequence as driver crates write it, generic over
