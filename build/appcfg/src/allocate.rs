@@ -165,7 +165,7 @@ pub fn allocate(app: &App) -> Result<Allocation, ConfigError> {
 impl App {
     /// A human-readable memory map: one line for the kernel and one per task
     /// (id, name, priority, flash range, RAM range, sizes, stack), then the
-    /// totals. Ranges are `start..end` with `end` exclusive.
+    /// totals, which end with the shared regions' ranges if there are any. Ranges are `start..end` with `end` exclusive.
     pub fn memory_map(&self, alloc: &Allocation) -> String {
         let w = self.tasks.iter().map(|t| t.name.len()).max().unwrap_or(0).max(6);
         let mut s = String::new();
@@ -206,20 +206,6 @@ impl App {
                 t.stacksize
             );
         }
-        for (sh, r) in self.shared.iter().zip(&alloc.shared) {
-            let _ = writeln!(
-                s,
-                "{:>4}  {:<w$}  {:>4}  {:<26}  {:>8}  {:<26}  {:>8}  {:>6}",
-                "-",
-                format!("[shared.{}]", sh.name),
-                "-",
-                "-",
-                "",
-                range(r),
-                human(r.size as u64),
-                ""
-            );
-        }
         let used = |k: &Range, f: &dyn Fn(&TaskRegions) -> Range| -> (u64, u64) {
             let sum = k.size as u64 + alloc.tasks.iter().map(|r| f(r).size as u64).sum::<u64>();
             let end = alloc.tasks.iter().map(|r| f(r).end_u64()).chain([k.end_u64()]).max().unwrap_or(0);
@@ -239,6 +225,17 @@ impl App {
             human(rend - self.chip.ram.base as u64),
             human(self.chip.ram.size as u64),
         );
+        // Shared regions on the totals line (one line per task above).
+        if !alloc.shared.is_empty() {
+            s.pop();
+            let list: Vec<String> = self
+                .shared
+                .iter()
+                .zip(&alloc.shared)
+                .map(|(sh, r)| format!("[shared.{}] {} ({})", sh.name, range(r), human(r.size as u64)))
+                .collect();
+            let _ = writeln!(s, "; shared: {}", list.join(", "));
+        }
         s
     }
 }
