@@ -379,11 +379,13 @@ impl Writer {
 
     /// Takes over the line a page already holds (a restarted writer:
     /// the page outlives it), so the next update does not step back.
-    /// Nothing happens if the page was never published or describes
-    /// another clock.
+    /// Nothing happens if the page was never published, describes another
+    /// clock, or was left mid-update (odd: its fields are a mix, so the
+    /// next update starts a fresh line from the server's jiffies, which
+    /// follow the same clocksource).
     pub fn adopt<P: Sink>(&mut self, page: &mut P) {
         let seq = page.get(word::SEQ);
-        if seq == 0 || page.get(word::CYCLES_PER_JIFFY) != self.clock.cycles_per_jiffy {
+        if seq == 0 || seq & 1 != 0 || page.get(word::CYCLES_PER_JIFFY) != self.clock.cycles_per_jiffy {
             return;
         }
         let anchor = page.get(word::ANCHOR_LO) as u64 | (page.get(word::ANCHOR_HI) as u64) << 32;
@@ -395,7 +397,15 @@ impl Writer {
     /// The server read the counter: cycle `now` (64-bit, extended) is in
     /// its jiffy `jiffies`. Publishes the line through that jiffy's start,
     /// or keeps the current offset if that one is ahead.
+    ///
+    /// Nothing is written if `jiffies` is the published anchor's jiffy:
+    /// the anchor is then less than a jiffy old and readers already get
+    /// `jiffies` from it (this keeps a `jiffies` request, which catches up
+    /// first, from rewriting the page and dividing every time).
     pub fn sync<P: Sink>(&mut self, page: &mut P, now: u64, jiffies: u64) {
+        if self.published_jiffies() == Some(jiffies) {
+            return;
+        }
         let m = now / self.clock.cycles_per_jiffy as u64;
         let mut offset = jiffies.wrapping_sub(m);
         if let Some(old) = self.line {
