@@ -365,16 +365,26 @@ struct Line {
 /// ahead rather than stepping it back). ns are a function of the counter
 /// alone (`m * ns_per_jiffy` at the anchor), so they cannot step back
 /// while the counter does not.
+///
+/// Cost: a periodic tick (one jiffy on the same line) rewrites only the
+/// anchor, ns and jiffies words, each moved by a constant, because the
+/// conversion words are written by the first full update of this writer
+/// and never change (a `Clock` is fixed).
 #[derive(Copy, Clone, Debug)]
 pub struct Writer {
     clock: Clock,
     line: Option<Line>,
+    /// The published anchor (cycles) and its ns, for the one-jiffy step.
+    anchor: u64,
+    ns: u64,
+    /// True once this writer has written the conversion words.
+    constants: bool,
 }
 
 impl Writer {
     /// A writer for `clock` that has published nothing yet.
     pub const fn new(clock: Clock) -> Writer {
-        Writer { clock, line: None }
+        Writer { clock, line: None, anchor: 0, ns: 0, constants: false }
     }
 
     /// Takes over the line a page already holds (a restarted writer:
@@ -385,7 +395,12 @@ impl Writer {
     /// follow the same clocksource).
     pub fn adopt<P: Sink>(&mut self, page: &mut P) {
         let seq = page.get(word::SEQ);
-        if seq == 0 || seq & 1 != 0 || page.get(word::CYCLES_PER_JIFFY) != self.clock.cycles_per_jiffy {
+        if seq == 0
+            || seq & 1 != 0
+            || page.get(word::CYCLES_PER_JIFFY) != self.clock.cycles_per_jiffy
+            || page.get(word::MULT) != self.clock.mult
+            || page.get(word::SHIFT) != self.clock.shift
+        {
             return;
         }
         let anchor = page.get(word::ANCHOR_LO) as u64 | (page.get(word::ANCHOR_HI) as u64) << 32;
@@ -420,10 +435,18 @@ impl Writer {
     /// (a periodic tick): the anchor moves to that jiffy's start on the
     /// current line. Nothing happens before the first [`Writer::sync`],
     /// or if the page is already at or past it.
+    #[inline]
     pub fn advance<P: Sink>(&mut self, page: &mut P, jiffies: u64) {
         let Some(line) = self.line else { return };
         let m = jiffies.wrapping_sub(line.offset);
-        if (m.wrapping_sub(line.m) as i64) > 0 {
+        let step = m.wrapping_sub(line.m);
+        if step == 1 && self.constants {
+            // The common tick: everything moves by one jiffy.
+            self.line = Some(Line { m, offset: line.offset });
+            self.anchor = self.anchor.wrapping_add(self.clock.cycles_per_jiffy as u64);
+            self.ns = self.ns.wrapping_add(self.clock.ns_per_jiffy as u64);
+            Self::store(page, self.anchor, self.ns, jiffies, None);
+        } else if (step as i64) > 0 {
             self.publish(page, Line { m, offset: line.offset });
         }
     }
@@ -435,18 +458,30 @@ impl Writer {
 
     fn publish<P: Sink>(&mut self, page: &mut P, line: Line) {
         let c = self.clock;
-        let anchor = line.m.wrapping_mul(c.cycles_per_jiffy as u64);
-        let ns = line.m.wrapping_mul(c.ns_per_jiffy as u64);
+        self.anchor = line.m.wrapping_mul(c.cycles_per_jiffy as u64);
+        self.ns = line.m.wrapping_mul(c.ns_per_jiffy as u64);
         let jiffies = line.m.wrapping_add(line.offset);
+        let constants = if self.constants { None } else { Some(c) };
+        Self::store(page, self.anchor, self.ns, jiffies, constants);
+        self.constants = true;
+        self.line = Some(line);
+    }
+
+    /// One update under the sequence: the anchor, its ns and jiffies, and
+    /// the conversion words if `constants` is given.
+    #[inline(always)]
+    fn store<P: Sink>(page: &mut P, anchor: u64, ns: u64, jiffies: u64, constants: Option<Clock>) {
         // Odd while writing; a writer that died mid-update left it odd,
         // which the next odd value (two on) continues from.
         let seq = page.get(word::SEQ);
         let odd = if seq & 1 == 0 { seq.wrapping_add(1) } else { seq.wrapping_add(2) };
         page.set(word::SEQ, odd);
         compiler_fence(Ordering::Release);
-        page.set(word::CYCLES_PER_JIFFY, c.cycles_per_jiffy);
-        page.set(word::MULT, c.mult);
-        page.set(word::SHIFT, c.shift);
+        if let Some(c) = constants {
+            page.set(word::CYCLES_PER_JIFFY, c.cycles_per_jiffy);
+            page.set(word::MULT, c.mult);
+            page.set(word::SHIFT, c.shift);
+        }
         page.set(word::ANCHOR_LO, anchor as u32);
         page.set(word::ANCHOR_HI, (anchor >> 32) as u32);
         page.set(word::NS_LO, ns as u32);
@@ -457,7 +492,6 @@ impl Writer {
         // Even again; 0 means "never published", so the wrap skips it.
         let even = odd.wrapping_add(1);
         page.set(word::SEQ, if even == 0 { 2 } else { even });
-        self.line = Some(line);
     }
 }
 
