@@ -32,6 +32,7 @@ fn require_config(keys: &[&str]) {
 /// `[shared.time-page]` (the generated config then has its address).
 fn time_page_cfg() {
     println!("cargo::rustc-check-cfg=cfg(time_page)");
+    println!("cargo::rustc-check-cfg=cfg(time_page_refresh)");
     if std::env::var_os(build_util::TASK_CONFIG_ENV).is_none() {
         return;
     }
@@ -39,5 +40,10 @@ fn time_page_cfg() {
     let text = std::fs::read_to_string(&out).unwrap_or_default();
     if text.contains("pub const TIME_PAGE_WRITABLE: bool = true;") {
         println!("cargo::rustc-cfg=time_page");
+    }
+    // Optional `config.time-page-refresh`: jiffies between the page's
+    // rewrites on periodic ticks (see src/time_page.rs).
+    if text.contains("pub const TIME_PAGE_REFRESH:") {
+        println!("cargo::rustc-cfg=time_page_refresh");
     }
 }

@@ -138,7 +138,7 @@ fn shared_regions_and_windows_count_against_the_mpu() {
 
 #[test]
 fn the_real_apps_grant_the_time_page() {
-    for app in ["app.toml", "build/apps/bench.toml", "build/apps/bench-periodic.toml", "build/apps/test-time-page.toml"] {
+    for app in ["app.toml", "build/apps/bench.toml", "build/apps/bench-periodic.toml", "build/apps/test-time-page.toml", "build/apps/stm32f4-discovery.toml"] {
         let path = repo().join(app);
         if !path.exists() {
             continue;

@@ -238,7 +238,7 @@ pub fn run_reader() -> ! {
         "page-periodic",
         hook.is_ok() && r2.backwards == 0 && r2.torn == 0 && r2.outside == 0,
         format_args!(
-            "{} reads over 200 ms, 20 ticks each rewriting the page ({} reads raced an update and retried), {} bracketed: 0 backwards, 0 torn, 0 outside; page led the server by at most {} jiffy",
+            "{} reads over 200 ms, 20 ticks each rewriting the page (reads that raced an update and retried: {}), {} bracketed: 0 backwards, 0 torn, 0 outside; page led the server by at most {} jiffy",
             r2.reads, r2.retried, r2.compared, r2.lead
         ),
     );

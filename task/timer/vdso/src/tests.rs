@@ -352,3 +352,24 @@ fn a_sync_within_the_anchor_jiffy_writes_nothing() {
     assert_eq!(sim.page[word::SEQ], seq + 2, "next jiffy: one update");
     assert_eq!(read_jiffies(&mut sim).unwrap(), line(sim.last_counter.0, INITIAL));
 }
+
+#[test]
+fn a_refresh_interval_skips_ticks_and_reads_stay_exact() {
+    let mut sim = Sim::new(7 * CPJ + 3, 1);
+    sim.writer = Writer::with_refresh(CLOCK, 8);
+    sim.write(|w, p, now| w.sync(p, now, line(now, INITIAL)));
+    let seq = sim.page[word::SEQ];
+    for k in 1..=20u64 {
+        sim.now = 7 * CPJ + k * CPJ + 5;
+        let j = line(sim.now, INITIAL);
+        sim.write(|w, p, _| w.advance(p, j));
+        let want_seq = seq + 2 * (k / 8) as u32;
+        assert_eq!(sim.page[word::SEQ], want_seq, "tick {k}: a rewrite every 8 jiffies");
+        assert_eq!(read_jiffies(&mut sim).unwrap(), line(sim.last_counter.0, INITIAL));
+        assert_eq!(read_ktime(&mut sim).unwrap(), ns(sim.last_counter.0));
+    }
+    // The interval keeps anchors under 2^30 cycles old, whatever is asked.
+    let slow = Clock::new(1_000_000_000, 1, 1 << 31, 31).unwrap();
+    assert_eq!(Writer::max_refresh(slow), 1);
+    assert_eq!(Writer::max_refresh(CLOCK), (1 << 30) / CPJ);
+}
