@@ -13,7 +13,7 @@
 //! default as seldom as keeps the anchor under 2^30 cycles old (107
 //! jiffies at 1 GHz and HZ 100, about 18 minutes at 1 MHz). Measured on
 //! the periodic tick with nothing due: 844 instructions without a page,
-//! 875 with it at the default refresh, 918 rewriting it every tick. The
+//! 869 with it at the default refresh, 918 rewriting it every tick. The
 //! layout, the seqlock and the rule that the published line never moves
 //! back are `timer_vdso::Writer`'s (host-tested).
 //!
