@@ -1,6 +1,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     build_util::expose_task_config();
     require_config(&["hook-quota", "grab-tasks"]);
+    time_page_cfg();
     idol::server::build_server_support("../../idl/timer.idol", "server_stub.rs", idol::server::ServiceStyle::InOrder)?;
     Ok(())
 }
@@ -24,5 +25,25 @@ fn require_config(keys: &[&str]) {
                  (`hook-quota`: hooks one task may hold; `grab-tasks`: the tasks that may grab the tick)"
             );
         }
+    }
+}
+
+/// `cfg(time_page)` when app.toml makes this task the writer of a
+/// `[shared.time-page]` (the generated config then has its address).
+fn time_page_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(time_page)");
+    println!("cargo::rustc-check-cfg=cfg(time_page_refresh)");
+    if std::env::var_os(build_util::TASK_CONFIG_ENV).is_none() {
+        return;
+    }
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("task_config.rs");
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    if text.contains("pub const TIME_PAGE_WRITABLE: bool = true;") {
+        println!("cargo::rustc-cfg=time_page");
+    }
+    // Optional `config.time-page-refresh`: jiffies between the page's
+    // rewrites on periodic ticks (see src/time_page.rs).
+    if text.contains("pub const TIME_PAGE_REFRESH:") {
+        println!("cargo::rustc-cfg=time_page_refresh");
     }
 }

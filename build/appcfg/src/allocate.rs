@@ -8,7 +8,10 @@
 //! does not overlap anything already placed (first fit): big regions set the
 //! alignment, small ones fill the gaps that alignment leaves.
 //!
-//! Guarantees of an [`Allocation`]: every task region has the task's
+//! Shared regions (`[shared.*]`) are placed in RAM the same way, as
+//! regions of their own size after the tasks' RAM in the list.
+//!
+//! Guarantees of an [`Allocation`]: every task and shared region has its
 //! budgeted size, a base aligned to that size, lies within the chip's
 //! memory, and overlaps neither the kernel nor any other region; the result
 //! depends only on the sizes and task order (deterministic).
@@ -27,6 +30,9 @@ pub struct Allocation {
     pub kernel_ram: Range,
     /// One entry per task, in task-id order.
     pub tasks: Vec<TaskRegions>,
+    /// One RAM region per `[shared.*]` region, in declaration order; each
+    /// of the region's size, aligned to it.
+    pub shared: Vec<Range>,
 }
 
 /// A task's two memory regions (each one MPU region).
@@ -88,7 +94,10 @@ pub fn allocate(app: &App) -> Result<Allocation, ConfigError> {
     let kernel_flash = Range { base: chip.flash.base, size: app.kernel.requires.flash };
     let kernel_ram = Range { base: chip.ram.base, size: app.kernel.requires.ram };
     let flash_sizes: Vec<u32> = app.tasks.iter().map(|t| t.max_sizes.flash).collect();
-    let ram_sizes: Vec<u32> = app.tasks.iter().map(|t| t.max_sizes.ram).collect();
+    // Shared regions are placed with the tasks' RAM, after them in the
+    // list (so adding one moves no task of the same size).
+    let ram_sizes: Vec<u32> =
+        app.tasks.iter().map(|t| t.max_sizes.ram).chain(app.shared.iter().map(|s| s.size)).collect();
     let flash_bases = place(chip.flash.base, kernel_flash, &flash_sizes);
     let ram_bases = place(chip.ram.base, kernel_ram, &ram_sizes);
 
@@ -111,13 +120,14 @@ pub fn allocate(app: &App) -> Result<Allocation, ConfigError> {
         let total: u64 = kernel.size as u64 + sizes.iter().map(|&s| s as u64).sum::<u64>();
         let mut biggest: Vec<usize> = (0..sizes.len()).collect();
         biggest.sort_by_key(|&i| (std::cmp::Reverse(sizes[i]), i));
-        let top: Vec<String> = biggest
-            .iter()
-            .take(3)
-            .map(|&i| format!("{} {}", app.tasks[i].name, human(sizes[i] as u64)))
-            .collect();
+        let name = |i: usize| match app.tasks.get(i) {
+            Some(t) => t.name.clone(),
+            None => format!("shared region {}", app.shared[i - app.tasks.len()].name),
+        };
+        let top: Vec<String> = biggest.iter().take(3).map(|&i| format!("{} {}", name(i), human(sizes[i] as u64))).collect();
         let key = match biggest.first() {
-            Some(&i) => KeyPath::root().key("tasks").key(&app.tasks[i].name).key("max-sizes").key(what),
+            Some(&i) if i < app.tasks.len() => KeyPath::root().key("tasks").key(&app.tasks[i].name).key("max-sizes").key(what),
+            Some(&i) => KeyPath::root().key("shared").key(&app.shared[i - app.tasks.len()].name).key("size"),
             None => KeyPath::root().key("kernel").key("requires").key(what),
         };
         d.error(
@@ -146,13 +156,16 @@ pub fn allocate(app: &App) -> Result<Allocation, ConfigError> {
             ram: Range { base: ram_bases[i] as u32, size: ram_sizes[i] },
         })
         .collect();
-    Ok(Allocation { kernel_flash, kernel_ram, tasks })
+    let n = app.tasks.len();
+    let shared =
+        app.shared.iter().enumerate().map(|(i, s)| Range { base: ram_bases[n + i] as u32, size: s.size }).collect();
+    Ok(Allocation { kernel_flash, kernel_ram, tasks, shared })
 }
 
 impl App {
     /// A human-readable memory map: one line for the kernel and one per task
     /// (id, name, priority, flash range, RAM range, sizes, stack), then the
-    /// totals. Ranges are `start..end` with `end` exclusive.
+    /// totals, which end with the shared regions' ranges if there are any. Ranges are `start..end` with `end` exclusive.
     pub fn memory_map(&self, alloc: &Allocation) -> String {
         let w = self.tasks.iter().map(|t| t.name.len()).max().unwrap_or(0).max(6);
         let mut s = String::new();
@@ -200,6 +213,8 @@ impl App {
         };
         let (fsum, fend) = used(&alloc.kernel_flash, &|r| r.flash);
         let (rsum, rend) = used(&alloc.kernel_ram, &|r| r.ram);
+        let rsum = rsum + alloc.shared.iter().map(|r| r.size as u64).sum::<u64>();
+        let rend = alloc.shared.iter().map(|r| r.end_u64()).fold(rend, u64::max);
         let _ = writeln!(
             s,
             "flash: {} budgeted, {} spanned of {}; ram: {} budgeted, {} spanned of {}",
@@ -210,6 +225,17 @@ impl App {
             human(rend - self.chip.ram.base as u64),
             human(self.chip.ram.size as u64),
         );
+        // Shared regions on the totals line (one line per task above).
+        if !alloc.shared.is_empty() {
+            s.pop();
+            let list: Vec<String> = self
+                .shared
+                .iter()
+                .zip(&alloc.shared)
+                .map(|(sh, r)| format!("[shared.{}] {} ({})", sh.name, range(r), human(r.size as u64)))
+                .collect();
+            let _ = writeln!(s, "; shared: {}", list.join(", "));
+        }
         s
     }
 }

@@ -3,7 +3,12 @@
 //! [`task_config_rs`] is what a task `include!`s at its crate root: its own
 //! name and index, a `TaskId` constant per task-slot, bit and mask constants
 //! per notification, base and size of each peripheral it `uses`, and its
-//! `config` table as typed constants. [`irq_table`] is the kernel's IRQ
+//! `config` table as typed constants; and, only for a task that has them,
+//! a `shared` module (base, size and whether it may write, per shared
+//! region it reads or writes) and a `windows` module (base, size and
+//! access per peripheral window). A task that app.toml does not grant a
+//! region has no constant for it, so code that needs one fails to
+//! compile in that task. [`irq_table`] is the kernel's IRQ
 //! routing. [`check_config`] is run by `load()` so that generation never
 //! meets a value it cannot express.
 //!
@@ -249,6 +254,41 @@ pub fn task_config_rs(app: &App, index: usize) -> String {
         let _ = writeln!(out, "    pub const {c}_SIZE: u32 = {};", hex(p.size as u64));
     }
     out.push_str("}\n");
+
+    let shared: Vec<&crate::SharedRegion> =
+        app.shared.iter().filter(|s| s.writer == task.name || s.readers.contains(&task.name)).collect();
+    if !shared.is_empty() {
+        out.push_str("\n#[allow(dead_code)]\npub mod shared {\n");
+        let alloc = crate::allocate(app).expect("load() checked that the app fits");
+        for s in shared {
+            let r = alloc.shared[app.shared.iter().position(|x| x.name == s.name).expect("listed")];
+            let c = names::const_name(&s.name);
+            let writer = s.writer == task.name;
+            let how = if writer { "read/write: this task is its writer" } else { "read-only: the MPU faults a write" };
+            let _ = writeln!(out, "    /// Shared region `{}` ({how}), written by task `{}`.", s.name, s.writer);
+            let _ = writeln!(out, "    pub const {c}_BASE: u32 = {};", addr(r.base as u64));
+            let _ = writeln!(out, "    pub const {c}_SIZE: u32 = {};", hex(r.size as u64));
+            let _ = writeln!(out, "    pub const {c}_WRITABLE: bool = {writer};");
+        }
+        out.push_str("}\n");
+    }
+
+    if !task.windows.is_empty() {
+        out.push_str("\n#[allow(dead_code)]\npub mod windows {\n");
+        for w in &task.windows {
+            let c = names::const_name(&w.name);
+            let access = match w.access {
+                crate::Access::Read => "read-only",
+                crate::Access::ReadWrite => "read/write",
+            };
+            let of = if w.bit_band { "the bit-band alias of" } else { "the registers of" };
+            let _ = writeln!(out, "    /// Window `{}`: {} bytes of {of} `{}` at offset {} ({access}).", w.name, w.size, w.peripheral, hex(w.offset as u64));
+            let _ = writeln!(out, "    pub const {c}_BASE: u32 = {};", addr(w.base as u64));
+            let _ = writeln!(out, "    pub const {c}_SIZE: u32 = {};", hex(w.size as u64));
+            let _ = writeln!(out, "    pub const {c}_WRITABLE: bool = {};", w.access == crate::Access::ReadWrite);
+        }
+        out.push_str("}\n");
+    }
 
     out.push_str("\n#[allow(dead_code)]\npub mod config {\n");
     emit_config(&mut out, &task.config, 4, app);

@@ -19,9 +19,25 @@
 //!
 //! Units: all sizes and addresses are in bytes.
 //!
+//! Shared regions and windows: `[shared.<name>]` (`size`, `writer`,
+//! `readers`) declares a RAM region one task writes and others only read;
+//! `[tasks.<t>.windows.<name>]` (`peripheral`, `offset`, `size`, `access`,
+//! optional `alias = "bit-band"`) maps part of a peripheral for one task.
+//! See [`SharedRegion`] and [`Window`]; e.g. the timer server's time page
+//! and the read-only window on TIM5's CNT in app.toml, or, for a write
+//! window on TIM2's update flag through its bit-band alias (`SR` at
+//! offset 0x10, `UIF` bit 0: alias offset 0x10 * 32 + 0 * 4 = 0x200, in
+//! the 32-byte block that holds SR's bits 0..7):
+//!
+//! ```toml
+//! [tasks.timer.windows]
+//! tim2-sr = { peripheral = "tim2", offset = 0x200, size = 32, access = "read-write", alias = "bit-band" }
+//! ```
+//!
 //! Defaults: a task's `stacksize` is [`DEFAULT_TASK_STACKSIZE`] (1024 bytes)
 //! when not given; `start` defaults to `true`; `uses`, `notifications`,
-//! `interrupts`, `task-slots`, `config` and `features` default to empty.
+//! `interrupts`, `task-slots`, `config`, `features` and `windows` default
+//! to empty, as does `[shared]`.
 
 mod allocate;
 mod chip;
@@ -33,6 +49,7 @@ mod schema;
 mod validate;
 
 pub use allocate::{allocate, Allocation, TaskRegions};
+pub use validate::window_base;
 pub use chip::{Chip, Peripheral, Range};
 pub use codegen::{irq_table, task_config_rs};
 pub use error::{did_you_mean, ConfigError, Diagnostic};
@@ -61,7 +78,72 @@ pub struct App {
     pub kernel: Kernel,
     /// `[tasks.*]`, in declaration order: `tasks[i]` has task id `i`.
     pub tasks: Vec<Task>,
+    /// `[shared.*]`: RAM regions one task writes and others only read, in
+    /// declaration order.
+    pub shared: Vec<SharedRegion>,
 }
+
+/// A RAM region that one task writes and other tasks may only read
+/// (`[shared.<name>]`), for example the timer server's time page.
+///
+/// Each is one MPU region of its own, outside every task's RAM: the
+/// writer maps it read/write, each reader read-only (unprivileged reads
+/// only), and the kernel's checks of leases and IPC buffers follow the
+/// same access, so a reader cannot get the kernel to write it either.
+/// The kernel zeroes it at boot (before any task runs); it keeps its
+/// contents across restarts of the writer and the readers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedRegion {
+    /// The table name (`time-page`); tasks see `shared::TIME_PAGE_BASE`.
+    pub name: String,
+    /// Size in bytes: a power of two >= 32 (one MPU region).
+    pub size: u32,
+    /// The one task that may write it.
+    pub writer: String,
+    /// Tasks that may read it, each of strictly lower priority than the
+    /// writer (see `validate`).
+    pub readers: Vec<String>,
+}
+
+/// What a task may do in a window.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Unprivileged reads only (`access = "read"`).
+    Read,
+    /// Unprivileged reads and writes (`access = "read-write"`).
+    ReadWrite,
+}
+
+/// Part of a peripheral mapped for one task (`[tasks.<t>.windows.<name>]`):
+/// an MPU-legal block (a power of two >= 32 bytes, aligned to its size)
+/// of the peripheral's registers, or of their bit-band alias
+/// (`alias = "bit-band"`: Cortex-M4's word-per-bit view at
+/// `0x4200_0000 + (register - 0x4000_0000) * 32 + bit * 4`, where a word
+/// write changes that one bit). Another task may own the whole
+/// peripheral (`uses`); a window grants exactly its block and no more.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    /// The table name (`clocksource`); the task sees `windows::CLOCKSOURCE_BASE`.
+    pub name: String,
+    /// The peripheral of the chip file it is part of.
+    pub peripheral: String,
+    /// Offset from the peripheral's base (or, for the bit-band alias, from
+    /// the base of the peripheral's alias), in bytes.
+    pub offset: u32,
+    /// Size in bytes: a power of two >= 32, `offset` a multiple of it.
+    pub size: u32,
+    /// Read-only or read-write.
+    pub access: Access,
+    /// True for a window on the peripheral's bit-band alias.
+    pub bit_band: bool,
+    /// The window's first address (resolved from the chip file).
+    pub base: u32,
+}
+
+/// Start of the Cortex-M4 peripheral bit-band region (1 MiB).
+pub const BIT_BAND_REGION: u32 = 0x4000_0000;
+/// Start of its alias (32 MiB: one word per bit).
+pub const BIT_BAND_ALIAS: u32 = 0x4200_0000;
 
 /// The kernel's build and memory needs (`[kernel]`).
 #[derive(Clone, Debug)]
@@ -113,6 +195,17 @@ pub struct Task {
     pub config: toml::Table,
     /// Cargo features to build the task with.
     pub features: Vec<String>,
+    /// Parts of peripherals mapped for this task (`windows`), in
+    /// declaration order.
+    pub windows: Vec<Window>,
+}
+
+impl Task {
+    /// MPU regions the task needs: flash, RAM, one per peripheral it
+    /// uses, one per window, and one per shared region it reads or writes.
+    pub fn mpu_regions(&self, shared: &[SharedRegion]) -> usize {
+        2 + self.uses.len() + self.windows.len() + shared.iter().filter(|s| s.writer == self.name || s.readers.contains(&self.name)).count()
+    }
 }
 
 /// One IRQ routed to a task as a notification.

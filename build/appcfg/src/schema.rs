@@ -11,7 +11,8 @@
 //! Guarantees: every key not in the schema is reported, with a "did you mean"
 //! when a known key is close; every missing required key is reported with an
 //! example of what to write; the order of `[tasks.*]` tables is kept (it is
-//! the task-id order).
+//! the task-id order), and so is that of `[shared.*]` tables and of each
+//! task's `windows`.
 
 use crate::error::{list, suggest, Diags, KeyPath};
 use toml::{Table, Value};
@@ -22,7 +23,9 @@ use toml::{Table, Value};
 /// calls, and a quarter of a 4 KiB RAM budget. Tasks with bigger frames set it.
 pub const DEFAULT_TASK_STACKSIZE: u32 = 1024;
 
-pub(crate) const TOP_KEYS: &[&str] = &["name", "target", "board", "chip", "kernel", "tasks"];
+pub(crate) const TOP_KEYS: &[&str] = &["name", "target", "board", "chip", "kernel", "tasks", "shared"];
+pub(crate) const SHARED_KEYS: &[&str] = &["size", "writer", "readers"];
+pub(crate) const WINDOW_KEYS: &[&str] = &["peripheral", "offset", "size", "access", "alias"];
 pub(crate) const KERNEL_KEYS: &[&str] = &["name", "requires", "stacksize", "features"];
 pub(crate) const SIZE_KEYS: &[&str] = &["flash", "ram"];
 pub(crate) const TASK_KEYS: &[&str] = &[
@@ -37,6 +40,7 @@ pub(crate) const TASK_KEYS: &[&str] = &[
     "task-slots",
     "config",
     "features",
+    "windows",
 ];
 
 /// A table being read, with the keys it may contain.
@@ -211,6 +215,27 @@ pub(crate) struct TaskDraft {
     pub task_slots: Vec<String>,
     pub config: Table,
     pub features: Vec<String>,
+    pub windows: Vec<WindowDraft>,
+}
+
+/// A `[tasks.<name>.windows.<window>]` table as written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WindowDraft {
+    pub name: String,
+    pub peripheral: Option<String>,
+    pub offset: Option<u32>,
+    pub size: Option<u32>,
+    pub access: Option<String>,
+    pub alias: Option<String>,
+}
+
+/// A `[shared.<name>]` table as written.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SharedDraft {
+    pub name: String,
+    pub size: Option<u32>,
+    pub writer: Option<String>,
+    pub readers: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -221,6 +246,8 @@ pub(crate) struct AppDraft {
     pub chip: Option<String>,
     pub kernel: Option<KernelDraft>,
     pub tasks: Vec<TaskDraft>,
+    /// `[shared.*]`, in declaration order.
+    pub shared: Vec<SharedDraft>,
     /// False if `tasks` was missing or not a table (so task rules are moot).
     pub has_tasks: bool,
 }
@@ -275,6 +302,7 @@ fn task(d: &mut Diags, path: &KeyPath, name: &str, v: &Value) -> TaskDraft {
         task_slots: Vec::new(),
         config: Table::new(),
         features: Vec::new(),
+        windows: Vec::new(),
     };
     let Some(tab) = table(d, path, v, &format!("[tasks.{name}]")) else {
         return t;
@@ -333,7 +361,57 @@ fn task(d: &mut Diags, path: &KeyPath, name: &str, v: &Value) -> TaskDraft {
     if let Some((v, p)) = f.get("features") {
         t.features = str_list(d, &p, v, "features = [\"feature-name\"]");
     }
+    if let Some((v, p)) = f.get("windows") {
+        if let Some(ws) = table(d, &p, v, WINDOW_EXAMPLE) {
+            for (wname, wv) in ws {
+                t.windows.push(window(d, &p.key(wname), wname, wv));
+            }
+        }
+    }
     t
+}
+
+const WINDOW_EXAMPLE: &str = "windows = { clocksource = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" } }";
+
+fn window(d: &mut Diags, path: &KeyPath, name: &str, v: &Value) -> WindowDraft {
+    let mut w = WindowDraft { name: name.to_string(), ..Default::default() };
+    let Some(t) = table(d, path, v, WINDOW_EXAMPLE) else { return w };
+    let f = Fields::new(t, path.clone(), WINDOW_KEYS, format!("window `{name}`"));
+    f.check_unknown(d);
+    if let Some((v, p)) = f.required(d, "peripheral", "peripheral = \"tim5\"") {
+        w.peripheral = string(d, &p, v, "peripheral = \"tim5\"");
+    }
+    if let Some((v, p)) = f.required(d, "offset", "offset = 0x20") {
+        w.offset = u32_value(d, &p, v, "offset = 0x20");
+    }
+    if let Some((v, p)) = f.required(d, "size", "size = 32") {
+        w.size = u32_value(d, &p, v, "size = 32");
+    }
+    if let Some((v, p)) = f.required(d, "access", "access = \"read\"") {
+        w.access = string(d, &p, v, "access = \"read\"");
+    }
+    if let Some((v, p)) = f.get("alias") {
+        w.alias = string(d, &p, v, "alias = \"bit-band\"");
+    }
+    w
+}
+
+fn shared(d: &mut Diags, path: &KeyPath, name: &str, v: &Value) -> SharedDraft {
+    let mut s = SharedDraft { name: name.to_string(), ..Default::default() };
+    let what = format!("[shared.{name}]");
+    let Some(t) = table(d, path, v, &what) else { return s };
+    let f = Fields::new(t, path.clone(), SHARED_KEYS, what);
+    f.check_unknown(d);
+    if let Some((v, p)) = f.required(d, "size", "size = 64") {
+        s.size = u32_value(d, &p, v, "size = 64");
+    }
+    if let Some((v, p)) = f.required(d, "writer", "writer = \"timer\"") {
+        s.writer = string(d, &p, v, "writer = \"timer\"");
+    }
+    if let Some((v, p)) = f.get("readers") {
+        s.readers = str_list(d, &p, v, "readers = [\"heartbeat\"]");
+    }
+    s
 }
 
 /// Reads the whole app file. Problems go to `d`; the draft holds what could
@@ -356,6 +434,13 @@ pub(crate) fn parse_app(d: &mut Diags, root: &Table) -> AppDraft {
     }
     if let Some((v, p)) = f.required(d, "kernel", "[kernel] table with name, requires and stacksize") {
         app.kernel = kernel(d, &p, v);
+    }
+    if let Some((v, p)) = f.get("shared") {
+        if let Some(regions) = table(d, &p, v, "[shared.time-page]") {
+            for (name, sv) in regions {
+                app.shared.push(shared(d, &p.key(name), name, sv));
+            }
+        }
     }
     if let Some((v, p)) = f.required(d, "tasks", "[tasks.<name>] tables, at least `supervisor` and `idle`") {
         if let Some(tasks) = table(d, &p, v, "[tasks.supervisor]") {

@@ -5,9 +5,20 @@
 //! at priority 0; `idle` is strictly the lowest priority; a task only holds
 //! slots to strictly higher-priority tasks (so IPC, which only ever blocks
 //! "uphill", cannot deadlock); memory budgets are legal ARMv7-M MPU regions;
-//! each task needs at most 8 MPU regions; each IRQ has exactly one owner and
-//! is delivered as one of the owner's notifications; every name that becomes
-//! a Rust identifier in generated code is one.
+//! each task needs at most 8 MPU regions (flash, RAM, each peripheral it
+//! uses, each window, each shared region it reads or writes); each IRQ has
+//! exactly one owner and is delivered as one of the owner's notifications;
+//! every name that becomes a Rust identifier in generated code is one.
+//!
+//! Shared regions (`[shared.*]`) are one MPU-legal RAM region with exactly
+//! one writer (an existing task) and readers that are other tasks, each
+//! named once and each of strictly lower priority than the writer (readers
+//! use a sequence lock: one that could preempt the writer mid-update would
+//! wait on it forever). Windows (`[tasks.*.windows.*]`) are MPU-legal
+//! blocks (power of two >= 32 bytes, aligned to their size) inside a
+//! peripheral of the chip file, or inside its bit-band alias, with access
+//! `read` or `read-write`; a task may not hold a window on a peripheral it
+//! already `uses` whole.
 //!
 //! Guarantee: [`check`] reports every broken rule it can see (a rule whose
 //! inputs were already reported as malformed is skipped rather than reported
@@ -16,8 +27,8 @@
 
 use crate::chip::Chip;
 use crate::error::{list, suggest, Diags, KeyPath};
-use crate::schema::{AppDraft, KernelDraft, SizesDraft, TaskDraft};
-use crate::{codegen, names, App, Interrupt, Kernel, Sizes, Task};
+use crate::schema::{AppDraft, KernelDraft, SharedDraft, SizesDraft, TaskDraft, WindowDraft};
+use crate::{codegen, names, Access, App, Interrupt, Kernel, SharedRegion, Sizes, Task, Window, BIT_BAND_ALIAS, BIT_BAND_REGION};
 use std::collections::HashMap;
 
 /// Most tasks an image may have. The kernel keeps its runnable and
@@ -164,10 +175,154 @@ pub(crate) fn check(d: &mut Diags, app: &AppDraft, chip: Option<&Chip>) {
     if !app.has_tasks {
         return;
     }
-    check_tasks(d, &app.tasks, chip);
+    check_tasks(d, &app.tasks, &app.shared, chip);
+    check_shared(d, &app.shared, &app.tasks);
 }
 
-fn check_tasks(d: &mut Diags, tasks: &[TaskDraft], chip: Option<&Chip>) {
+/// `[shared.*]`: legal MPU sizes, an existing writer, existing readers
+/// that are not the writer, each named once, each of strictly lower
+/// priority than the writer.
+fn check_shared(d: &mut Diags, shared: &[SharedDraft], tasks: &[TaskDraft]) {
+    let task_names = || tasks.iter().map(|t| t.name.as_str());
+    let find = |n: &str| tasks.iter().find(|t| t.name == n);
+    let mut consts: HashMap<String, &str> = HashMap::new();
+    for s in shared {
+        let sp = KeyPath::root().key("shared").key(&s.name);
+        if !names::is_ident(&s.name) {
+            d.error(
+                &sp,
+                format!("shared region name `{}` is not an identifier even with `-` read as `_` (it becomes `shared::{}_BASE`)", s.name, names::const_name(&s.name)),
+                format!("rename the table to [shared.{}]", names::sanitized(&s.name).replace('_', "-")),
+            );
+        } else if let Some(prev) = consts.insert(names::const_name(&s.name), &s.name) {
+            d.error(&sp, format!("shared regions `{prev}` and `{}` both become `shared::{}`", s.name, names::const_name(&s.name)), "rename one of them");
+        }
+        if let Some(n) = s.size {
+            if n < crate::chip::MPU_MIN_REGION || !n.is_power_of_two() {
+                let up = n.max(crate::chip::MPU_MIN_REGION).checked_next_power_of_two().unwrap_or(1 << 31);
+                d.error(
+                    &sp.key("size"),
+                    format!("shared region `{}` has size {n}, but it must be one MPU region: a power of two of at least 32 bytes", s.name),
+                    format!("use `size = {up}`"),
+                );
+            }
+        }
+        let writer = s.writer.as_deref().and_then(|w| {
+            let t = find(w);
+            if t.is_none() {
+                let rest = format!("`writer` names the one task that writes the region: one of {}", list(task_names()));
+                d.error(&sp.key("writer"), format!("shared region `{}` has writer `{w}`, but there is no task of that name", s.name), suggest(w, task_names(), &rest));
+            }
+            t
+        });
+        let rp = sp.key("readers");
+        for (i, r) in s.readers.iter().enumerate() {
+            let p = rp.index(i);
+            if s.readers[..i].contains(r) {
+                d.error(&p, format!("shared region `{}` lists reader `{r}` twice", s.name), "remove the duplicate");
+                continue;
+            }
+            if s.writer.as_deref() == Some(r.as_str()) {
+                d.error(&p, format!("`{r}` is the writer of shared region `{}` and also listed as a reader", s.name), format!("remove \"{r}\" from readers: the writer maps the region read/write"));
+                continue;
+            }
+            let Some(t) = find(r) else {
+                let rest = format!("readers name [tasks.*] tables: {}", list(task_names()));
+                d.error(&p, format!("shared region `{}` has reader `{r}`, but there is no task of that name", s.name), suggest(r, task_names(), &rest));
+                continue;
+            };
+            if let (Some(w), Some(wp), Some(tp)) = (writer, writer.and_then(|w| w.priority), t.priority) {
+                if tp <= wp {
+                    d.error(
+                        &p,
+                        format!(
+                            "reader `{r}` (priority {tp}) of shared region `{}` does not rank strictly below its writer `{}` (priority {wp}): a reader that can preempt the writer mid-update could wait on that update forever (the region is read under a sequence lock)",
+                            s.name, w.name
+                        ),
+                        format!("give `{r}` a priority number above {wp}, or give the writer a smaller one, or remove the reader"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The first address of window `w` on peripheral `per` (`base`, `size`),
+/// or why it is not a legal window.
+pub fn window_base(per_base: u32, per_size: u32, offset: u32, size: u32, bit_band: bool) -> Result<u32, String> {
+    if size < crate::chip::MPU_MIN_REGION || !size.is_power_of_two() {
+        return Err(format!("size {size} is not a power of two of at least 32 bytes (one MPU region)"));
+    }
+    if offset % size != 0 {
+        return Err(format!("offset {offset:#x} is not a multiple of its size {size:#x} (an MPU region is aligned to its size)"));
+    }
+    let (base, span) = if bit_band {
+        let in_region = per_base.checked_sub(BIT_BAND_REGION).filter(|o| *o < 0x10_0000);
+        let Some(o) = in_region else {
+            return Err(format!("the peripheral at {} is outside the bit-band region 0x4000_0000..0x4010_0000, so it has no bit-band alias", codegen::addr(per_base as u64)));
+        };
+        (BIT_BAND_ALIAS as u64 + o as u64 * 32, per_size as u64 * 32)
+    } else {
+        (per_base as u64, per_size as u64)
+    };
+    if offset as u64 + size as u64 > span {
+        return Err(format!("offset {offset:#x} + size {size:#x} runs past the end of the peripheral's {} ({span:#x} bytes)", if bit_band { "bit-band alias" } else { "registers" }));
+    }
+    Ok((base + offset as u64) as u32)
+}
+
+fn parse_access(a: &str) -> Option<Access> {
+    match a {
+        "read" => Some(Access::Read),
+        "read-write" => Some(Access::ReadWrite),
+        _ => None,
+    }
+}
+
+fn check_window(d: &mut Diags, t: &TaskDraft, w: &WindowDraft, chip: Option<&Chip>) {
+    let wp = task_path(t).key("windows").key(&w.name);
+    let owner = format!("task `{}`", t.name);
+    if !names::is_ident(&w.name) {
+        d.error(&wp, format!("window name `{}` of {owner} is not an identifier (it becomes `windows::{}_BASE`)", w.name, names::const_name(&w.name)), format!("rename it, e.g. `{}`", names::sanitized(&w.name)));
+    }
+    if let Some(a) = &w.access {
+        if parse_access(a).is_none() {
+            d.error(&wp.key("access"), format!("window `{}` of {owner} has access {a:?}", w.name), "use `access = \"read\"` (unprivileged reads only) or `access = \"read-write\"`");
+        }
+    }
+    let bit_band = match w.alias.as_deref() {
+        None => false,
+        Some("bit-band") => true,
+        Some(a) => {
+            d.error(&wp.key("alias"), format!("window `{}` of {owner} has alias {a:?}", w.name), "remove `alias` for a window on the registers, or write `alias = \"bit-band\"` for one on their bit-band alias");
+            return;
+        }
+    };
+    let (Some(chip), Some(pname), Some(offset), Some(size)) = (chip, &w.peripheral, w.offset, w.size) else { return };
+    let Some(per) = chip.peripherals.get(pname) else {
+        let rest = format!("the chip `{}` has the peripherals {}", chip.name, list(chip.peripherals.keys().map(|s| s.as_str())));
+        d.error(&wp.key("peripheral"), format!("window `{}` of {owner} is on peripheral `{pname}`, which the chip file does not describe", w.name), suggest(pname, chip.peripherals.keys().map(|s| s.as_str()), &rest));
+        return;
+    };
+    if !bit_band && t.uses.iter().any(|u| u == pname) {
+        d.error(
+            &wp,
+            format!("{owner} has window `{}` on `{pname}`, which it already maps whole (`uses`)", w.name),
+            format!("remove the window, or remove \"{pname}\" from `uses` if the task should reach only the window"),
+        );
+    }
+    if let Err(why) = window_base(per.base, per.size, offset, size, bit_band) {
+        let key = if why.starts_with("size") { wp.key("size") } else { wp.key("offset") };
+        let span = if bit_band { per.size as u64 * 32 } else { per.size as u64 };
+        d.error(
+            &key,
+            format!("window `{}` of {owner} on `{pname}`: {why}", w.name),
+            format!("choose a power-of-two size >= 32 and an offset that is a multiple of it, with offset + size <= {span:#x}; e.g. TIM5's CNT (offset 0x24) is in `offset = 0x20, size = 32`"),
+        );
+    }
+}
+
+fn check_tasks(d: &mut Diags, tasks: &[TaskDraft], shared: &[SharedDraft], chip: Option<&Chip>) {
     if tasks.is_empty() {
         d.error(
             &tasks_path(),
@@ -273,7 +428,7 @@ fn check_tasks(d: &mut Diags, tasks: &[TaskDraft], chip: Option<&Chip>) {
 
     let mut irq_owner: HashMap<u32, (String, String)> = HashMap::new();
     for t in tasks {
-        check_task(d, t, tasks, &by_name, chip, &mut irq_owner);
+        check_task(d, t, tasks, shared, &by_name, chip, &mut irq_owner);
     }
 }
 
@@ -281,6 +436,7 @@ fn check_task(
     d: &mut Diags,
     t: &TaskDraft,
     tasks: &[TaskDraft],
+    shared: &[SharedDraft],
     by_name: &HashMap<&str, usize>,
     chip: Option<&Chip>,
     irq_owner: &mut HashMap<u32, (String, String)>,
@@ -325,18 +481,48 @@ fn check_task(
     uniq.dedup();
     uniq.sort();
     uniq.dedup();
-    let regions = 2 + uniq.len();
+    for w in &t.windows {
+        check_window(d, t, w, chip);
+    }
+    let mut wnames: Vec<String> = Vec::new();
+    for w in &t.windows {
+        let c = names::const_name(&w.name);
+        if wnames.contains(&c) {
+            d.error(&tp.key("windows").key(&w.name), format!("{owner} has two windows that both become `windows::{c}_BASE`"), "rename one of them so they differ by more than case, `-` and `_`");
+        }
+        wnames.push(c);
+    }
+    let shared_here: Vec<&str> = shared
+        .iter()
+        .filter(|s| s.writer.as_deref() == Some(t.name.as_str()) || s.readers.contains(&t.name))
+        .map(|s| s.name.as_str())
+        .collect();
+    let regions = 2 + uniq.len() + t.windows.len() + shared_here.len();
     if regions > MPU_REGIONS {
+        let mut parts = vec![format!("{} peripherals", uniq.len())];
+        if !t.windows.is_empty() {
+            parts.push(format!("{} windows", t.windows.len()));
+        }
+        if !shared_here.is_empty() {
+            parts.push(format!("{} shared regions ({})", shared_here.len(), list(shared_here.iter().copied())));
+        }
         d.error(
             &up,
             format!(
-                "{owner} needs {regions} MPU regions (flash, RAM and {} peripherals), but the ARMv7-M MPU has {MPU_REGIONS}",
-                uniq.len()
+                "{owner} needs {regions} MPU regions (flash, RAM and {}), but the ARMv7-M MPU has {MPU_REGIONS}",
+                parts.join(", ")
             ),
-            format!(
-                "drop {} peripherals from `uses` (move their work to another task and reach it by IPC)",
-                regions - MPU_REGIONS
-            ),
+            if t.windows.is_empty() && shared_here.is_empty() {
+                format!(
+                    "drop {} peripherals from `uses` (move their work to another task and reach it by IPC)",
+                    regions - MPU_REGIONS
+                )
+            } else {
+                format!(
+                    "drop {} of them: peripherals from `uses`, entries of `windows` (move their work to another task and reach it by IPC), or the task from a [shared.*] region's readers",
+                    regions - MPU_REGIONS
+                )
+            },
         );
     }
 
@@ -538,9 +724,32 @@ pub(crate) fn build(
                 task_slots: t.task_slots,
                 config: t.config,
                 features: t.features,
+                windows: t
+                    .windows
+                    .iter()
+                    .map(|w| {
+                        let per = &chip.peripherals[w.peripheral.as_deref().expect("checked")];
+                        let bit_band = w.alias.is_some();
+                        let (offset, size) = (w.offset.expect("checked"), w.size.expect("checked"));
+                        Window {
+                            name: w.name.clone(),
+                            peripheral: w.peripheral.clone().expect("checked"),
+                            offset,
+                            size,
+                            access: parse_access(w.access.as_deref().expect("checked")).expect("checked"),
+                            bit_band,
+                            base: window_base(per.base, per.size, offset, size, bit_band).expect("checked"),
+                        }
+                    })
+                    .collect(),
                 name: t.name,
             }
         })
+        .collect();
+    let shared = draft
+        .shared
+        .into_iter()
+        .map(|s| SharedRegion { name: s.name, size: s.size.expect("checked"), writer: s.writer.expect("checked"), readers: s.readers })
         .collect();
     App {
         path,
@@ -551,5 +760,6 @@ pub(crate) fn build(
         chip,
         kernel,
         tasks,
+        shared,
     }
 }

@@ -24,6 +24,7 @@ fn task(i: usize, flash_log2: u32, ram_log2: u32) -> Task {
         task_slots: vec![],
         config: toml::Table::new(),
         features: vec![],
+        windows: vec![],
     }
 }
 
@@ -37,6 +38,7 @@ fn app(flash: Range, ram: Range, kernel: Sizes, tasks: Vec<Task>) -> App {
         chip: Chip { name: "PROP".into(), source: String::new(), flash, ram, peripherals: IndexMap::new() },
         kernel: Kernel { package: "kboot".into(), requires: kernel, stacksize: 256, features: vec![] },
         tasks,
+        shared: vec![],
     }
 }
 

@@ -32,6 +32,8 @@ const TARGETS: &[(&str, u64)] = &[
     ("tick_periodic_0_timers", 1000),
     ("expiry_latency", 1500),
     ("tickless_irqs_10s_idle", 2),
+    ("jiffies_read_time_page", 40),
+    ("ktime_read_time_page", 80),
 ];
 
 /// Parses the runner's `BENCH` lines.

@@ -2,7 +2,12 @@
 //! task descriptors, MPU regions, IRQ routing, task names and the image id.
 //!
 //! Region 0 is the empty region; every task gets its flash (read/execute),
-//! its RAM (read/write) and one device region per peripheral it `uses`.
+//! its RAM (read/write), one device region per peripheral it `uses`, one
+//! per window (device; read, or read/write), and one per shared region:
+//! read/write for its writer, read-only for each reader (the kernel then
+//! maps it unprivileged read-only, and refuses it for any lease or buffer
+//! the kernel would write). `SHARED_REGIONS` lists the shared regions for
+//! the kernel to zero at boot.
 
 use crate::dist::LinkedTask;
 use appcfg::{Allocation, App};
@@ -45,6 +50,18 @@ pub fn generate(app: &App, alloc: &Allocation, tasks: &[LinkedTask], image_id: u
             let per = &app.chip.peripherals[p];
             idx.push(intern(Region { base: per.base, size: per.size, attributes: READ | WRITE | DEVICE }));
         }
+        for w in &task.windows {
+            let write = if w.access == appcfg::Access::ReadWrite { WRITE } else { 0 };
+            idx.push(intern(Region { base: w.base, size: w.size, attributes: READ | write | DEVICE }));
+        }
+        for (s, r) in app.shared.iter().zip(&alloc.shared) {
+            if s.writer == task.name {
+                idx.push(intern(Region { base: r.base, size: r.size, attributes: READ | WRITE }));
+            } else if s.readers.contains(&task.name) {
+                idx.push(intern(Region { base: r.base, size: r.size, attributes: READ }));
+            }
+        }
+        assert!(idx.len() <= 8, "appcfg::load refuses a task needing more than 8 MPU regions");
         idx.resize(8, 0);
         let flags = if task.start { 1 } else { 0 };
         writeln!(
@@ -66,6 +83,12 @@ pub fn generate(app: &App, alloc: &Allocation, tasks: &[LinkedTask], image_id: u
     writeln!(out, "#[no_mangle]\npub static HUBRIS_REGION_DESCS: [RegionDesc; {}] = [", regions.len()).unwrap();
     for r in &regions {
         writeln!(out, "    RegionDesc {{ base: {:#010x}, size: {:#x}, attributes: RegionAttributes::from_bits({:#x}) }},", r.base, r.size, r.attributes).unwrap();
+    }
+    writeln!(out, "];").unwrap();
+    writeln!(out, "/// Shared regions (base, size in bytes), zeroed by the kernel at boot.").unwrap();
+    writeln!(out, "pub static SHARED_REGIONS: [(u32, u32); {}] = [", alloc.shared.len()).unwrap();
+    for (s, r) in app.shared.iter().zip(&alloc.shared) {
+        writeln!(out, "    ({:#010x}, {:#x}), // {}", r.base, r.size, s.name).unwrap();
     }
     writeln!(out, "];").unwrap();
     let names: Vec<String> = app.tasks.iter().map(|t| format!("{:?}", t.name)).collect();

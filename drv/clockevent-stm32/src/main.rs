@@ -195,6 +195,7 @@ impl Driver {
 
         // Safety: TIM5 is in this task's `uses`, and this is its only `Tim`.
         let clocksource = unsafe { Tim::new(peripherals::TIM5_BASE) };
+        let power_on = !clocksource.running();
         clocksource.start_free_running(model);
         let clocksource_info = ClocksourceInfo::new("tim5", 300, CLOCKSOURCE_HZ, 32);
 
@@ -231,6 +232,13 @@ impl Driver {
         // Only now, with the devices aligned against its ns count (QEMU),
         // does the clocksource slow to its own rate.
         clocksource.rescale_free_running(model, CLOCKSOURCE_PSC);
+        // Test images (feature `clocksource-wraps-early`): start the
+        // counter 0.15 s before its 32-bit wrap, as Linux starts jiffies
+        // 5 minutes before theirs, so that the wrap happens within a short
+        // run. Only at power-on: a restarted driver finds it counting.
+        if cfg!(feature = "clocksource-wraps-early") && power_on {
+            clocksource.set_count(0u32.wrapping_sub(CLOCKSOURCE_HZ / 20 * 3));
+        }
         let counter = CounterExtender::new(clocksource.cnt());
         Self { model, devices, clocksource, clocksource_info, counter }
     }

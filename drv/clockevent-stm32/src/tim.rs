@@ -80,6 +80,11 @@ impl Tim {
         self.regs.cnt().read()
     }
 
+    /// Sets the counter (`CNT`) to `value`; it counts on from there.
+    pub fn set_count(&self, value: u32) {
+        self.regs.cnt().write(value);
+    }
+
     /// The prescaler register as read.
     pub fn psc(&self) -> u32 {
         self.regs.psc().read()

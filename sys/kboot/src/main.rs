@@ -25,6 +25,15 @@ static mut KERNEL_STATE: MaybeUninit<Kernel> = MaybeUninit::uninit();
 #[no_mangle]
 fn kmain() -> ! {
     board::init();
+    // Shared regions (app.toml `[shared.*]`) start zeroed, which their
+    // readers take as "never published" (RAM holds garbage after a reset
+    // on silicon). Nothing else owns them: the build places them outside
+    // the kernel's and every task's RAM.
+    for &(base, size) in SHARED_REGIONS.iter() {
+        // Safety: `base..base + size` is a shared region of RAM that the
+        // build allocated apart from everything else; no task runs yet.
+        unsafe { core::ptr::write_bytes(base as *mut u8, 0, size as usize) };
+    }
     // Safety: kmain runs once, before any task or interrupt; these statics
     // are written here only and then owned by the kernel.
     unsafe {

@@ -625,4 +625,68 @@ mod tests {
             );
         }
     }
+
+    /// A shared region's reader (the client here maps the page READ only,
+    /// the server is its writer): the kernel refuses the page for anything
+    /// it would write on the client's behalf (a writable lease, a receive
+    /// buffer, a reply buffer), faulting the client and changing nothing,
+    /// and still lets the client lend it read-only.
+    #[test]
+    fn a_reader_cannot_get_the_kernel_to_write_a_shared_region() {
+        const PAGE: u32 = 0x2000_6000;
+        static PAGE_REGIONS: [RegionDesc; 5] = [
+            RegionDesc::EMPTY,
+            RegionDesc { base: SERVER_RAM, size: 0x1000, attributes: RegionAttributes::from_bits(READ | WRITE) },
+            RegionDesc { base: CLIENT_RAM, size: 0x1000, attributes: RegionAttributes::from_bits(READ | WRITE) },
+            RegionDesc { base: PAGE, size: 0x40, attributes: RegionAttributes::from_bits(READ) },
+            RegionDesc { base: PAGE, size: 0x40, attributes: RegionAttributes::from_bits(READ | WRITE) },
+        ];
+        let setup = || {
+            let regions = [[0u8; 8], [1, 4, 0, 0, 0, 0, 0, 0], [2, 3, 0, 0, 0, 0, 0, 0], [0; 8]];
+            mem::fill(0xEE);
+            mem::write(PAGE, b"published time!!");
+            let mut k = crate::tests::kernel_with_regions(&[0, 1, 2, 3], &regions, 0x2000_0400, &PAGE_REGIONS);
+            k.set_sched(0, SchedState::InRecv(None));
+            call(&mut k, SERVER, Sysnum::Recv, &[SERVER_RAM, 16, 0, 0, 0]);
+            k
+        };
+        let usage = |k: &Kernel| match *k.tasks[CLIENT].state() {
+            TaskState::Faulted { fault: FaultInfo::SyscallUsage(e), .. } => Some(e),
+            _ => None,
+        };
+        // A writable lease over the page (alone, or read/write).
+        for attrs in [LEASE_WRITE, LEASE_READ | LEASE_WRITE] {
+            let mut k = setup();
+            mem::write(CLIENT_RAM + 0x100, lease(attrs, PAGE, 16).as_bytes());
+            let server = k.tasks[SERVER].id().0 as u32;
+            call(&mut k, CLIENT, Sysnum::Send, &[server, CLIENT_RAM, 0, CLIENT_RAM, 0, CLIENT_RAM + 0x100, 1]);
+            assert_eq!(usage(&k), Some(UsageError::LeaseOutOfRange), "lease attributes {attrs:#x}");
+            assert_eq!(mem::read(PAGE, 16), b"published time!!");
+        }
+        // The page as a reply buffer or a receive buffer.
+        for (nr, args) in [
+            (Sysnum::Send, [0, CLIENT_RAM, 4, PAGE, 16, 0, 0]),
+            (Sysnum::Recv, [PAGE, 16, 0, 0, 0, 0, 0]),
+        ] {
+            let mut k = setup();
+            let mut args = args;
+            if nr == Sysnum::Send {
+                args[0] = k.tasks[SERVER].id().0 as u32;
+            }
+            call(&mut k, CLIENT, nr, &args);
+            assert_eq!(usage(&k), Some(UsageError::InvalidSlice), "{nr:?}");
+            assert_eq!(mem::read(PAGE, 16), b"published time!!");
+        }
+        // Read-only, it may be lent: the server reads it through the lease.
+        let mut k = setup();
+        let client = client_sends(&mut k, &[lease(LEASE_READ, PAGE, 16)]);
+        let (code, n) = call(&mut k, SERVER, Sysnum::BorrowRead, &[client.0 as u32, 0, 0, SERVER_RAM + 0x200, 16]);
+        assert_eq!((code, n), (0, 16));
+        assert_eq!(mem::read(SERVER_RAM + 0x200, 16), b"published time!!");
+        let (code, _) = call(&mut k, SERVER, Sysnum::BorrowWrite, &[client.0 as u32, 0, 0, SERVER_RAM, 4]);
+        assert_eq!(code, BORROW_BAD_LEASE);
+        assert_eq!(mem::read(PAGE, 16), b"published time!!");
+        // The writer may use its page as a buffer.
+        assert!(k.tasks[SERVER].can_access(&PAGE_REGIONS, PAGE, 0x40, READ | WRITE));
+    }
 }

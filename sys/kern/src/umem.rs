@@ -127,6 +127,36 @@ mod tests {
         assert!(task_can_access(&d, &REGIONS, 0x2000_4010, 4, READ));
     }
 
+    /// A shared region's reader maps it READ only; a window is a device
+    /// region. Neither may be written through the kernel: not as a recv
+    /// buffer, a reply buffer, a writable lease or a `borrow_read`
+    /// destination (all of them are checked with WRITE), and a window is
+    /// not even readable through it.
+    #[test]
+    fn read_only_shared_regions_and_windows_are_never_written_for_a_reader() {
+        const R: [RegionDesc; 5] = [
+            RegionDesc::EMPTY,
+            RegionDesc { base: 0x2000_4000, size: 0x400, attributes: RegionAttributes::from_bits(READ | WRITE) },
+            // The time page, as its reader sees it.
+            RegionDesc { base: 0x2001_0000, size: 0x40, attributes: RegionAttributes::from_bits(READ) },
+            // TIM5's CNT granule, read-only window.
+            RegionDesc { base: 0x4000_0C20, size: 0x20, attributes: RegionAttributes::from_bits(READ | DEVICE) },
+            // The same page, as its writer sees it.
+            RegionDesc { base: 0x2001_0000, size: 0x40, attributes: RegionAttributes::from_bits(READ | WRITE) },
+        ];
+        let mut reader = desc();
+        reader.regions = [1, 2, 3, 0, 0, 0, 0, 0];
+        assert!(task_can_access(&reader, &R, 0x2001_0000, 0x40, READ), "a reader may lend the page read-only");
+        assert!(!task_can_access(&reader, &R, 0x2001_0000, 4, WRITE));
+        assert!(!task_can_access(&reader, &R, 0x2001_0000, 0x40, READ | WRITE));
+        assert!(!task_can_access(&reader, &R, 0x2001_003C, 0, WRITE), "not even a zero-length write");
+        assert!(!task_can_access(&reader, &R, 0x4000_0C24, 4, READ));
+        assert!(!task_can_access(&reader, &R, 0x4000_0C24, 4, WRITE));
+        let mut writer = desc();
+        writer.regions = [1, 4, 0, 0, 0, 0, 0, 0];
+        assert!(task_can_access(&writer, &R, 0x2001_0000, 0x40, READ | WRITE));
+    }
+
     #[test]
     fn small_copies_write_exactly_the_range() {
         for len in 0..=16usize {

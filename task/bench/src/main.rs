@@ -38,6 +38,9 @@ mod runner {
 
     use stm32_regs::tim::{cr1, Tim};
 
+    // The time page app.toml grants the runner (bench.toml's [shared.time-page]).
+    timer_api::time_page!(vdso);
+
     // Safety: TIM3 is in this task's `uses` (the MPU maps it for us
     // alone); the stopwatch writes only the values in `start_stopwatch`.
     const TIM3: Tim = unsafe { Tim::at(peripherals::TIM3_BASE) };
@@ -148,6 +151,23 @@ mod runner {
         b.report("del_timer_ipc", REPS);
 
         let _ = timer.del_timer(h);
+
+        // Reading time: through the server (one IPC; in tickless mode the
+        // server also asks the clockevent driver for the counter) and from
+        // the time page (no syscall: a few loads under the page's sequence,
+        // the counter, a divide or a multiply).
+        b.run("jiffies_read_ipc", || {
+            core::hint::black_box(timer.jiffies());
+        });
+        b.run("jiffies_read_time_page", || {
+            core::hint::black_box(vdso::get_jiffies_64());
+        });
+        b.run("ktime_read_ipc", || {
+            let _ = core::hint::black_box(timer.ktime_get());
+        });
+        b.run("ktime_read_time_page", || {
+            core::hint::black_box(vdso::ktime_get_ns());
+        });
 
         let stats = timer.stats();
         if stats.mode == timer_api::wire::MODE_PERIODIC {

@@ -28,6 +28,9 @@
 //!   the rounding of every relative wait: `n` jiffies last more than `n`
 //!   full jiffies (deadline `jiffies + n + 1`, Linux's `msleep` rounding),
 //!   clamped at `MAX_JIFFY_OFFSET` instead of overflowing.
+//! - [`vdso`]: jiffies_64 and ktime read from the timer server's time page
+//!   with no IPC (`get_jiffies_64`, `ktime_get`), for tasks app.toml
+//!   grants the page and the clocksource window.
 //!
 //! Times are jiffies (absolute, on the 64-bit line) unless named `_ms`,
 //! `_us` or `_ns`, or typed [`time::Duration`].
@@ -43,6 +46,7 @@ pub mod sleep;
 pub mod ticker;
 pub mod work;
 pub mod time;
+pub mod vdso;
 pub mod watchdog;
 pub mod wire;
 

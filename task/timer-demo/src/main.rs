@@ -11,7 +11,8 @@
 //!   `calibrate_delay`: loops per jiffy and BogoMIPS), then sleeps with
 //!   `msleep` and `sleep_for`, printing jiffies before and after; a
 //!   driver-style function generic over embedded-hal's `DelayNs` runs on
-//!   [`timer_api::hal::TimerDelay`].
+//!   [`timer_api::hal::TimerDelay`]; a `udelay` timed in ns by ktime read
+//!   from the time page (`timer_api::vdso`, no IPC).
 //! - `pcspkr`: a PC-speaker sound driver of the classic kind (the tick
 //!   hardware run faster than HZ to play samples): registers a tick hook,
 //!   grabs the tick, runs it at 4x HZ and answers "done" on 3 ticks of 4, so
@@ -155,8 +156,17 @@ fn run() -> ! {
     d.udelay(50);
     let j1 = set.jiffies();
     console_writeln!(console(), "sleeper: udelay(50) spun {} loops, jiffies +{}", (50 * d.loops_per_jiffy as u64 * d.hz as u64).div_ceil(1_000_000), j1 - j0);
+    // The same delay timed in ns from the time page (ktime with no IPC:
+    // app.toml grants this task the page and the clocksource window).
+    let t0 = vdso::ktime_get_ns();
+    d.udelay(50);
+    let t1 = vdso::ktime_get_ns();
+    console_writeln!(console(), "sleeper: udelay(50) took {} ns by ktime from the time page (no IPC)", t1 - t0);
     park()
 }
+
+#[cfg(feature = "sleeper")]
+timer_api::time_page!(vdso);
 
 /// A sensor driver's power-up as a driver crate writes it: generic over
 /// embedded-hal's `DelayNs`, with the datasheet's timings (reset held

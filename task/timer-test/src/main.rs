@@ -13,6 +13,7 @@
 //! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
 //! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker`, `hooker` |
 //! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
+//! | test-time-page        | `pagereader` (runner), `pagehostile` |
 
 #![no_std]
 #![no_main]
@@ -29,6 +30,8 @@ mod client;
 mod hooks;
 #[cfg(feature = "moddel")]
 mod moddel;
+#[cfg(any(feature = "pagereader", feature = "pagehostile"))]
+mod page;
 #[cfg(any(feature = "crasher", feature = "sleeper", feature = "ticker", feature = "hooker"))]
 mod restart;
 #[cfg(feature = "runner")]
@@ -70,6 +73,10 @@ fn main() -> ! {
     client::run_server();
     #[cfg(feature = "clientpeer")]
     client::run_peer();
+    #[cfg(feature = "pagereader")]
+    page::run_reader();
+    #[cfg(feature = "pagehostile")]
+    page::run_hostile();
     #[cfg(feature = "crasher")]
     restart::run_crasher();
     #[cfg(feature = "sleeper")]

@@ -50,8 +50,7 @@ impl Clocksource {
     /// `INITIAL_JIFFIES + floor(cycles * HZ / rate)`: jiffies as the
     /// clocksource tells them, without the mode-switch offset.
     pub fn raw_jiffies(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
-        let c = self.cycles(ce)?;
-        Ok(self.initial.wrapping_add((c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64))
+        Ok(self.jiffies_at(self.cycles(ce)?))
     }
 
     /// Aligns the time line so that [`Clocksource::raw_jiffies`] `raw`
@@ -62,12 +61,33 @@ impl Clocksource {
 
     /// The jiffy the clock is in now (oneshot mode's time line).
     pub fn jiffies_now(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
-        Ok(self.raw_jiffies(ce)?.wrapping_add(self.offset as u64))
+        Ok(self.jiffies_and_cycles_now(ce)?.0)
     }
 
-    /// Where a freshly started server's jiffies begin: the clocksource line.
-    pub fn boot_jiffies(&self, ce: &ClockEvent) -> u64 {
-        self.raw_jiffies(ce).unwrap_or(self.initial)
+    /// [`Clocksource::jiffies_now`] and the counter value (cycles since
+    /// boot) it was computed from, for the time page's anchor.
+    pub fn jiffies_and_cycles_now(&self, ce: &ClockEvent) -> Result<(u64, u64), ClockEventError> {
+        let c = self.cycles(ce)?;
+        Ok((self.jiffies_at(c).wrapping_add(self.offset as u64), c))
+    }
+
+    /// `INITIAL_JIFFIES + floor(cycles * HZ / rate)` at counter value `c`.
+    fn jiffies_at(&self, c: u64) -> u64 {
+        self.initial.wrapping_add((c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64)
+    }
+
+    /// The clocksource's rate and cycles->ns conversion.
+    pub fn info(&self) -> &ClocksourceInfo {
+        &self.info
+    }
+
+    /// Where a freshly started server's jiffies begin: the clocksource
+    /// line, and the counter value read for it (None if it could not be).
+    pub fn boot_jiffies(&self, ce: &ClockEvent) -> (u64, Option<u64>) {
+        match self.cycles(ce) {
+            Ok(c) => (self.jiffies_at(c), Some(c)),
+            Err(_) => (self.initial, None),
+        }
     }
 
     /// The longest a oneshot sleep may last, in ns, for the counter to be

@@ -18,6 +18,9 @@
 //! - [`clients`]: clients and ownership: who owns what, delivering posts,
 //!   forgetting dead or restarted tasks.
 //! - [`grab`]: client hooks and the grab protocol.
+//! - [`time_page`]: publishing jiffies and ktime for reading without IPC
+//!   (Linux's vDSO data page), when app.toml gives this task a
+//!   `[shared.time-page]` to write.
 //!
 //! Guarantees: every timer and hook belongs to the task that made it (the
 //! kernel-given sender id) and only that task can touch it; quotas and
@@ -59,6 +62,7 @@ mod grab;
 mod ops;
 mod tick_common;
 mod tick_sched;
+mod time_page;
 
 use clients::Clients;
 use clockevents::{Mode, TickDevice};
@@ -134,6 +138,8 @@ pub struct Server {
     /// The tick device's notification bit, `1 << tick_dev.dev` (fixed at
     /// start; read on every receive).
     irq_bit: u32,
+    /// The time page this server publishes (nothing without one).
+    time_page: time_page::TimePage,
 }
 
 impl NotificationHandler for Server {
@@ -168,7 +174,12 @@ fn main() -> ! {
         no_device()
     }
     ringbuf_entry!(Trace::Start { dev: tick_dev.dev, hz: hz.get() });
-    let start = Jiffies(clocksource.boot_jiffies(&driver));
+    let (start, boot_cycles) = clocksource.boot_jiffies(&driver);
+    let start = Jiffies(start);
+    let mut time_page = time_page::TimePage::new(&clocksource, hz.get());
+    if let Some(c) = boot_cycles {
+        time_page.sync(c, start.0);
+    }
     // Safety: the only references to FIRED and CORE ever made; main runs
     // once and never returns. `init_in` initialises CORE in place.
     let (fired, core) = unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start)) };
@@ -182,6 +193,7 @@ fn main() -> ! {
         start_jiffies: start.0,
         rearm: 0,
         irq_bit,
+        time_page,
     };
     TIMER_SERVER.store(&mut server, Ordering::Relaxed);
     sys_irq_control(server.irq_bit, true);

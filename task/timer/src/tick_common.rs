@@ -36,6 +36,7 @@ impl Server {
         // comes means the grabber stayed silent (`TickPath::tick` counts it).
         let silent = self.path.grab_pending() != 0;
         self.path.tick(1);
+        self.time_page.advance(self.path.core().jiffies().0);
         if silent {
             ringbuf_entry!(Trace::GrabberSilent);
         }

@@ -38,11 +38,12 @@ impl Server {
         if self.tick_dev.mode != Mode::Oneshot {
             return;
         }
-        let Ok(now) = self.clocksource.jiffies_now(&self.driver) else {
+        let Ok((now, cycles)) = self.clocksource.jiffies_and_cycles_now(&self.driver) else {
             ringbuf_entry!(Trace::ClockError);
             return;
         };
         self.path.catch_up(Jiffies(now));
+        self.time_page.sync(cycles, now);
         self.deliver();
     }
 

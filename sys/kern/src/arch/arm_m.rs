@@ -194,17 +194,26 @@ fn rasr_for(region: &RegionDesc) -> u32 {
     let a = region.attributes.bits();
     let ap: u32 = if a & region_attr::WRITE != 0 {
         0b011 // privileged and unprivileged read/write
+    } else if a & region_attr::EXECUTE != 0 {
+        0b110 // flash: read-only for both
     } else if a & region_attr::READ != 0 {
-        0b110 // read-only for both
+        // A read-only view of memory another task may write (a shared
+        // region's reader, a read-only peripheral window): read-only for
+        // the task, read/write for the kernel, which may copy into the
+        // writer's region on the writer's behalf while a reader is current
+        // (a lease the writer lent); its own checks (umem) keep readers
+        // from getting such copies.
+        0b010
     } else {
         0b001 // privileged only
     };
     let xn = (a & region_attr::EXECUTE == 0) as u32;
-    // TEX:S:C:B. Device: shareable device. RAM: write-back write-allocate.
-    // Flash: write-through normal memory.
+    // TEX:S:C:B. Device: shareable device. RAM (and a read-only view of
+    // shared RAM, so every mapping of it agrees): write-back
+    // write-allocate. Flash: write-through normal memory.
     let tex_scb: u32 = if a & region_attr::DEVICE != 0 {
         0b000_1_0_1
-    } else if a & region_attr::WRITE != 0 {
+    } else if a & (region_attr::WRITE | region_attr::EXECUTE) != region_attr::EXECUTE {
         0b001_0_1_1
     } else {
         0b000_0_1_0

@@ -1,0 +1,154 @@
+//! Shared regions (`[shared.*]`) and peripheral windows
+//! (`[tasks.*.windows.*]`): a valid declaration, its allocation and
+//! generated constants, and one failing input per rule, each diagnostic
+//! naming the file, the key and the fix.
+
+mod common;
+use common::*;
+
+/// BASE with console writing a 64-byte page that hello reads, and a
+/// read-only window on TIM5's CNT for hello.
+fn with_page(shared: &str, window: &str) -> String {
+    let text = edit("config = { greeting = \"hello\" }", &format!("config = {{ greeting = \"hello\" }}\n{window}"));
+    format!("{text}\n{shared}")
+}
+
+const PAGE: &str = "[shared.time-page]\nsize = 64\nwriter = \"console\"\nreaders = [\"hello\"]\n";
+const WINDOW: &str = "windows = { clocksource = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" } }";
+
+#[test]
+fn a_page_and_a_window_load_allocate_and_generate() {
+    let c = load_text(&with_page(PAGE, WINDOW));
+    let app = c.app();
+    assert_eq!(app.shared.len(), 1);
+    assert_eq!(app.shared[0].writer, "console");
+    let hello = &app.tasks[2];
+    assert_eq!(hello.windows.len(), 1);
+    assert_eq!(hello.windows[0].base, 0x4000_0C20);
+    assert_eq!(hello.windows[0].access, appcfg::Access::Read);
+    assert_eq!(hello.mpu_regions(&app.shared), 2 + 1 + 1 + 1);
+    let alloc = appcfg::allocate(app).unwrap();
+    let page = alloc.shared[0];
+    assert_eq!(page.size, 64);
+    assert_eq!(page.base % 64, 0);
+    assert!(page.base >= app.chip.ram.base + app.kernel.requires.ram);
+    for t in &alloc.tasks {
+        assert!(!t.ram.overlaps(&page), "the page overlaps a task's RAM");
+    }
+    assert!(app.memory_map(&alloc).contains("[shared.time-page]"));
+    let hello_rs = appcfg::task_config_rs(app, 2);
+    assert!(hello_rs.contains("pub mod shared {"), "{hello_rs}");
+    assert!(hello_rs.contains("pub const TIME_PAGE_WRITABLE: bool = false;"), "{hello_rs}");
+    assert!(hello_rs.contains("pub const CLOCKSOURCE_BASE: u32 = 0x4000_0c20;"), "{hello_rs}");
+    let console_rs = appcfg::task_config_rs(app, 1);
+    assert!(console_rs.contains("pub const TIME_PAGE_WRITABLE: bool = true;"), "{console_rs}");
+    assert!(!console_rs.contains("pub mod windows"));
+    // A task granted nothing gets no module (so code needing one fails to compile).
+    let idle_rs = appcfg::task_config_rs(app, 3);
+    assert!(!idle_rs.contains("pub mod shared") && !idle_rs.contains("pub mod windows"));
+}
+
+#[test]
+fn shared_size_must_be_one_mpu_region() {
+    let c = load_text(&with_page(&PAGE.replace("size = 64", "size = 48"), ""));
+    c.expect("shared.time-page.size", &["size 48", "power of two of at least 32"], &["size = 64"]);
+    let c = load_text(&with_page(&PAGE.replace("size = 64", "size = 16"), ""));
+    c.expect("shared.time-page.size", &["size 16"], &["size = 32"]);
+}
+
+#[test]
+fn shared_needs_an_existing_writer_and_readers() {
+    let c = load_text(&with_page(&PAGE.replace("writer = \"console\"", "writer = \"consol\""), ""));
+    c.expect("shared.time-page.writer", &["`consol`", "no task"], &["did you mean `console`?"]);
+    let c = load_text(&with_page(&PAGE.replace("[\"hello\"]", "[\"hello\", \"helo\"]"), ""));
+    c.expect("shared.time-page.readers[1]", &["`helo`"], &["did you mean `hello`?"]);
+    let c = load_text(&with_page(&PAGE.replace("[\"hello\"]", "[\"hello\", \"hello\"]"), ""));
+    c.expect("shared.time-page.readers[1]", &["twice"], &["remove the duplicate"]);
+    let c = load_text(&with_page(&PAGE.replace("[\"hello\"]", "[\"console\"]"), ""));
+    c.expect("shared.time-page.readers[0]", &["is the writer"], &["remove \"console\" from readers"]);
+    let c = load_text(&with_page(&PAGE.replace("writer = \"console\"\n", ""), ""));
+    c.expect("shared.time-page", &["`writer`"], &["writer = \"timer\""]);
+    let c = load_text(&with_page(&PAGE.replace("size = 64", "size = 64\nreader = [\"hello\"]"), ""));
+    c.expect("shared.time-page.reader", &["unknown key `reader`"], &["did you mean `readers`?"]);
+}
+
+#[test]
+fn readers_rank_below_the_writer() {
+    let page = PAGE.replace("writer = \"console\"", "writer = \"hello\"").replace("[\"hello\"]", "[\"console\"]");
+    let c = load_text(&with_page(&page, ""));
+    c.expect(
+        "shared.time-page.readers[0]",
+        &["reader `console` (priority 1)", "writer `hello` (priority 3)", "forever"],
+        &["priority number above 3"],
+    );
+}
+
+#[test]
+fn windows_must_be_mpu_legal_blocks_of_the_peripheral() {
+    let c = load_text(&with_page("", &WINDOW.replace("0x20", "0x24")));
+    c.expect("tasks.hello.windows.clocksource.offset", &["0x24", "not a multiple of its size"], &["offset = 0x20, size = 32"]);
+    let c = load_text(&with_page("", &WINDOW.replace("size = 32", "size = 24")));
+    c.expect("tasks.hello.windows.clocksource.size", &["size 24"], &["power-of-two size"]);
+    let c = load_text(&with_page("", &WINDOW.replace("0x20", "0x400")));
+    c.expect("tasks.hello.windows.clocksource.offset", &["runs past the end", "0x400"], &["offset + size <= 0x400"]);
+    let c = load_text(&with_page("", &WINDOW.replace("\"tim5\"", "\"tim6\"")));
+    c.expect("tasks.hello.windows.clocksource.peripheral", &["`tim6`"], &["did you mean"]);
+    let c = load_text(&with_page("", &WINDOW.replace("\"read\"", "\"write\"")));
+    c.expect("tasks.hello.windows.clocksource.access", &["\"write\""], &["access = \"read\"", "read-write"]);
+    let c = load_text(&with_page("", &WINDOW.replace("\"tim5\"", "\"tim3\"")));
+    c.expect("tasks.hello.windows.clocksource", &["already maps whole"], &["remove the window"]);
+    let c = load_text(&with_page("", &WINDOW.replace("access", "acess")));
+    c.expect("tasks.hello.windows.clocksource.acess", &["unknown key"], &["did you mean `access`?"]);
+}
+
+#[test]
+fn bit_band_windows() {
+    // TIM2's SR (offset 0x10), bits 0..7: alias 0x4200_0000 + 0x10 * 32.
+    let w = "windows = { tim2-sr = { peripheral = \"tim2\", offset = 0x200, size = 32, access = \"read-write\", alias = \"bit-band\" } }";
+    let c = load_text(&with_page("", w));
+    let win = &c.app().tasks[2].windows[0];
+    assert!(win.bit_band);
+    assert_eq!(win.base, 0x4200_0200);
+    assert_eq!(win.access, appcfg::Access::ReadWrite);
+    let c = load_text(&with_page("", &w.replace("bit-band", "bitband")));
+    c.expect("tasks.hello.windows.tim2-sr.alias", &["\"bitband\""], &["alias = \"bit-band\""]);
+    // The alias is 32 times the registers' size.
+    assert_eq!(appcfg::window_base(0x4000_0000, 0x400, 0x7FE0, 32, true), Ok(0x4200_7FE0));
+    assert!(appcfg::window_base(0x4000_0000, 0x400, 0x8000, 32, true).is_err());
+    // Only the first MiB of peripherals has an alias.
+    let e = appcfg::window_base(0x5000_0000, 0x400, 0, 32, true).unwrap_err();
+    assert!(e.contains("outside the bit-band region"), "{e}");
+}
+
+#[test]
+fn shared_regions_and_windows_count_against_the_mpu() {
+    // hello: flash, RAM, tim3 + 4 more peripherals = 7; the page makes 8.
+    let uses = "uses = [\"tim3\", \"tim2\", \"tim4\", \"usart2\", \"gpioa\"]";
+    let text = with_page(PAGE, "").replace("uses = [\"tim3\"]", uses);
+    load_text(&text).app();
+    // The window makes 9.
+    let text = with_page(PAGE, WINDOW).replace("uses = [\"tim3\"]", uses);
+    let c = load_text(&text);
+    c.expect(
+        "tasks.hello.uses",
+        &["needs 9 MPU regions", "5 peripherals", "1 windows", "1 shared regions (`time-page`)"],
+        &["drop 1 of them", "readers"],
+    );
+}
+
+#[test]
+fn the_real_apps_grant_the_time_page() {
+    for app in ["app.toml", "build/apps/bench.toml", "build/apps/bench-periodic.toml", "build/apps/test-time-page.toml", "build/apps/stm32f4-discovery.toml"] {
+        let path = repo().join(app);
+        if !path.exists() {
+            continue;
+        }
+        let app = appcfg::load(&path, &chips()).unwrap_or_else(|e| panic!("{e}"));
+        let page = app.shared.iter().find(|s| s.name == "time-page").expect("a time page");
+        assert_eq!(page.writer, "timer");
+        for r in &page.readers {
+            let t = &app.tasks[app.task_index(r).unwrap()];
+            assert!(t.windows.iter().any(|w| w.name == "clocksource" && w.base <= 0x4000_0C24 && 0x4000_0C28 <= w.base + w.size));
+        }
+    }
+}
