@@ -156,6 +156,19 @@ pub struct Kernel {
     pub stacksize: u32,
     /// Cargo features to build the kernel with.
     pub features: Vec<String>,
+    /// The task that prints the kernel log (`log-task`, `log-notification`);
+    /// `None`: the kernel writes its lines to the console synchronously.
+    pub log: Option<KernelLog>,
+}
+
+/// The kernel log's reader, resolved: queued kernel lines are fetched by
+/// task `task`, which the kernel posts notification bit `bit`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelLog {
+    /// Task index of `log-task`.
+    pub task: usize,
+    /// Bit of `log-notification` among that task's notifications.
+    pub bit: u32,
 }
 
 /// A flash and RAM amount, in bytes.

@@ -26,7 +26,7 @@ pub const DEFAULT_TASK_STACKSIZE: u32 = 1024;
 pub(crate) const TOP_KEYS: &[&str] = &["name", "target", "board", "chip", "kernel", "tasks", "shared"];
 pub(crate) const SHARED_KEYS: &[&str] = &["size", "writer", "readers"];
 pub(crate) const WINDOW_KEYS: &[&str] = &["peripheral", "offset", "size", "access", "alias"];
-pub(crate) const KERNEL_KEYS: &[&str] = &["name", "requires", "stacksize", "features"];
+pub(crate) const KERNEL_KEYS: &[&str] = &["name", "requires", "stacksize", "features", "log-task", "log-notification"];
 pub(crate) const SIZE_KEYS: &[&str] = &["flash", "ram"];
 pub(crate) const TASK_KEYS: &[&str] = &[
     "name",
@@ -198,6 +198,10 @@ pub(crate) struct KernelDraft {
     pub requires: SizesDraft,
     pub stacksize: Option<u32>,
     pub features: Vec<String>,
+    /// `log-task`: the task that prints the kernel log.
+    pub log_task: Option<String>,
+    /// `log-notification`: the notification of `log-task` the kernel posts.
+    pub log_notification: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -284,6 +288,12 @@ fn kernel(d: &mut Diags, path: &KeyPath, v: &Value) -> Option<KernelDraft> {
     }
     if let Some((v, p)) = f.get("features") {
         k.features = str_list(d, &p, v, "features = [\"feature-name\"]");
+    }
+    if let Some((v, p)) = f.get("log-task") {
+        k.log_task = string(d, &p, v, "log-task = \"console\"");
+    }
+    if let Some((v, p)) = f.get("log-notification") {
+        k.log_notification = string(d, &p, v, "log-notification = \"klog\"");
     }
     Some(k)
 }

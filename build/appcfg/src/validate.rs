@@ -28,7 +28,7 @@
 use crate::chip::Chip;
 use crate::error::{list, suggest, Diags, KeyPath};
 use crate::schema::{AppDraft, KernelDraft, SharedDraft, SizesDraft, TaskDraft, WindowDraft};
-use crate::{codegen, names, Access, App, Interrupt, Kernel, SharedRegion, Sizes, Task, Window, BIT_BAND_ALIAS, BIT_BAND_REGION};
+use crate::{codegen, names, Access, App, Interrupt, Kernel, KernelLog, SharedRegion, Sizes, Task, Window, BIT_BAND_ALIAS, BIT_BAND_REGION};
 use std::collections::HashMap;
 
 /// Most tasks an image may have. The kernel keeps its runnable and
@@ -177,6 +177,41 @@ pub(crate) fn check(d: &mut Diags, app: &AppDraft, chip: Option<&Chip>) {
     }
     check_tasks(d, &app.tasks, &app.shared, chip);
     check_shared(d, &app.shared, &app.tasks);
+    if let Some(k) = &app.kernel {
+        check_kernel_log(d, k, &app.tasks);
+    }
+}
+
+/// `[kernel] log-task` and `log-notification`: both or neither; the task
+/// exists and declares the notification.
+fn check_kernel_log(d: &mut Diags, k: &KernelDraft, tasks: &[TaskDraft]) {
+    let kp = KeyPath::root().key("kernel");
+    match (&k.log_task, &k.log_notification) {
+        (None, None) => {}
+        (Some(_), None) => d.error(
+            &kp.key("log-task"),
+            "log-task is given without log-notification",
+            "add `log-notification = \"klog\"` naming a notification of that task (the kernel posts it when a line is queued)",
+        ),
+        (None, Some(_)) => d.error(
+            &kp.key("log-notification"),
+            "log-notification is given without log-task",
+            "add `log-task = \"console\"` naming the task that prints the kernel log, or remove log-notification",
+        ),
+        (Some(task), Some(note)) => match tasks.iter().find(|t| &t.name == task) {
+            None => d.error(
+                &kp.key("log-task"),
+                format!("log-task names `{task}`, which is no task of this app"),
+                suggest(task, tasks.iter().map(|t| t.name.as_str()), "name the console task, e.g. `log-task = \"console\"`"),
+            ),
+            Some(t) if !t.notifications.iter().any(|n| n == note) => d.error(
+                &kp.key("log-notification"),
+                format!("task `{task}` has no notification `{note}`"),
+                format!("add \"{note}\" to [tasks.{task}] notifications, or name one it has"),
+            ),
+            Some(_) => {}
+        },
+    }
 }
 
 /// `[shared.*]`: legal MPU sizes, an existing writer, existing readers
@@ -692,6 +727,12 @@ pub(crate) fn build(
         requires: Sizes { flash: k.requires.flash.expect("checked"), ram: k.requires.ram.expect("checked") },
         stacksize: k.stacksize.expect("checked"),
         features: k.features,
+        log: k.log_task.as_ref().map(|task| {
+            let i = draft.tasks.iter().position(|t| &t.name == task).expect("checked");
+            let note = k.log_notification.as_ref().expect("checked");
+            let bit = draft.tasks[i].notifications.iter().position(|n| n == note).expect("checked") as u32;
+            KernelLog { task: i, bit }
+        }),
     };
     let tasks = draft
         .tasks

@@ -36,7 +36,7 @@ fn app(flash: Range, ram: Range, kernel: Sizes, tasks: Vec<Task>) -> App {
         target: "thumbv7em-none-eabihf".into(),
         board: "none".into(),
         chip: Chip { name: "PROP".into(), source: String::new(), flash, ram, peripherals: IndexMap::new() },
-        kernel: Kernel { package: "kboot".into(), requires: kernel, stacksize: 256, features: vec![] },
+        kernel: Kernel { package: "kboot".into(), requires: kernel, stacksize: 256, features: vec![], log: None },
         tasks,
         shared: vec![],
     }

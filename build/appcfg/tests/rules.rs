@@ -504,3 +504,23 @@ fn did_you_mean_is_conservative() {
     assert_eq!(appcfg::did_you_mean("zzz", ["priority", "name"]), None);
     assert_eq!(appcfg::did_you_mean("x", std::iter::empty()), None);
 }
+
+// ---- the kernel log's reader ---------------------------------------------
+
+#[test]
+fn kernel_log_reader_resolves_to_task_and_bit() {
+    let c = load_text(&edit("stacksize = 2048\n", "stacksize = 2048\nlog-task = \"console\"\nlog-notification = \"rx\"\n"));
+    let log = c.app().kernel.log.clone().expect("log reader");
+    assert_eq!((log.task, log.bit), (1, 0));
+    assert_eq!(load_text(BASE).app().kernel.log, None);
+}
+
+#[test]
+fn kernel_log_reader_must_exist_and_declare_its_notification() {
+    let c = load_text(&edit("stacksize = 2048\n", "stacksize = 2048\nlog-task = \"consle\"\nlog-notification = \"rx\"\n"));
+    c.expect("kernel.log-task", &["`consle`", "no task"], &["did you mean `console`?"]);
+    let c = load_text(&edit("stacksize = 2048\n", "stacksize = 2048\nlog-task = \"console\"\nlog-notification = \"klog\"\n"));
+    c.expect("kernel.log-notification", &["`console`", "`klog`"], &["add \"klog\" to [tasks.console] notifications"]);
+    let c = load_text(&edit("stacksize = 2048\n", "stacksize = 2048\nlog-task = \"console\"\n"));
+    c.expect("kernel.log-task", &["without log-notification"], &["log-notification = "]);
+}

@@ -99,5 +99,16 @@ pub fn generate(app: &App, alloc: &Allocation, tasks: &[LinkedTask], image_id: u
         writeln!(out, "    IrqEntry {{ irq: {irq}, task: {task}, mask: {mask:#x} }},").unwrap();
     }
     writeln!(out, "];").unwrap();
+    writeln!(out, "/// The task that prints the kernel log (app.toml `[kernel] log-task`).").unwrap();
+    match &app.kernel.log {
+        Some(l) => writeln!(
+            out,
+            "pub const LOG_READER: Option<kern::klog::LogReader> = Some(kern::klog::LogReader {{ task: {}, mask: {:#x} }});",
+            l.task,
+            1u32 << l.bit
+        )
+        .unwrap(),
+        None => writeln!(out, "pub const LOG_READER: Option<kern::klog::LogReader> = None;").unwrap(),
+    }
     out
 }

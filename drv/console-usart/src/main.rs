@@ -20,6 +20,12 @@
 //!   write that finds the queue full waits for room, polling, as every
 //!   write did before.
 //!
+//! - it prints the kernel's log: the kernel queues its lines (faults,
+//!   restarts, boot) and posts this task's `klog` bit; the lines are
+//!   fetched (`kipc::read_log`) into the same queue, and fetched again
+//!   before every client write, so a kernel line reported before a write
+//!   is printed before it, and none lands inside a task's line.
+//!
 //! The console runs at high priority to keep the IPC-ordering rule
 //! (clients must outrank nobody they call), not because it is urgent.
 
@@ -61,7 +67,7 @@ enum Trace {
     None,
     /// The USART was set up at this base address.
     Init(u32),
-    /// `len` bytes written for task index `task`.
+    /// `len` bytes queued for task index `task` (0xFFFF: the kernel log).
     Write { task: u16, len: u16 },
     /// The client of task index `task` disappeared before its bytes could
     /// be copied; nothing was written.
@@ -179,6 +185,23 @@ impl ConsoleServer {
     }
 }
 
+impl ConsoleServer {
+    /// Moves the kernel's queued log lines into the transmit queue.
+    fn pull_kernel_log(&mut self) {
+        let mut chunk = [0u8; 128];
+        loop {
+            let n = userlib::kipc::read_log(&mut chunk);
+            if n == 0 {
+                return;
+            }
+            self.queue_bytes(&chunk[..n], KERNEL_TRACE_TASK);
+        }
+    }
+}
+
+/// `Trace::Write`'s task for kernel log bytes.
+const KERNEL_TRACE_TASK: u16 = 0xFFFF;
+
 impl idl::InOrderConsoleImpl for ConsoleServer {
     fn write(&mut self, msg: &RecvMessage, data: Leased<R, [u8]>) -> Result<(), RequestError<Infallible>> {
         let task = msg.sender.index() as u16;
@@ -196,6 +219,8 @@ impl idl::InOrderConsoleImpl for ConsoleServer {
                 }
             }
         }
+        // Kernel lines reported before this write go out before it.
+        self.pull_kernel_log();
         self.queue_bytes(&line[..len], task);
         Ok(())
     }
@@ -203,13 +228,16 @@ impl idl::InOrderConsoleImpl for ConsoleServer {
 
 impl idol_runtime::NotificationHandler for ConsoleServer {
     fn current_notification_mask(&self) -> u32 {
-        notifications::TX_MASK
+        notifications::TX_MASK | notifications::KLOG_MASK
     }
 
     /// The transmitter has room: feed it; stop asking once the queue is
     /// empty. The kernel masked the IRQ when it posted the bit; it is
     /// unmasked as this task next waits.
     fn handle_notification(&mut self, bits: u32) {
+        if bits & notifications::KLOG_MASK != 0 {
+            self.pull_kernel_log();
+        }
         if bits & notifications::TX_MASK != 0 {
             let more = self.usart.feed(self.queue);
             self.usart.txe_interrupt(more);

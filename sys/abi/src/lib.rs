@@ -328,6 +328,10 @@ pub enum KernelOp {
     /// that status (0 = success). Only in images built with the kernel
     /// feature `semihosting`; elsewhere it faults the caller.
     SemihostExit = 5,
+    /// Reply: the oldest unread bytes of the kernel log, as many as the
+    /// reply buffer holds (at most 128; 0 when the log is empty). Only the
+    /// task app.toml names as `[kernel] log-task`; it faults any other.
+    ReadLog = 6,
 }
 
 impl KernelOp {
@@ -339,6 +343,7 @@ impl KernelOp {
             3 => Self::RestartTask,
             4 => Self::ReadImageId,
             5 => Self::SemihostExit,
+            6 => Self::ReadLog,
             _ => return None,
         })
     }

@@ -49,7 +49,7 @@ fn kmain() -> ! {
         let tasks: &'static mut [Task] = core::slice::from_raw_parts_mut(table, TASK_COUNT);
         let state = &mut *(&raw mut KERNEL_STATE);
         let kernel =
-            state.write(Kernel::new(tasks, &HUBRIS_REGION_DESCS, &IRQS, &TASK_NAMES, image_id, board::console_write));
+            state.write(Kernel::new(tasks, &HUBRIS_REGION_DESCS, &IRQS, &TASK_NAMES, image_id, board::console_write, LOG_READER));
         kern::startup::start_kernel(kernel)
     }
 }

@@ -78,6 +78,16 @@ pub(crate) fn handle(k: &mut Kernel, caller: usize, op: u16) -> Result<(), Misus
             k.restart_task(i, start);
             Ok(())
         }
+        KernelOp::ReadLog => {
+            if k.log_reader.map(|r| r.task) != Some(caller) {
+                return Err(bad());
+            }
+            let room = k.tasks[caller].save.send_args().reply.len as usize;
+            let mut chunk = [0u8; 128];
+            // Safety: kernel code; the reference ends here.
+            let n = unsafe { crate::klog::log() }.read(&mut chunk[..room.min(128)]);
+            reply(k, caller, &chunk[..n])
+        }
         KernelOp::ReadImageId => {
             let id = k.image_id;
             reply(k, caller, &id.to_le_bytes())
@@ -86,6 +96,7 @@ pub(crate) fn handle(k: &mut Kernel, caller: usize, op: u16) -> Result<(), Misus
             let status = arg(k, caller, 0)?;
             if cfg!(feature = "semihosting") {
                 crate::klog!(k, "kern: exit({}) requested by task #{} {}", status, caller, k.name(caller));
+                k.flush_log();
                 arch::semihost_exit(status)
             } else {
                 Err(bad())

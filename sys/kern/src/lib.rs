@@ -53,7 +53,10 @@ pub struct Kernel {
     pub irqs: &'static [IrqEntry],
     pub names: &'static [&'static str],
     pub image_id: u64,
+    /// The board's synchronous console (polled USART writes).
     pub klog: klog::Sink,
+    /// The task that prints the kernel log, if the image names one.
+    pub log_reader: Option<klog::LogReader>,
     /// Index of the task that owns the CPU.
     pub current: usize,
     /// The highest-priority task a syscall in progress made runnable, if
@@ -82,6 +85,7 @@ impl Kernel {
         names: &'static [&'static str],
         image_id: u64,
         klog: klog::Sink,
+        log_reader: Option<klog::LogReader>,
     ) -> Self {
         assert!(tasks.len() <= taskset::MAX_TASKS && !tasks.is_empty());
         let mut k = Kernel {
@@ -91,6 +95,7 @@ impl Kernel {
             names,
             image_id,
             klog,
+            log_reader,
             current: 0,
             woken: None,
             at_or_above: [TaskSet::EMPTY; 32],
@@ -275,9 +280,38 @@ impl Kernel {
         }
     }
 
-    /// Reports an unrecoverable kernel error and stops the machine.
+    /// Reports one kernel line. With a healthy log reader it is queued
+    /// (or dropped, counted, if the log is full) and the reader is posted
+    /// its bit; otherwise everything still queued, then this line, is
+    /// written to the console at once, so a reader that died loses nothing
+    /// that is reported after it.
+    pub fn log_line(&mut self, line: &klog::LineBuf) {
+        // Safety: kernel code; the reference ends within this call.
+        let log = unsafe { klog::log() };
+        match self.log_reader {
+            Some(r) if matches!(self.tasks[r.task].state(), TaskState::Healthy(_)) => {
+                log.push_line(line.as_bytes());
+                self.post(r.task, r.mask);
+            }
+            _ => {
+                log.drain_to(self.klog);
+                (self.klog)(line.as_bytes());
+            }
+        }
+    }
+
+    /// Writes out everything the log reader has not fetched yet (before a
+    /// semihosting exit ends the run).
+    pub fn flush_log(&self) {
+        // Safety: kernel code; the reference ends within this call.
+        unsafe { klog::log() }.drain_to(self.klog);
+    }
+
+    /// Reports an unrecoverable kernel error and stops the machine. The
+    /// queued log goes out first, synchronously: nothing will read it.
     pub fn panic(&self, args: core::fmt::Arguments<'_>) -> ! {
-        klog!(self, "kern: PANIC: {}", args);
+        self.flush_log();
+        (self.klog)(klog::LineBuf::line(format_args!("kern: PANIC: {}", args)).as_bytes());
         arch::kernel_halt()
     }
 }
@@ -352,7 +386,7 @@ pub(crate) mod tests {
                 .into_boxed_slice(),
         );
         let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
-        Kernel::new(tasks, regions, &[], &[], 0, |_| {})
+        Kernel::new(tasks, regions, &[], &[], 0, |_| {}, None)
     }
 
     /// The fast paths check buffers against `first_region` with no

@@ -44,6 +44,13 @@ pub fn read_image_id() -> u64 {
     u64::from_le_bytes(reply)
 }
 
+/// Moves the oldest unread bytes of the kernel log into `buf` (at most
+/// 128); returns how many (0: the log is empty). Only the task app.toml
+/// names as `[kernel] log-task` may call it; the kernel faults any other.
+pub fn read_log(buf: &mut [u8]) -> usize {
+    kcall(KernelOp::ReadLog, &[], buf).1.min(buf.len())
+}
+
 /// Ends the QEMU run with `status` (0 = pass). Faults the caller in images
 /// built without semihosting.
 pub fn semihost_exit(status: u32) -> ! {
