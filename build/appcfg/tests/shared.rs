@@ -152,3 +152,36 @@ fn the_real_apps_grant_the_time_page() {
         }
     }
 }
+
+/// Two windows of one task over the same registers: on ARMv7-M the
+/// higher-numbered MPU region decides the overlap, so a `read` window
+/// inside a `read-write` one (or the other way round) silently gets the
+/// other's access there, depending only on declaration order. Refused.
+#[test]
+fn overlapping_windows_of_one_task_are_refused() {
+    let w = "windows = { cnt = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" }, \
+             regs = { peripheral = \"tim5\", offset = 0, size = 64, access = \"read-write\" } }";
+    let c = load_text(&with_page("", w));
+    c.expect("tasks.hello.windows.regs", &["overlaps", "`cnt`"], &["one window", "disjoint"]);
+    // The same block twice (even with the same access) wastes a region.
+    let w = "windows = { a = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" }, \
+             b = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" } }";
+    let c = load_text(&with_page("", w));
+    c.expect("tasks.hello.windows.b", &["overlaps", "`a`"], &["one window"]);
+    // Disjoint windows on one peripheral are fine.
+    let w = "windows = { a = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" }, \
+             b = { peripheral = \"tim5\", offset = 0x40, size = 32, access = \"read-write\" } }";
+    load_text(&with_page("", w)).app();
+}
+
+/// A bit-band window must stay inside the alias of its peripheral's own
+/// registers, which exists only for the first MiB of peripheral space:
+/// a peripheral block that runs past 0x4010_0000 has no alias there.
+#[test]
+fn bit_band_windows_stay_inside_the_alias() {
+    // 2 MiB at 0x4000_0000 (aligned): its second MiB has no alias, and
+    // offset 32 MiB would be 0x4400_0000, past the alias's end.
+    assert!(appcfg::window_base(0x4000_0000, 0x20_0000, 0x200_0000, 32, true).is_err());
+    assert!(appcfg::window_base(0x4000_0000, 0x20_0000, 0, 32, true).is_err());
+    assert_eq!(appcfg::window_base(0x4000_0000, 0x10_0000, 0x1FF_FFE0, 32, true), Ok(0x43FF_FFE0));
+}
