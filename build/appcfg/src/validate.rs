@@ -500,6 +500,19 @@ fn check_task(
         };
         for (j, b) in t.windows.iter().enumerate() {
             let Some((b0, b1)) = range(b) else { continue };
+            // A peripheral the task `uses` whole, by address (the chip
+            // file may describe one block under two names); the same name
+            // is reported by `check_window`.
+            let used = t.uses.iter().filter(|u| Some(u.as_str()) != b.peripheral.as_deref()).find(|u| {
+                chip.peripherals.get(u.as_str()).is_some_and(|p| (p.base as u64) < b1 && b0 < p.base as u64 + p.size as u64)
+            });
+            if let Some(u) = used {
+                d.error(
+                    &tp.key("windows").key(&b.name),
+                    format!("window `{}` of {owner} overlaps peripheral `{u}`, which it already maps whole (`uses`)", b.name),
+                    format!("remove the window, or remove \"{u}\" from `uses` if the task should reach only the window"),
+                );
+            }
             if let Some(a) = t.windows[..j].iter().find(|a| range(a).is_some_and(|(a0, a1)| a0 < b1 && b0 < a1)) {
                 d.error(
                     &tp.key("windows").key(&b.name),

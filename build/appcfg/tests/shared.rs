@@ -185,3 +185,19 @@ fn bit_band_windows_stay_inside_the_alias() {
     assert!(appcfg::window_base(0x4000_0000, 0x20_0000, 0, 32, true).is_err());
     assert_eq!(appcfg::window_base(0x4000_0000, 0x10_0000, 0x1FF_FFE0, 32, true), Ok(0x43FF_FFE0));
 }
+
+/// A window on a peripheral that the chip file also describes under
+/// another name, which the task `uses` whole: the overlap is found by
+/// address, not by name.
+#[test]
+fn a_window_inside_a_used_peripheral_of_another_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["stm32f405.toml", "stm32f407.toml"] {
+        let text = std::fs::read_to_string(chips().join(f)).unwrap();
+        std::fs::write(dir.path().join(f), format!("{text}\n[peripherals.tim5-cnt]\nbase = 0x4000_0C00\nsize = 0x400\n")).unwrap();
+    }
+    let w = "windows = { cnt = { peripheral = \"tim5-cnt\", offset = 0x20, size = 32, access = \"read\" } }";
+    let text = with_page("", w).replace("uses = [\"tim3\"]", "uses = [\"tim3\", \"tim5\"]");
+    let c = load_with_chips(&text, dir.path());
+    c.expect("tasks.hello.windows.cnt", &["overlaps peripheral `tim5`"], &["remove the window"]);
+}
