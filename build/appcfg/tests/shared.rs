@@ -201,3 +201,19 @@ fn a_window_inside_a_used_peripheral_of_another_name_is_refused() {
     let c = load_with_chips(&text, dir.path());
     c.expect("tasks.hello.windows.cnt", &["overlaps peripheral `tim5`"], &["remove the window"]);
 }
+
+/// A chip file whose "peripheral" lies in RAM would let a task that
+/// uses it (or holds a read-write window on it) write the kernel's and
+/// other tasks' memory, shared regions included: refused.
+#[test]
+fn a_peripheral_overlapping_ram_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["stm32f405.toml", "stm32f407.toml"] {
+        let text = std::fs::read_to_string(chips().join(f)).unwrap();
+        std::fs::write(dir.path().join(f), format!("{text}\n[peripherals.sram-regs]\nbase = 0x2000_0000\nsize = 0x400\n")).unwrap();
+    }
+    let c = load_with_chips(&with_page("", ""), dir.path());
+    let text = c.err().to_string();
+    assert!(text.contains("`sram-regs`") && text.contains("overlaps [memory.ram]"), "{text}");
+    assert!(text.contains("peripherals.sram-regs.base"), "{text}");
+}
