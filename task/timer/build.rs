@@ -38,7 +38,10 @@ fn time_page_cfg() {
     }
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("task_config.rs");
     let text = std::fs::read_to_string(&out).unwrap_or_default();
-    if text.contains("pub const TIME_PAGE_WRITABLE: bool = true;") {
+    // Only in the `shared` module: a `config` key `time-page-writable`
+    // generates the same line in `mod config`.
+    let shared = text.split("\npub mod shared {\n").nth(1).and_then(|s| s.split("\n}\n").next()).unwrap_or("");
+    if shared.contains("pub const TIME_PAGE_WRITABLE: bool = true;") {
         println!("cargo::rustc-cfg=time_page");
     }
     // Optional `config.time-page-refresh`: jiffies between the page's

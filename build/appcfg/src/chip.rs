@@ -248,6 +248,21 @@ pub(crate) fn parse(path: &Path, source: &str) -> Result<Chip, Vec<Diagnostic>> 
             ),
         }
     }
+    // A peripheral is mapped as device memory, read/write, for every task
+    // that uses it (or a window on it): one that overlaps flash or RAM
+    // would hand those tasks the kernel's and other tasks' memory.
+    for (pname, per) in &peripherals {
+        let r = Range { base: per.base, size: per.size };
+        for (mem, m) in [("flash", flash), ("ram", ram)] {
+            if m.is_some_and(|m| m.overlaps(&r)) {
+                d.error(
+                    &KeyPath::root().key("peripherals").key(pname).key("base"),
+                    format!("peripheral `{pname}` ({}, {:#x} bytes) overlaps [memory.{mem}]", addr(per.base as u64), per.size),
+                    "peripherals are register blocks outside flash and RAM; fix its base or size",
+                );
+            }
+        }
+    }
     if !d.is_empty() {
         return Err(d.finish());
     }

@@ -292,9 +292,13 @@ pub fn window_base(per_base: u32, per_size: u32, offset: u32, size: u32, bit_ban
         return Err(format!("offset {offset:#x} is not a multiple of its size {size:#x} (an MPU region is aligned to its size)"));
     }
     let (base, span) = if bit_band {
-        let in_region = per_base.checked_sub(BIT_BAND_REGION).filter(|o| *o < 0x10_0000);
+        // The whole peripheral must be in the bit-band region (its first
+        // MiB): the alias of anything past it is not this peripheral's.
+        let in_region = per_base
+            .checked_sub(BIT_BAND_REGION)
+            .filter(|o| *o as u64 + per_size as u64 <= 0x10_0000);
         let Some(o) = in_region else {
-            return Err(format!("the peripheral at {} is outside the bit-band region 0x4000_0000..0x4010_0000, so it has no bit-band alias", codegen::addr(per_base as u64)));
+            return Err(format!("the peripheral at {} ({per_size:#x} bytes) lies (at least partly) outside the bit-band region 0x4000_0000..0x4010_0000, so it has no bit-band alias", codegen::addr(per_base as u64)));
         };
         (BIT_BAND_ALIAS as u64 + o as u64 * 32, per_size as u64 * 32)
     } else {
@@ -518,6 +522,43 @@ fn check_task(
     uniq.dedup();
     for w in &t.windows {
         check_window(d, t, w, chip);
+    }
+    // Windows of one task may not overlap: the higher-numbered MPU region
+    // decides the overlap on ARMv7-M, so a `read` window inside a
+    // `read-write` one (or the reverse) would silently take the other's
+    // access there, depending only on declaration order.
+    if let Some(chip) = chip {
+        let range = |w: &crate::schema::WindowDraft| {
+            let per = chip.peripherals.get(w.peripheral.as_deref()?)?;
+            let base = window_base(per.base, per.size, w.offset?, w.size?, w.alias.as_deref() == Some("bit-band")).ok()?;
+            Some((base as u64, base as u64 + w.size? as u64))
+        };
+        for (j, b) in t.windows.iter().enumerate() {
+            let Some((b0, b1)) = range(b) else { continue };
+            // A peripheral the task `uses` whole, by address (the chip
+            // file may describe one block under two names); the same name
+            // is reported by `check_window`.
+            let used = t.uses.iter().filter(|u| Some(u.as_str()) != b.peripheral.as_deref()).find(|u| {
+                chip.peripherals.get(u.as_str()).is_some_and(|p| (p.base as u64) < b1 && b0 < p.base as u64 + p.size as u64)
+            });
+            if let Some(u) = used {
+                d.error(
+                    &tp.key("windows").key(&b.name),
+                    format!("window `{}` of {owner} overlaps peripheral `{u}`, which it already maps whole (`uses`)", b.name),
+                    format!("remove the window, or remove \"{u}\" from `uses` if the task should reach only the window"),
+                );
+            }
+            if let Some(a) = t.windows[..j].iter().find(|a| range(a).is_some_and(|(a0, a1)| a0 < b1 && b0 < a1)) {
+                d.error(
+                    &tp.key("windows").key(&b.name),
+                    format!(
+                        "window `{}` of {owner} overlaps its window `{}` (the MPU would give the overlap the access of whichever comes later)",
+                        b.name, a.name
+                    ),
+                    "make them disjoint, or merge them into one window with the access the task needs",
+                );
+            }
+        }
     }
     let mut wnames: Vec<String> = Vec::new();
     for w in &t.windows {

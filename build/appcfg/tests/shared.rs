@@ -152,3 +152,68 @@ fn the_real_apps_grant_the_time_page() {
         }
     }
 }
+
+/// Two windows of one task over the same registers: on ARMv7-M the
+/// higher-numbered MPU region decides the overlap, so a `read` window
+/// inside a `read-write` one (or the other way round) silently gets the
+/// other's access there, depending only on declaration order. Refused.
+#[test]
+fn overlapping_windows_of_one_task_are_refused() {
+    let w = "windows = { cnt = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" }, \
+             regs = { peripheral = \"tim5\", offset = 0, size = 64, access = \"read-write\" } }";
+    let c = load_text(&with_page("", w));
+    c.expect("tasks.hello.windows.regs", &["overlaps", "`cnt`"], &["one window", "disjoint"]);
+    // The same block twice (even with the same access) wastes a region.
+    let w = "windows = { a = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" }, \
+             b = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" } }";
+    let c = load_text(&with_page("", w));
+    c.expect("tasks.hello.windows.b", &["overlaps", "`a`"], &["one window"]);
+    // Disjoint windows on one peripheral are fine.
+    let w = "windows = { a = { peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" }, \
+             b = { peripheral = \"tim5\", offset = 0x40, size = 32, access = \"read-write\" } }";
+    load_text(&with_page("", w)).app();
+}
+
+/// A bit-band window must stay inside the alias of its peripheral's own
+/// registers, which exists only for the first MiB of peripheral space:
+/// a peripheral block that runs past 0x4010_0000 has no alias there.
+#[test]
+fn bit_band_windows_stay_inside_the_alias() {
+    // 2 MiB at 0x4000_0000 (aligned): its second MiB has no alias, and
+    // offset 32 MiB would be 0x4400_0000, past the alias's end.
+    assert!(appcfg::window_base(0x4000_0000, 0x20_0000, 0x200_0000, 32, true).is_err());
+    assert!(appcfg::window_base(0x4000_0000, 0x20_0000, 0, 32, true).is_err());
+    assert_eq!(appcfg::window_base(0x4000_0000, 0x10_0000, 0x1FF_FFE0, 32, true), Ok(0x43FF_FFE0));
+}
+
+/// A window on a peripheral that the chip file also describes under
+/// another name, which the task `uses` whole: the overlap is found by
+/// address, not by name.
+#[test]
+fn a_window_inside_a_used_peripheral_of_another_name_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["stm32f405.toml", "stm32f407.toml"] {
+        let text = std::fs::read_to_string(chips().join(f)).unwrap();
+        std::fs::write(dir.path().join(f), format!("{text}\n[peripherals.tim5-cnt]\nbase = 0x4000_0C00\nsize = 0x400\n")).unwrap();
+    }
+    let w = "windows = { cnt = { peripheral = \"tim5-cnt\", offset = 0x20, size = 32, access = \"read\" } }";
+    let text = with_page("", w).replace("uses = [\"tim3\"]", "uses = [\"tim3\", \"tim5\"]");
+    let c = load_with_chips(&text, dir.path());
+    c.expect("tasks.hello.windows.cnt", &["overlaps peripheral `tim5`"], &["remove the window"]);
+}
+
+/// A chip file whose "peripheral" lies in RAM would let a task that
+/// uses it (or holds a read-write window on it) write the kernel's and
+/// other tasks' memory, shared regions included: refused.
+#[test]
+fn a_peripheral_overlapping_ram_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["stm32f405.toml", "stm32f407.toml"] {
+        let text = std::fs::read_to_string(chips().join(f)).unwrap();
+        std::fs::write(dir.path().join(f), format!("{text}\n[peripherals.sram-regs]\nbase = 0x2000_0000\nsize = 0x400\n")).unwrap();
+    }
+    let c = load_with_chips(&with_page("", ""), dir.path());
+    let text = c.err().to_string();
+    assert!(text.contains("`sram-regs`") && text.contains("overlaps [memory.ram]"), "{text}");
+    assert!(text.contains("peripherals.sram-regs.base"), "{text}");
+}

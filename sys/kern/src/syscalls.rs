@@ -689,4 +689,70 @@ mod tests {
         // The writer may use its page as a buffer.
         assert!(k.tasks[SERVER].can_access(&PAGE_REGIONS, PAGE, 0x40, READ | WRITE));
     }
+
+    /// The paths the first shared-region test does not take: a kernel
+    /// IPC reply into the page, the fast paths (send's reply buffer,
+    /// recv's buffer), and `borrow_read` with the page as destination (the
+    /// reader as a server). Each must refuse the page (the fast path by
+    /// declining the call) and leave it as it was.
+    #[test]
+    fn a_reader_cannot_get_the_page_written_by_kipc_the_fast_paths_or_borrow_read() {
+        const PAGE: u32 = 0x2000_6000;
+        // Region 3: the page read-only (the reader's view); 4: read/write.
+        static PAGE_REGIONS: [RegionDesc; 5] = [
+            RegionDesc::EMPTY,
+            RegionDesc { base: SERVER_RAM, size: 0x1000, attributes: RegionAttributes::from_bits(READ | WRITE) },
+            RegionDesc { base: CLIENT_RAM, size: 0x1000, attributes: RegionAttributes::from_bits(READ | WRITE) },
+            RegionDesc { base: PAGE, size: 0x40, attributes: RegionAttributes::from_bits(READ) },
+            RegionDesc { base: PAGE, size: 0x40, attributes: RegionAttributes::from_bits(READ | WRITE) },
+        ];
+        // `reader_is_client`: the client reads the page and the server
+        // writes it; otherwise the other way round.
+        let setup = |reader_is_client: bool| {
+            let (s, c) = if reader_is_client { (4, 3) } else { (3, 4) };
+            let regions = [[0u8; 8], [1, s, 0, 0, 0, 0, 0, 0], [2, c, 0, 0, 0, 0, 0, 0], [0; 8]];
+            mem::fill(0xEE);
+            mem::write(PAGE, b"published time!!");
+            let mut k = crate::tests::kernel_with_regions(&[0, 1, 2, 3], &regions, 0x2000_0400, &PAGE_REGIONS);
+            k.set_sched(0, SchedState::InRecv(None));
+            k
+        };
+        let usage = |k: &Kernel, t: usize| match *k.tasks[t].state() {
+            TaskState::Faulted { fault: FaultInfo::SyscallUsage(e), .. } => Some(e),
+            _ => None,
+        };
+        // Kernel IPC (ReadImageId, 8 bytes of reply) into the page.
+        let mut k = setup(true);
+        let op = (abi::KernelOp::ReadImageId as u32) << 16 | TaskId::KERNEL.0 as u32;
+        call(&mut k, CLIENT, Sysnum::Send, &[op, CLIENT_RAM, 0, PAGE, 8, 0, 0]);
+        assert_eq!(usage(&k, CLIENT), Some(UsageError::InvalidSlice));
+        assert_eq!(mem::read(PAGE, 16), b"published time!!");
+        // Fast paths: send to a waiting server with the page as reply
+        // buffer; an open recv into the page.
+        let mut k = setup(true);
+        call(&mut k, SERVER, Sysnum::Recv, &[SERVER_RAM, 16, 0, 0, 0]);
+        let server = k.tasks[SERVER].id().0 as u32;
+        k.current = CLIENT;
+        k.tasks[CLIENT].save.set_call(Sysnum::Send as u32, &[server, CLIENT_RAM, 4, PAGE, 16, 0, 0]);
+        assert!(k.try_fastpath(CLIENT).is_null(), "the fast send took a read-only reply buffer");
+        k.tasks[CLIENT].save.set_call(Sysnum::Recv as u32, &[PAGE, 16, 0, 0, 0]);
+        assert!(k.try_fastpath(CLIENT).is_null(), "the fast recv took a read-only buffer");
+        assert_eq!(mem::read(PAGE, 16), b"published time!!");
+        // (The same send with a reply buffer in the client's RAM is taken.)
+        k.tasks[CLIENT].save.set_call(Sysnum::Send as u32, &[server, CLIENT_RAM, 4, CLIENT_RAM + 0x400, 16, 0, 0]);
+        assert!(!k.try_fastpath(CLIENT).is_null());
+        // The reader as a server: borrow_read into the page is refused;
+        // borrow_write from it (reading the page) is allowed.
+        let mut k = setup(false);
+        mem::write(CLIENT_RAM + 0x200, b"client's lease!!");
+        let client = client_sends(&mut k, &[lease(LEASE_READ | LEASE_WRITE, CLIENT_RAM + 0x200, 16)]);
+        call(&mut k, SERVER, Sysnum::BorrowRead, &[client.0 as u32, 0, 0, PAGE, 16]);
+        assert_eq!(usage(&k, SERVER), Some(UsageError::InvalidSlice));
+        assert_eq!(mem::read(PAGE, 16), b"published time!!");
+        let mut k = setup(false);
+        let client = client_sends(&mut k, &[lease(LEASE_READ | LEASE_WRITE, CLIENT_RAM + 0x200, 16)]);
+        let (code, n) = call(&mut k, SERVER, Sysnum::BorrowWrite, &[client.0 as u32, 0, 0, PAGE, 16]);
+        assert_eq!((code, n), (0, 16));
+        assert_eq!(mem::read(CLIENT_RAM + 0x200, 16), b"published time!!");
+    }
 }
