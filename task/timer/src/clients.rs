@@ -81,6 +81,7 @@ impl Server {
     /// device running fast.
     pub(crate) fn forget(&mut self, i: usize) {
         let gone = self.path.forget(i);
+        self.hr.forget(i);
         self.clients.seen[i] = None;
         ringbuf_entry!(Trace::OwnerGone(i as u16));
         if gone.was_grabber {

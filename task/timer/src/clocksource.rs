@@ -51,18 +51,49 @@ impl Clocksource {
     /// clocksource tells them, without the mode-switch offset.
     pub fn raw_jiffies(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
         let c = self.cycles(ce)?;
-        Ok(self.initial.wrapping_add((c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64))
+        Ok(self.raw_jiffies_at(c))
+    }
+
+    /// [`Clocksource::raw_jiffies`] at clocksource count `c`.
+    fn raw_jiffies_at(&self, c: u64) -> u64 {
+        self.initial.wrapping_add((c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64)
+    }
+
+    /// The jiffy the clock was in at count `c` (oneshot mode's time line):
+    /// one read serves both jiffies and ktime on a wake-up.
+    pub fn jiffies_at(&self, c: u64) -> u64 {
+        self.raw_jiffies_at(c).wrapping_add(self.offset as u64)
+    }
+
+    /// ktime (ns since boot, rounded down) at count `c`.
+    pub fn ns_at(&self, c: u64) -> u64 {
+        timer_tick::hrtimer::cycles_to_ns(c, self.info.rate_hz)
+    }
+
+    /// The first count at or after ktime `ns` (never early).
+    pub fn cycles_for_ns(&self, ns: u64) -> u64 {
+        timer_tick::hrtimer::ns_to_cycles_ceil(ns, self.info.rate_hz)
+    }
+
+    /// The first count of jiffy `j` on this time line (rounded up).
+    pub fn cycles_for_jiffy(&self, j: u64) -> u64 {
+        let rel = j.wrapping_sub(self.offset as u64).wrapping_sub(self.initial);
+        (rel as u128 * self.info.rate_hz as u128).div_ceil(self.hz as u128).min(u64::MAX as u128) as u64
+    }
+
+    /// Nanoseconds from count `now` until count `at` (rounded up), or
+    /// `Err(Etime)` if `at` is not after `now`.
+    pub fn ns_between(&self, now: u64, at: u64) -> Result<u64, ClockEventError> {
+        if at <= now {
+            return Err(ClockEventError::Etime);
+        }
+        Ok(((at - now) as u128 * 1_000_000_000).div_ceil(self.info.rate_hz.max(1) as u128).min(u64::MAX as u128) as u64)
     }
 
     /// Aligns the time line so that [`Clocksource::raw_jiffies`] `raw`
     /// reads as `jiffies_now` (done when entering oneshot mode).
     pub fn align(&mut self, raw: u64, jiffies_now: u64) {
         self.offset = jiffies_now.wrapping_sub(raw) as i64;
-    }
-
-    /// The jiffy the clock is in now (oneshot mode's time line).
-    pub fn jiffies_now(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
-        Ok(self.raw_jiffies(ce)?.wrapping_add(self.offset as u64))
     }
 
     /// Where a freshly started server's jiffies begin: the clocksource line.

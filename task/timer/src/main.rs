@@ -18,6 +18,8 @@
 //! - [`clients`]: clients and ownership: who owns what, delivering posts,
 //!   forgetting dead or restarted tasks.
 //! - [`grab`]: client hooks and the grab protocol.
+//! - [`hrtimer`]: high-resolution timers (`hrtimer_start`, ...) beside
+//!   the wheel, and how the device serves them.
 //!
 //! Guarantees: every timer and hook belongs to the task that made it (the
 //! kernel-given sender id) and only that task can touch it; quotas and
@@ -56,6 +58,7 @@ mod clients;
 mod clockevents;
 mod clocksource;
 mod grab;
+mod hrtimer;
 mod ops;
 mod tick_common;
 mod tick_sched;
@@ -74,7 +77,7 @@ use userlib::sys_irq_control;
 include!(concat!(env!("OUT_DIR"), "/task_config.rs"));
 
 mod idl {
-    use timer_api::{Armed, Fetched, Stats, TimerError};
+    use timer_api::{Armed, ArmedAt, Fetched, HrFired, Stats, TimerError};
     include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 }
 
@@ -124,6 +127,8 @@ pub struct Server {
     tick_dev: TickDevice,
     /// The clocksource and the jiffies time line it gives.
     clocksource: Clocksource,
+    /// The hrtimers, ordered by expiry (ktime ns).
+    hr: &'static mut hrtimer::Hr,
     /// Which incarnation of each task we serve.
     clients: Clients,
     /// jiffies_64 at start (`Stats`).
@@ -169,15 +174,17 @@ fn main() -> ! {
     }
     ringbuf_entry!(Trace::Start { dev: tick_dev.dev, hz: hz.get() });
     let start = Jiffies(clocksource.boot_jiffies(&driver));
-    // Safety: the only references to FIRED and CORE ever made; main runs
-    // once and never returns. `init_in` initialises CORE in place.
-    let (fired, core) = unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start)) };
+    // Safety: the only references to FIRED, CORE and HR ever made; main
+    // runs once and never returns. `init_in` initialises CORE in place.
+    let (fired, core, hr) =
+        unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start), &mut *(&raw mut hrtimer::HR)) };
     let irq_bit = 1 << tick_dev.dev;
     let mut server = Server {
         path: TickPath::new(core, fired),
         driver,
         tick_dev,
         clocksource,
+        hr,
         clients: Clients::new(),
         start_jiffies: start.0,
         rearm: 0,
