@@ -27,13 +27,31 @@ pub struct Clocksource {
     /// Added to the clocksource-derived jiffies (continuity across mode
     /// switches).
     offset: i64,
+    /// ns per count when the rate divides 1 GHz (1 MHz: 1,000), else 0.
+    /// With it every conversion is a 64-bit multiply or divide instead of
+    /// a 128-bit one (software division: thousands of instructions on the
+    /// expiry path).
+    ns_per_cycle: u64,
+    /// Counts per jiffy when HZ divides the rate (1 MHz at HZ 100:
+    /// 10,000), else 0.
+    cycles_per_jiffy: u64,
 }
 
 impl Clocksource {
     /// Asks the driver for the clocksource's rate; jiffies at `hz`,
     /// starting at `initial_jiffies` (cycle 0).
     pub fn new(ce: &ClockEvent, hz: u32, initial_jiffies: u64) -> Clocksource {
-        Clocksource { info: ce.clocksource_info(), hz, initial: initial_jiffies, offset: 0 }
+        let info = ce.clocksource_info();
+        let rate = u64::from(info.rate_hz.max(1));
+        let exact = |a: u64, b: u64| if b != 0 && a % b == 0 { a / b } else { 0 };
+        Clocksource {
+            info,
+            hz,
+            initial: initial_jiffies,
+            offset: 0,
+            ns_per_cycle: exact(1_000_000_000, rate),
+            cycles_per_jiffy: exact(rate, u64::from(hz)),
+        }
     }
 
     /// Clocksource cycles since boot.
@@ -43,8 +61,7 @@ impl Clocksource {
 
     /// Nanoseconds since boot (`ktime_get`).
     pub fn ktime_ns(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
-        let c = self.cycles(ce)?;
-        Ok((c as u128 * 1_000_000_000 / self.info.rate_hz.max(1) as u128) as u64)
+        Ok(self.ns_at(self.cycles(ce)?))
     }
 
     /// `INITIAL_JIFFIES + floor(cycles * HZ / rate)`: jiffies as the
@@ -56,7 +73,11 @@ impl Clocksource {
 
     /// [`Clocksource::raw_jiffies`] at clocksource count `c`.
     fn raw_jiffies_at(&self, c: u64) -> u64 {
-        self.initial.wrapping_add((c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64)
+        let j = match self.cycles_per_jiffy {
+            0 => (c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64,
+            k => c / k,
+        };
+        self.initial.wrapping_add(j)
     }
 
     /// The jiffy the clock was in at count `c` (oneshot mode's time line):
@@ -67,18 +88,27 @@ impl Clocksource {
 
     /// ktime (ns since boot, rounded down) at count `c`.
     pub fn ns_at(&self, c: u64) -> u64 {
-        timer_tick::hrtimer::cycles_to_ns(c, self.info.rate_hz)
+        match self.ns_per_cycle {
+            0 => timer_tick::hrtimer::cycles_to_ns(c, self.info.rate_hz),
+            k => c.saturating_mul(k),
+        }
     }
 
     /// The first count at or after ktime `ns` (never early).
     pub fn cycles_for_ns(&self, ns: u64) -> u64 {
-        timer_tick::hrtimer::ns_to_cycles_ceil(ns, self.info.rate_hz)
+        match self.ns_per_cycle {
+            0 => timer_tick::hrtimer::ns_to_cycles_ceil(ns, self.info.rate_hz),
+            k => ns.div_ceil(k),
+        }
     }
 
     /// The first count of jiffy `j` on this time line (rounded up).
     pub fn cycles_for_jiffy(&self, j: u64) -> u64 {
         let rel = j.wrapping_sub(self.offset as u64).wrapping_sub(self.initial);
-        (rel as u128 * self.info.rate_hz as u128).div_ceil(self.hz as u128).min(u64::MAX as u128) as u64
+        match self.cycles_per_jiffy {
+            0 => (rel as u128 * self.info.rate_hz as u128).div_ceil(self.hz as u128).min(u64::MAX as u128) as u64,
+            k => rel.saturating_mul(k),
+        }
     }
 
     /// Nanoseconds from count `now` until count `at` (rounded up), or
@@ -87,7 +117,11 @@ impl Clocksource {
         if at <= now {
             return Err(ClockEventError::Etime);
         }
-        Ok(((at - now) as u128 * 1_000_000_000).div_ceil(self.info.rate_hz.max(1) as u128).min(u64::MAX as u128) as u64)
+        Ok(match self.ns_per_cycle {
+            0 => ((at - now) as u128 * 1_000_000_000).div_ceil(self.info.rate_hz.max(1) as u128).min(u64::MAX as u128)
+                as u64,
+            k => (at - now).saturating_mul(k),
+        })
     }
 
     /// Aligns the time line so that [`Clocksource::raw_jiffies`] `raw`
@@ -112,13 +146,6 @@ impl Clocksource {
     /// `Err(Etime)` if that moment has passed.
     pub fn ns_until(&self, ce: &ClockEvent, j: u64) -> Result<u64, ClockEventError> {
         let now = self.cycles(ce)?;
-        let rel = j.wrapping_sub(self.offset as u64).wrapping_sub(self.initial);
-        let at = (rel as u128 * self.info.rate_hz as u128).div_ceil(self.hz as u128);
-        let delta_cycles = at as i128 - now as i128;
-        if delta_cycles <= 0 {
-            return Err(ClockEventError::Etime);
-        }
-        let ns = (delta_cycles as u128 * 1_000_000_000).div_ceil(self.info.rate_hz.max(1) as u128);
-        Ok(ns.min(u64::MAX as u128) as u64)
+        self.ns_between(now, self.cycles_for_jiffy(j))
     }
 }

@@ -91,6 +91,7 @@ impl Server {
     /// hrtimer (or the longest idle sleep when nothing is pending). An
     /// expiry already passed is caught up and the next one tried, at most
     /// 8 times.
+    #[inline(never)]
     pub(crate) fn program_next(&mut self) {
         for _ in 0..8 {
             if self.tick_dev.mode != Mode::Oneshot {
