@@ -32,6 +32,9 @@ const TARGETS: &[(&str, u64)] = &[
     ("tick_periodic_0_timers", 1000),
     ("expiry_latency", 1500),
     ("tickless_irqs_10s_idle", 2),
+    // hrtimers (issue 15): IRQ entry to the owner running; 0 early.
+    ("hrtimer_expiry_latency", 1000),
+    ("hrtimer_early", 0),
 ];
 
 /// Parses the runner's `BENCH` lines.

@@ -13,6 +13,7 @@
 //! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
 //! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker` |
 //! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
+//! | test-hrtimer          | `hrtest` (alone: hrtimers against the clocksource, across its wrap) |
 
 #![no_std]
 #![no_main]
@@ -27,6 +28,8 @@ mod basic;
 mod client;
 #[cfg(any(feature = "hooks", feature = "hookpeer", feature = "hookvictim"))]
 mod hooks;
+#[cfg(feature = "hrtest")]
+mod hrtimer;
 #[cfg(feature = "moddel")]
 mod moddel;
 #[cfg(any(feature = "crasher", feature = "sleeper", feature = "ticker"))]
@@ -70,6 +73,8 @@ fn main() -> ! {
     client::run_server();
     #[cfg(feature = "clientpeer")]
     client::run_peer();
+    #[cfg(feature = "hrtest")]
+    hrtimer::run();
     #[cfg(feature = "crasher")]
     restart::run_crasher();
     #[cfg(feature = "sleeper")]
