@@ -42,8 +42,20 @@ pub const MIN_PERIOD_NS: u64 = 50_000;
 /// The queue as this server sizes it.
 pub type Hr = HrTimers<HR_POOL, OWNERS>;
 
-/// The queue's storage (kept out of the stack).
-pub static mut HR: Hr = HrTimers::new(HR_QUOTA, MIN_PERIOD_NS);
+/// The queue's storage (kept out of the stack; in `.bss`, initialised by
+/// [`init`], so no flash copy and nothing an archive-only inspector would
+/// have to read from RAM).
+static mut HR: core::mem::MaybeUninit<Hr> = core::mem::MaybeUninit::uninit();
+
+/// The queue, empty, with this image's quota and minimum period.
+///
+/// # Safety
+/// Call once (main does, before serving): the reference is the only one
+/// ever made to the storage.
+pub unsafe fn init() -> &'static mut Hr {
+    // Safety: the caller's contract: the only reference to HR.
+    unsafe { (*(&raw mut HR)).write(HrTimers::new(HR_QUOTA, MIN_PERIOD_NS)) }
+}
 
 /// The wire error for a queue error.
 fn hr_err(e: HrError) -> TimerError {

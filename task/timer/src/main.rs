@@ -177,7 +177,7 @@ fn main() -> ! {
     // Safety: the only references to FIRED, CORE and HR ever made; main
     // runs once and never returns. `init_in` initialises CORE in place.
     let (fired, core, hr) =
-        unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start), &mut *(&raw mut hrtimer::HR)) };
+        unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start), hrtimer::init()) };
     let irq_bit = 1 << tick_dev.dev;
     let mut server = Server {
         path: TickPath::new(core, fired),
