@@ -24,7 +24,7 @@
 //! - periods under 50 µs are refused (`BadPeriod`);
 //! - in periodic tick mode (a tick hook registered, or a periodic-only
 //!   device) hrtimers are served at tick resolution: still never early,
-//!   up to a tick late;
+//!   up to a tick late; [`resolution`] says which applies now;
 //! - after a timer-server restart the handle is stale (`ServerDied`, then
 //!   `StaleHandle`): set the timer up again.
 
@@ -41,6 +41,16 @@ pub enum HrMode {
     /// The expiry is that long after the server's ktime when it serves the
     /// call (one IPC: no read-then-arm race).
     Rel,
+}
+
+/// `hrtimer_resolution` (what Linux's `clock_getres` reports): how far
+/// past its expiry, beyond the interrupt-to-owner latency, the server at
+/// `server` may run an hrtimer now. One clocksource count (1 µs at 1 MHz)
+/// while it runs tickless; the tick period while it ticks periodically (a
+/// tick hook registered, or a periodic-only device): hrtimers then run from
+/// the tick, never early but up to a tick late.
+pub fn resolution(server: TaskId) -> Duration {
+    Duration::from_nanos(Timer::from(server).hrtimer_resolution())
 }
 
 /// One high-resolution timer of the calling task; its expiries post

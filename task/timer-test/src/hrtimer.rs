@@ -227,6 +227,31 @@ fn edge_cases(t: &mut Tally, ce: &ClockEvent, rate: u32) {
         bad == Err(TimerError::BadPeriod) && over == Some(TimerError::QuotaExceeded) && past.is_ok() && matches!(f, Ok(f) if f.count == 1 && f.active == 0),
         format_args!("10 us period BadPeriod; 5th hrtimer QuotaExceeded; a past expiry fires at once"),
     );
+    // Periodic mode (a tick hook needs every tick): hrtimers run from the
+    // tick, and the server says so.
+    let tickless_res = timer_api::hrtimer::resolution(slots::TIMER);
+    let timer = timer_api::Timer::from(slots::TIMER);
+    let hook = timer.hook_register(crate::notifications::HOOK_BIT as u8, false);
+    let periodic_res = timer_api::hrtimer::resolution(slots::TIMER);
+    let due = a.start_after(Duration::from_micros(2_500)).map(|d| d.as_nanos());
+    let f = a.wait();
+    let woke = now_ns(ce, rate);
+    if let Ok(h) = hook {
+        let _ = timer.hook_unregister(h);
+    }
+    let back = timer_api::hrtimer::resolution(slots::TIMER);
+    let tick = periodic_res.as_nanos();
+    let ok = matches!((due, f), (Ok(due), Ok(f)) if f.count == 1 && f.expires == due && woke >= due && woke - due <= tick + BOUND_NS);
+    t.check_said(
+        "hrtimer-periodic-fallback",
+        hook.is_ok() && tickless_res.as_nanos() == 1_000 && tick == 10_000_000 && back.as_nanos() == 1_000 && ok,
+        format_args!(
+            "resolution {} ns tickless, {} ns with a tick hook (tick resolution: a 2.5 ms hrtimer ran from the tick, not early), {} ns after it",
+            tickless_res.as_nanos(),
+            tick,
+            back.as_nanos()
+        ),
+    );
     for x in [a, b.unwrap(), c.unwrap(), d.unwrap()] {
         let _ = x.free();
     }

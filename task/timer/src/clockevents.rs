@@ -91,7 +91,7 @@ impl TickDevice {
     }
 
     /// The tick period in ns at `multiplier` x HZ.
-    fn period_ns(&self, multiplier: u8) -> u64 {
+    pub fn period_ns(&self, multiplier: u8) -> u64 {
         1_000_000_000 / (self.hz as u64 * multiplier.max(1) as u64)
     }
 

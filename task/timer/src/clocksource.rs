@@ -94,6 +94,11 @@ impl Clocksource {
         }
     }
 
+    /// Nanoseconds per count, rounded up (the ktime resolution).
+    pub fn ns_per_count(&self) -> u64 {
+        1_000_000_000u64.div_ceil(u64::from(self.info.rate_hz.max(1)))
+    }
+
     /// The first count at or after ktime `ns` (never early).
     pub fn cycles_for_ns(&self, ns: u64) -> u64 {
         match self.ns_per_cycle {

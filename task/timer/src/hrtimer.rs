@@ -17,7 +17,8 @@
 //! to tick resolution, as Linux's low-resolution mode does: each tick runs
 //! those due, so they are never early but up to a tick late. Linux's
 //! high-resolution mode would emulate the tick with an hrtimer
-//! (`tick_sched_timer`); this server does not (yet).
+//! (`tick_sched_timer`); this server does not (yet), and says which
+//! resolution it gives through `hrtimer_resolution`.
 //!
 //! Guarantees: never early (the device is programmed for the first
 //! clocksource count at or after the expiry: `ns_to_cycles_ceil`); every
@@ -132,6 +133,15 @@ impl Server {
     pub(crate) fn hr_free(&mut self, msg: &RecvMessage, handle: u64) -> Result<(), TimerError> {
         let me = self.note_client(msg.sender)?;
         self.hr.free(handle, me).map_err(hr_err)
+    }
+
+    /// `hrtimer_resolution`, ns: one clocksource count in oneshot mode,
+    /// the tick period in periodic mode (see the module doc).
+    pub(crate) fn hr_resolution(&self) -> u64 {
+        match self.tick_dev.mode {
+            Mode::Oneshot => self.clocksource.ns_per_count(),
+            Mode::Periodic { multiplier } => self.tick_dev.period_ns(multiplier),
+        }
     }
 
     /// Periodic mode: runs the hrtimers due by now (one clocksource read,

@@ -287,6 +287,11 @@ impl idl::InOrderTimerImpl for Server {
         Ok(self.hr_free(msg, handle)?)
     }
 
+    #[inline(never)]
+    fn hrtimer_resolution(&mut self, _msg: &RecvMessage) -> Result<u64, RequestError<core::convert::Infallible>> {
+        Ok(self.hr_resolution())
+    }
+
     #[inline(never)] // cold: keeps the dispatch small enough to inline
     fn debug_crash(&mut self, _msg: &RecvMessage) -> Result<(), RequestError<TimerError>> {
         if cfg!(feature = "test-ops") {
