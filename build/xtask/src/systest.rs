@@ -304,6 +304,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
         expect: &[
             "PASS hrtimer-cancel-remaining: remaining before start None, after start_after(5 ms) within 5 ms; cancel true then false; nothing fetched",
             "PASS hrtimer-refusals: 10 us period BadPeriod; 5th hrtimer QuotaExceeded; a past expiry fires at once",
+            "PASS hrtimer-after-wheel-reprogram: an hrtimer after a cancel and a wheel arm still reprograms the device",
             "PASS hrtimer-periodic-fallback: resolution 1000 ns tickless, 10000000 ns with a tick hook (tick resolution: a 2.5 ms hrtimer ran from the tick, not early), 1000 ns after it",
             "PASS hrtimer-never-early:",
             "PASS hrtimer-wrap: armed before the clocksource's 32-bit wrap at +200 ms,",

@@ -227,10 +227,29 @@ fn edge_cases(t: &mut Tally, ce: &ClockEvent, rate: u32) {
         bad == Err(TimerError::BadPeriod) && over == Some(TimerError::QuotaExceeded) && past.is_ok() && matches!(f, Ok(f) if f.count == 1 && f.active == 0),
         format_args!("10 us period BadPeriod; 5th hrtimer QuotaExceeded; a past expiry fires at once"),
     );
+    // A cancelled hrtimer, then a wheel timer that reprograms the device
+    // for its jiffy, then a later hrtimer: it must still get the device.
+    let timer = timer_api::Timer::from(slots::TIMER);
+    let _ = a.start_after(Duration::from_millis(1));
+    let _ = a.cancel();
+    let wheel = timer.setup(crate::notifications::HOOK_BIT as u8, 0, 0, 0, false);
+    if let Ok(w) = wheel {
+        let _ = timer.add_timer_after(w, 50);
+    }
+    let due = a.start_after(Duration::from_millis(2)).map(|d| d.as_nanos()).unwrap_or(0);
+    let _ = a.wait();
+    let late = now_ns(ce, rate).saturating_sub(due);
+    if let Ok(w) = wheel {
+        let _ = timer.free(w);
+    }
+    t.check_said(
+        "hrtimer-after-wheel-reprogram",
+        wheel.is_ok() && late <= BOUND_NS,
+        format_args!("an hrtimer after a cancel and a wheel arm still reprograms the device"),
+    );
     // Periodic mode (a tick hook needs every tick): hrtimers run from the
     // tick, and the server says so.
     let tickless_res = timer_api::hrtimer::resolution(slots::TIMER);
-    let timer = timer_api::Timer::from(slots::TIMER);
     let hook = timer.hook_register(crate::notifications::HOOK_BIT as u8, false);
     let periodic_res = timer_api::hrtimer::resolution(slots::TIMER);
     let due = a.start_after(Duration::from_micros(2_500)).map(|d| d.as_nanos());

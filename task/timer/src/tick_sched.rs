@@ -97,6 +97,9 @@ impl Server {
             if self.tick_dev.mode != Mode::Oneshot {
                 return;
             }
+            // Set again by `program_hr` when an hrtimer is what counts: a
+            // stale value would let a later hrtimer skip reprogramming.
+            self.tick_dev.hr_programmed = None;
             let core = self.path.core();
             let r = match (core.tickless_deadline(), self.hr.next_expiry()) {
                 (None, _) => return,
