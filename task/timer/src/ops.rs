@@ -176,22 +176,22 @@ impl idl::InOrderTimerImpl for Server {
         Ok(self.path.core().hz().get())
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn hook_register(&mut self, msg: &RecvMessage, notification: u8, run_always: bool) -> Result<u16, RequestError<TimerError>> {
         Ok(self.register_hook(msg, notification, run_always)?)
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn hook_unregister(&mut self, msg: &RecvMessage, hook: u16) -> Result<(), RequestError<TimerError>> {
         Ok(self.unregister_hook(msg, hook)?)
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn hook_grab(&mut self, msg: &RecvMessage, hook: u16) -> Result<(), RequestError<TimerError>> {
         Ok(self.grab(msg, hook)?)
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn hook_ungrab(&mut self, msg: &RecvMessage, hook: u16) -> Result<(), RequestError<TimerError>> {
         Ok(self.ungrab(msg, hook)?)
     }
@@ -200,17 +200,17 @@ impl idl::InOrderTimerImpl for Server {
         Ok(self.answer(msg, hook, done)?)
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn hook_set_rate(&mut self, msg: &RecvMessage, hook: u16, multiplier: u8) -> Result<(), RequestError<TimerError>> {
         Ok(self.set_rate(msg, hook, multiplier)?)
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn hook_chain(&mut self, _msg: &RecvMessage, out: Leased<W, [u8]>) -> Result<u32, RequestError<TimerError>> {
         self.list_hooks(out)
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn stats(&mut self, _msg: &RecvMessage) -> Result<Stats, RequestError<core::convert::Infallible>> {
         self.catch_up();
         let (mode, multiplier) = match self.tick_dev.mode {
@@ -232,25 +232,24 @@ impl idl::InOrderTimerImpl for Server {
         })
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
+    // The ops from here on are #[inline(never)]: kept out of the generated
+    // dispatch, so that it stays small enough to be inlined into main with
+    // the hot ops (add/mod/del, fetch_fired) inside it.
     #[inline(never)]
     fn add_timer_after(&mut self, msg: &RecvMessage, handle: u64, ticks: u64) -> Result<ArmedAt, RequestError<TimerError>> {
         Ok(self.arm_after(msg, handle, ticks, false)?)
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
     #[inline(never)]
     fn mod_timer_after(&mut self, msg: &RecvMessage, handle: u64, ticks: u64) -> Result<ArmedAt, RequestError<TimerError>> {
         Ok(self.arm_after(msg, handle, ticks, true)?)
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
     #[inline(never)]
     fn hrtimer_setup(&mut self, msg: &RecvMessage, notification: u8) -> Result<u64, RequestError<TimerError>> {
         Ok(self.hr_setup(msg, notification)?)
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
     #[inline(never)]
     fn hrtimer_start(
         &mut self,
@@ -263,25 +262,21 @@ impl idl::InOrderTimerImpl for Server {
         Ok(self.hr_start(msg, handle, expires_ns, period_ns, relative)?)
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
     #[inline(never)]
     fn hrtimer_cancel(&mut self, msg: &RecvMessage, handle: u64) -> Result<bool, RequestError<TimerError>> {
         Ok(self.hr_cancel(msg, handle)?)
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
     #[inline(never)]
     fn hrtimer_get_remaining(&mut self, msg: &RecvMessage, handle: u64) -> Result<i64, RequestError<TimerError>> {
         Ok(self.hr_remaining(msg, handle)?)
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
     #[inline(never)]
     fn hrtimer_fetch(&mut self, msg: &RecvMessage, handle: u64) -> Result<HrFired, RequestError<TimerError>> {
         Ok(self.hr_fetch(msg, handle)?)
     }
 
-    // Kept out of the generated dispatch, so the hot ops stay inlined there.
     #[inline(never)]
     fn hrtimer_free(&mut self, msg: &RecvMessage, handle: u64) -> Result<(), RequestError<TimerError>> {
         Ok(self.hr_free(msg, handle)?)
@@ -292,7 +287,7 @@ impl idl::InOrderTimerImpl for Server {
         Ok(self.hr_resolution())
     }
 
-    #[inline(never)] // cold: keeps the dispatch small enough to inline
+    #[inline(never)] // cold: see add_timer_after
     fn debug_crash(&mut self, _msg: &RecvMessage) -> Result<(), RequestError<TimerError>> {
         if cfg!(feature = "test-ops") {
             userlib::sys_panic(b"debug_crash: faulting on purpose (test-ops)")
