@@ -74,7 +74,7 @@ impl Clocksource {
     /// [`Clocksource::raw_jiffies`] at clocksource count `c`.
     fn raw_jiffies_at(&self, c: u64) -> u64 {
         let j = match self.cycles_per_jiffy {
-            0 => (c as u128 * self.hz as u128 / self.info.rate_hz.max(1) as u128) as u64,
+            0 => mul_div(c, u64::from(self.hz), u64::from(self.info.rate_hz), false),
             k => c / k,
         };
         self.initial.wrapping_add(j)
@@ -89,7 +89,7 @@ impl Clocksource {
     /// ktime (ns since boot, rounded down) at count `c`.
     pub fn ns_at(&self, c: u64) -> u64 {
         match self.ns_per_cycle {
-            0 => timer_tick::hrtimer::cycles_to_ns(c, self.info.rate_hz),
+            0 => mul_div(c, 1_000_000_000, u64::from(self.info.rate_hz), false),
             k => c.saturating_mul(k),
         }
     }
@@ -102,7 +102,7 @@ impl Clocksource {
     /// The first count at or after ktime `ns` (never early).
     pub fn cycles_for_ns(&self, ns: u64) -> u64 {
         match self.ns_per_cycle {
-            0 => timer_tick::hrtimer::ns_to_cycles_ceil(ns, self.info.rate_hz),
+            0 => mul_div(ns, u64::from(self.info.rate_hz), 1_000_000_000, true),
             k => ns.div_ceil(k),
         }
     }
@@ -111,7 +111,7 @@ impl Clocksource {
     pub fn cycles_for_jiffy(&self, j: u64) -> u64 {
         let rel = j.wrapping_sub(self.offset as u64).wrapping_sub(self.initial);
         match self.cycles_per_jiffy {
-            0 => (rel as u128 * self.info.rate_hz as u128).div_ceil(self.hz as u128).min(u64::MAX as u128) as u64,
+            0 => mul_div(rel, u64::from(self.info.rate_hz), u64::from(self.hz), true),
             k => rel.saturating_mul(k),
         }
     }
@@ -123,8 +123,7 @@ impl Clocksource {
             return Err(ClockEventError::Etime);
         }
         Ok(match self.ns_per_cycle {
-            0 => ((at - now) as u128 * 1_000_000_000).div_ceil(self.info.rate_hz.max(1) as u128).min(u64::MAX as u128)
-                as u64,
+            0 => mul_div(at - now, 1_000_000_000, u64::from(self.info.rate_hz), true),
             k => (at - now).saturating_mul(k),
         })
     }
@@ -153,4 +152,15 @@ impl Clocksource {
         let now = self.cycles(ce)?;
         self.ns_between(now, self.cycles_for_jiffy(j))
     }
+}
+
+/// `a * b / c` in 128 bits (rounded up if `ceil`), saturating at
+/// `u64::MAX`: the conversions' fallback for rates that do not divide
+/// evenly. Out of line and cold: one copy, off the fast paths.
+#[cold]
+#[inline(never)]
+fn mul_div(a: u64, b: u64, c: u64, ceil: bool) -> u64 {
+    let (p, c) = (u128::from(a) * u128::from(b), u128::from(c.max(1)));
+    let q = if ceil { p.div_ceil(c) } else { p / c };
+    q.min(u128::from(u64::MAX)) as u64
 }

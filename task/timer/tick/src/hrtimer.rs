@@ -164,7 +164,11 @@ impl<const N: usize, const OWNERS: usize> HrTimers<N, OWNERS> {
             return;
         }
         if let Some(p) = self.order[..self.armed].iter().position(|&x| x as usize == i) {
-            self.order.copy_within(p + 1..self.armed, p);
+            // A plain loop, not `copy_within`: that pulls in memmove (1.5 KiB
+            // of flash) for a few u16s.
+            for k in p..self.armed - 1 {
+                self.order[k] = self.order[k + 1];
+            }
             self.armed -= 1;
         }
         self.nodes[i].armed = false;
@@ -174,7 +178,9 @@ impl<const N: usize, const OWNERS: usize> HrTimers<N, OWNERS> {
     fn link(&mut self, i: usize) {
         let e = self.nodes[i].expires;
         let p = self.order[..self.armed].partition_point(|&x| self.nodes[x as usize].expires <= e);
-        self.order.copy_within(p..self.armed, p + 1);
+        for k in (p..self.armed).rev() {
+            self.order[k + 1] = self.order[k];
+        }
         self.order[p] = i as u16;
         self.armed += 1;
         self.nodes[i].armed = true;
