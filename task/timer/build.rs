@@ -1,6 +1,6 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     build_util::expose_task_config();
-    require_config(&["hook-quota", "grab-tasks"]);
+    require_config(&["hook-quota", "grab-tasks", "hrtimer-pool", "hrtimer-quota"]);
     time_page_cfg();
     idol::server::build_server_support("../../idl/timer.idol", "server_stub.rs", idol::server::ServiceStyle::InOrder)?;
     Ok(())
@@ -21,8 +21,10 @@ fn require_config(keys: &[&str]) {
         if !text.contains(&format!("pub const {name}:")) {
             panic!(
                 "app.toml: the timer server's config has no `{key}`; add it to `config` of the task built from \
-                 task-timer, e.g. `config = {{ hz = 100, pool = 256, quota = 32, hook-quota = 2, grab-tasks = [] }}` \
-                 (`hook-quota`: hooks one task may hold; `grab-tasks`: the tasks that may grab the tick)"
+                 task-timer, e.g. `config = {{ hz = 100, pool = 256, quota = 32, hook-quota = 2, grab-tasks = [], \
+                 hrtimer-pool = 16, hrtimer-quota = 4 }}` (`hook-quota`: hooks one task may hold; `grab-tasks`: the \
+                 tasks that may grab the tick; `hrtimer-pool`/`hrtimer-quota`: high-resolution timers in all and \
+                 per task)"
             );
         }
     }

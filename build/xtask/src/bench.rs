@@ -34,6 +34,9 @@ const TARGETS: &[(&str, u64)] = &[
     ("tickless_irqs_10s_idle", 2),
     ("jiffies_read_time_page", 40),
     ("ktime_read_time_page", 80),
+    // hrtimers (issue 15): IRQ entry to the owner running; 0 early.
+    ("hrtimer_expiry_latency", 1000),
+    ("hrtimer_early", 0),
 ];
 
 /// Parses the runner's `BENCH` lines.

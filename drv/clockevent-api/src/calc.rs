@@ -93,8 +93,16 @@ pub fn prescaler_for(clock_hz: u32, target_hz: u32) -> (u16, u32) {
     (psc, (u64::from(clock_hz) / divider) as u32)
 }
 
+// Each of these takes the 64-bit path when `a * b` fits (every delta the
+// timer server programs: ns below 2^34 times a rate below 2^30): a 128-bit
+// division is a software routine of hundreds of instructions on the
+// hrtimer expiry path, a 64-bit one a fraction of that.
+
 /// `ceil(a * b / c)` in 128 bits, saturating at `u64::MAX`.
 fn mul_div_ceil(a: u64, b: u64, c: u64) -> u64 {
+    if let Some(p) = a.checked_mul(b) {
+        return p.div_ceil(c.max(1));
+    }
     let c = u128::from(c.max(1));
     let q = (u128::from(a) * u128::from(b)).div_ceil(c);
     u64::try_from(q).unwrap_or(u64::MAX)
@@ -102,6 +110,9 @@ fn mul_div_ceil(a: u64, b: u64, c: u64) -> u64 {
 
 /// `floor(a * b / c)` in 128 bits, saturating at `u64::MAX`.
 fn mul_div_floor(a: u64, b: u64, c: u64) -> u64 {
+    if let Some(p) = a.checked_mul(b) {
+        return p / c.max(1);
+    }
     let c = u128::from(c.max(1));
     u64::try_from(u128::from(a) * u128::from(b) / c).unwrap_or(u64::MAX)
 }
@@ -223,6 +234,12 @@ impl CounterExtender {
     /// extended values are the raw ones.
     pub const fn new(raw: u32) -> Self {
         Self { last: raw, wraps: 0 }
+    }
+
+    /// The same, counting `wraps` wraps already seen (a driver restarted
+    /// after the counter passed its power-on start value).
+    pub const fn with_wraps(self, wraps: u32) -> Self {
+        Self { last: self.last, wraps }
     }
 
     /// The 64-bit value for the raw reading `raw`, taken after every earlier

@@ -26,6 +26,14 @@
 //! the task that handles ticks (the timer server), which calls `ack`. This
 //! driver outranks that task, so each call is served at once.
 //!
+//! `config.clocksource-start` is the count TIM5 starts from at power-on
+//! (applied with the prescaler, so only when `clocksource-hz` is below the
+//! timer clock). It is 0 in every app but the hrtimer test, which starts
+//! it just before the 32-bit wrap to cross the wrap in seconds instead of
+//! 71 minutes. The
+//! clocksource still reads time since boot: `read_counter` is the extended
+//! count minus that start, so only the hardware wrap moves.
+//!
 //! `config.qemu-timer-model` selects the QEMU 7.2 register sequences (see
 //! `tim.rs`); it must be true exactly when the image runs under QEMU.
 //!
@@ -43,6 +51,8 @@ mod tim;
 
 /// The clocksource's counting rate (app.toml `config.clocksource-hz`).
 const CLOCKSOURCE_HZ: u32 = config::CLOCKSOURCE_HZ;
+/// TIM5's count at power-on (app.toml `config.clocksource-start`).
+const CLOCKSOURCE_START: u32 = config::CLOCKSOURCE_START;
 /// TIM5's prescaler for that rate.
 const CLOCKSOURCE_PSC: u16 = {
     let div = config::TIMER_CLOCK_HZ / CLOCKSOURCE_HZ;
@@ -231,7 +241,7 @@ impl Driver {
         });
         // Only now, with the devices aligned against its ns count (QEMU),
         // does the clocksource slow to its own rate.
-        clocksource.rescale_free_running(model, CLOCKSOURCE_PSC);
+        let rescaled = clocksource.rescale_free_running(model, CLOCKSOURCE_PSC);
         // Test images (feature `clocksource-wraps-early`): start the
         // counter 0.15 s before its 32-bit wrap, as Linux starts jiffies
         // 5 minutes before theirs, so that the wrap happens within a short
@@ -239,14 +249,24 @@ impl Driver {
         if cfg!(feature = "clocksource-wraps-early") && power_on {
             clocksource.set_count(0u32.wrapping_sub(CLOCKSOURCE_HZ / 20 * 3));
         }
+        // app.toml `clocksource-start`: the counter starts there instead
+        // (`counter_now` subtracts it, so the clocksource still reads time
+        // since boot; only where the hardware wraps moves).
+        if rescaled && CLOCKSOURCE_START != 0 {
+            clocksource.set_count(CLOCKSOURCE_START);
+        }
         let counter = CounterExtender::new(clocksource.cnt());
+        // A restarted driver below the start value: the count wrapped once
+        // since power-on (exact while the driver is down for less than a
+        // wrap), so the clocksource keeps reading time since boot.
+        let counter = if clocksource.cnt() < CLOCKSOURCE_START { counter.with_wraps(1) } else { counter };
         Self { model, devices, clocksource, clocksource_info, counter }
     }
 
     /// The clocksource's 64-bit count, refreshing the wrap extension.
     fn counter_now(&mut self) -> u64 {
         let raw = self.clocksource.cnt();
-        self.counter.extend(raw)
+        self.counter.extend(raw).wrapping_sub(u64::from(CLOCKSOURCE_START))
     }
 
     fn device(&mut self, dev: u8) -> Result<&mut Device, ClockEventError> {

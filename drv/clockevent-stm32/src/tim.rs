@@ -174,9 +174,10 @@ impl Tim {
     /// down, so it keeps reading time since boot (in the new unit).
     /// Silicon: the prescaler is preloaded; an update event applies it and
     /// restarts the count from 0.
-    pub fn rescale_free_running(&self, model: Model, psc: u16) {
+    /// Returns whether it rescaled (false: already done this power-on).
+    pub fn rescale_free_running(&self, model: Model, psc: u16) -> bool {
         if psc == 0 || self.psc() == u32::from(psc) {
-            return;
+            return false;
         }
         let before = self.cnt();
         self.regs.psc().write(u32::from(psc));
@@ -184,6 +185,7 @@ impl Tim {
             Model::Qemu => self.regs.cnt().write(before / (u32::from(psc) + 1)),
             Model::Silicon => self.regs.egr().write(egr::UG),
         }
+        true
     }
 
     /// QEMU only: makes this timer's model offset zero, so that every period

@@ -172,6 +172,44 @@ impl<const N: usize> Timers<N> {
         Ok(armed.was_pending != 0)
     }
 
+    /// `add_timer(t, jiffies + ticks)` in one IPC (`add_timer_after`),
+    /// `jiffies` being the server's when it serves the call, so nothing
+    /// can pass between reading jiffies and arming. Returns the absolute
+    /// expiry it got (which a server restart re-arms). `ticks` above
+    /// `MAX_JIFFY_OFFSET` is clamped. If the server restarted and the call
+    /// is retried, `ticks` counts from the retry (later, never earlier).
+    pub fn add_after(&mut self, id: Id, ticks: u64) -> Result<u64, TimerError> {
+        let before = self.slot(id)?.armed;
+        self.slot_mut(id)?.armed = None;
+        let at = self
+            .retry(|s| {
+                let h = s.slot(id)?.handle;
+                s.server.add_timer_after(h, ticks)
+            })
+            .inspect_err(|_| {
+                if let Ok(slot) = self.slot_mut(id) {
+                    slot.armed = before;
+                }
+            })?;
+        let slot = self.slot_mut(id)?;
+        (slot.armed, slot.seq, slot.fired) = (Some(at.expires), at.seq, None);
+        Ok(at.expires)
+    }
+
+    /// `mod_timer(t, jiffies + ticks)` in one IPC (`mod_timer_after`), as
+    /// [`Timers::add_after`]. Returns the absolute expiry and whether the
+    /// timer was pending.
+    pub fn modify_after(&mut self, id: Id, ticks: u64) -> Result<(u64, bool), TimerError> {
+        self.slot(id)?;
+        let at = self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.mod_timer_after(h, ticks)
+        })?;
+        let slot = self.slot_mut(id)?;
+        (slot.armed, slot.seq, slot.fired) = (Some(at.expires), at.seq, None);
+        Ok((at.expires, at.was_pending != 0))
+    }
+
     /// `del_timer` (with del_timer_sync's meaning); returns whether it was
     /// pending. A fired record not yet taken is discarded too.
     pub fn del(&mut self, id: Id) -> Result<bool, TimerError> {

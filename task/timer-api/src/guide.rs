@@ -139,7 +139,7 @@
 //! # let mut t: Timers<4> = Timers::new(server);
 //! # let mut buf = [0u8; 16];
 //! let poll = t.setup(Spec::oneshot(6))?;
-//! t.add(poll, t.jiffies() + 20)?;
+//! t.add_after(poll, 20)?; // jiffies + 20, read and armed in one IPC
 //! loop {
 //!     t.check_server()?; // re-arms the set if the timer server restarted
 //!     let m = userlib::sys_recv_open(&mut buf, t.timer_bits());
@@ -149,6 +149,24 @@
 //!         break; // the timer fired
 //!     }
 //! }
+//! # Ok(()) }
+//! ```
+//!
+//! # High-resolution timers (`hrtimer_start`, `hrtimer_forward`, `hrtimer_cancel`)
+//!
+//! ```rust,no_run
+//! # use timer_api::hrtimer::{HrMode, HrTimer};
+//! # use timer_api::time::Duration;
+//! # fn f(server: userlib::TaskId) -> Result<(), timer_api::TimerError> {
+//! let hr = HrTimer::setup(server, 7)?; // its expiries post bit 7
+//! let period = Duration::from_micros(125); // 8 kHz
+//! hr.start_periodic(period, HrMode::Rel, period)?;
+//! for _ in 0..8000 {
+//!     let f = hr.wait()?; // f.count > 1: periods missed (forwarded, not replayed)
+//! }
+//! hr.start_after(Duration::from_micros(1500))?; // one-shot, replaces the periodic start
+//! let left = hr.remaining()?; // Some(ns) while armed (hrtimer_get_remaining)
+//! hr.cancel()?; // nothing of this start is reported after it returns
 //! # Ok(()) }
 //! ```
 

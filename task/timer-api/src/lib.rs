@@ -19,6 +19,8 @@
 //! - [`guide`]: one example per common need (sleep, timeout, periodic
 //!   work, watchdog, hook, delayed work, driver delays, serving IPC while
 //!   a timer is pending), the README's "Using timers", as doc tests.
+//! - [`hrtimer`] has [`hrtimer::HrTimer`]: high-resolution timers (ns
+//!   expiry, absolute or relative, one-shot or periodic without drift).
 //! - [`work`] has delayed work (Linux's `delayed_work`: queue, modify,
 //!   cancel, flush, self-rearm) run from the task's own loop.
 //! - [`hal`] implements `embedded-hal` 1.0's `DelayNs`: spins for short
@@ -42,6 +44,7 @@ pub mod delay;
 pub mod guide;
 pub mod hal;
 pub mod hooks;
+pub mod hrtimer;
 pub mod sleep;
 pub mod ticker;
 pub mod work;
@@ -50,6 +53,6 @@ pub mod vdso;
 pub mod watchdog;
 pub mod wire;
 
-pub use wire::{Armed, Fetched, FiredRecord, HookEntry, Stats, TimerError};
+pub use wire::{Armed, ArmedAt, Fetched, FiredRecord, HookEntry, HrFired, Stats, TimerError};
 
 include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));

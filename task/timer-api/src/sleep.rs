@@ -11,15 +11,17 @@
 //! Relative waits (`sleep_for`, `msleep`, `sleep`, `wait_event_timeout`,
 //! `with_timeout`) of `n` jiffies last *more than* `n` full jiffies and at
 //! most `n + 1`, wherever in the current jiffy they are called: the
-//! deadline is `jiffies() + n + 1` ([`relative_deadline`], Linux's `msleep`
-//! rounding). Timeouts above [`MAX_JIFFY_OFFSET`](crate::time::MAX_JIFFY_OFFSET)
+//! deadline is `jiffies() + n + 1` ([`relative_deadline`](crate::time::relative_deadline),
+//! Linux's `msleep` rounding), armed in one IPC (`mod_timer_after`: the
+//! server adds `n + 1` to its own jiffies, so nothing passes between a
+//! read and the arm). Timeouts above [`MAX_JIFFY_OFFSET`](crate::time::MAX_JIFFY_OFFSET)
 //! are clamped to it, never wrapped. Absolute waits (`sleep_until`,
 //! `wait_event_until`) end once `jiffies_64` has reached the deadline; a
 //! deadline already reached returns after one round trip to the server
 //! (the timer fires on the next tick).
 
 use crate::client::{Id, Timers};
-use crate::time::{relative_deadline, remaining, Duration};
+use crate::time::{clamp_timeout, remaining, Duration};
 use crate::wire::TimerError;
 
 /// How a [`wait_event_timeout`] ended.
@@ -46,8 +48,16 @@ pub fn sleep_until<const N: usize>(t: &mut Timers<N>, id: Id, deadline: u64) -> 
 /// (deadline `jiffies() + ticks + 1`; `ticks` above `MAX_JIFFY_OFFSET`
 /// is clamped). `ticks == 0` sleeps until the next tick.
 pub fn sleep_for<const N: usize>(t: &mut Timers<N>, id: Id, ticks: u64) -> Result<(), TimerError> {
-    let deadline = relative_deadline(t.jiffies(), ticks);
-    sleep_until(t, id, deadline)
+    let (deadline, _) = t.modify_after(id, after(ticks))?;
+    wait_armed(t, id, 0, deadline).map(|_| ())
+}
+
+/// The `ticks` to arm with for a relative wait of `timeout` jiffies:
+/// `relative_deadline`'s rounding, `timeout` clamped and one jiffy more,
+/// counted by the server from its jiffies when it serves the call (one
+/// IPC, no read-then-arm race).
+fn after(timeout: u64) -> u64 {
+    clamp_timeout(timeout) + 1
 }
 
 /// Blocks for at least `ms` milliseconds, as Linux's `msleep`:
@@ -71,8 +81,8 @@ pub fn sleep<const N: usize>(t: &mut Timers<N>, id: Id, d: Duration) -> Result<(
 /// timer is cancelled when an event wins. `remaining` in [`Wait::Event`]
 /// counts the whole jiffies of `timeout` not used, at least 1.
 pub fn wait_event_timeout<const N: usize>(t: &mut Timers<N>, id: Id, events: u32, timeout: u64) -> Result<Wait, TimerError> {
-    let deadline = relative_deadline(t.jiffies(), timeout);
-    match wait_event_until(t, id, events, deadline)? {
+    let (deadline, _) = t.modify_after(id, after(timeout))?;
+    match wait_armed(t, id, events, deadline)? {
         Wait::Event { bits, .. } => Ok(Wait::Event { bits, remaining: remaining(deadline, t.jiffies()) }),
         Wait::Timeout => Ok(Wait::Timeout),
     }
@@ -82,8 +92,13 @@ pub fn wait_event_timeout<const N: usize>(t: &mut Timers<N>, id: Id, events: u32
 /// reaches the absolute `deadline`, whichever comes first. `remaining` in
 /// [`Wait::Event`] is `deadline - now`, at least 1.
 pub fn wait_event_until<const N: usize>(t: &mut Timers<N>, id: Id, events: u32, deadline: u64) -> Result<Wait, TimerError> {
-    let timer_mask = t.mask(id);
     t.modify(id, deadline)?;
+    wait_armed(t, id, events, deadline)
+}
+
+/// [`wait_event_until`] with timer `id` already armed for `deadline`.
+fn wait_armed<const N: usize>(t: &mut Timers<N>, id: Id, events: u32, deadline: u64) -> Result<Wait, TimerError> {
+    let timer_mask = t.mask(id);
     loop {
         let bits = t.wait(events | timer_mask)?;
         if bits & timer_mask != 0 {
@@ -120,9 +135,8 @@ pub fn with_timeout<const N: usize, R>(
     timeout: u64,
     mut done: impl FnMut(&mut Timers<N>, u32) -> Option<R>,
 ) -> Result<Option<R>, TimerError> {
-    let deadline = relative_deadline(t.jiffies(), timeout);
     let timer_mask = t.mask(id);
-    t.modify(id, deadline)?;
+    t.modify_after(id, after(timeout))?;
     loop {
         let bits = t.wait(events | timer_mask)?;
         let ev = bits & events & !timer_mask;

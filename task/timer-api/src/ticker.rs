@@ -21,8 +21,8 @@ impl Ticker {
     /// tick is at jiffy `jiffies() + period`. `period` must be at least 1.
     pub fn start<const N: usize>(t: &mut Timers<N>, notification: u8, period: u32) -> Result<Self, TimerError> {
         let id = t.setup(Spec { period, ..Spec::oneshot(notification) })?;
-        let first = t.jiffies() + period as u64;
-        t.add(id, first)?;
+        // One IPC: the server adds `period` to its own jiffies.
+        t.add_after(id, period as u64)?;
         Ok(Ticker { id, period })
     }
 
@@ -32,8 +32,7 @@ impl Ticker {
     /// tick that fired but was not yet taken with [`Ticker::wait`] is
     /// dropped (it belonged to the old schedule).
     pub fn reset<const N: usize>(&self, t: &mut Timers<N>) -> Result<(), TimerError> {
-        let next = t.jiffies() + self.period as u64;
-        self.reset_at(t, next)
+        t.modify_after(self.id, self.period as u64).map(|_| ())
     }
 
     /// Restarts the schedule with the next tick at absolute jiffy `next`

@@ -28,8 +28,9 @@ impl Watchdog {
     /// `u32`). Use `timeout + 1` for "at least `timeout` jiffies".
     /// Returns whether the watchdog was still pending (false: it had bitten).
     pub fn feed<const N: usize>(&self, t: &mut Timers<N>) -> Result<bool, TimerError> {
-        let deadline = t.jiffies() + self.timeout as u64;
-        t.modify(self.id, deadline)
+        // One IPC (`mod_timer_after`): no jiffy can pass between reading
+        // jiffies and arming.
+        t.modify_after(self.id, self.timeout as u64).map(|(_, was)| was)
     }
 
     /// True if the watchdog bit since the last check (after `collect`).

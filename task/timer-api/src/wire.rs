@@ -42,6 +42,12 @@ pub enum TimerError {
     /// The caller already holds as many hooks as the timer server's
     /// `hook-quota` config (app.toml) allows; unregister one first.
     HookQuota = 15,
+    /// An hrtimer period shorter than the server's minimum (50 us): use a
+    /// longer period, or a wheel timer or hook for per-tick work.
+    BadPeriod = 16,
+    /// `hrtimer_get_remaining` of an hrtimer that is not armed: start it
+    /// first (or check `hrtimer_fetch`'s `active`).
+    Inactive = 17,
 }
 
 impl idol_runtime::ServerDeath for TimerError {
@@ -58,6 +64,30 @@ pub struct Armed {
     pub seq: u32,
     /// 1 if the timer was pending before the call (Linux's return value).
     pub was_pending: u32,
+}
+
+/// Reply of `add_timer_after` and `mod_timer_after`.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct ArmedAt {
+    /// The absolute jiffy the timer was armed for (slack applied).
+    pub expires: u64,
+    /// Arm sequence number of the new arm.
+    pub seq: u32,
+    /// 1 if the timer was pending before the call (`mod_timer_after`).
+    pub was_pending: u32,
+}
+
+/// Reply of `hrtimer_fetch`.
+#[derive(Copy, Clone, Debug, Default, Eq, PartialEq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[repr(C)]
+pub struct HrFired {
+    /// ktime (ns since boot) the latest expiry was due; 0 if none.
+    pub expires: u64,
+    /// Expiries since the last fetch, missed periods included.
+    pub count: u32,
+    /// 1 if the hrtimer is still armed (periodic, or not fired yet).
+    pub active: u32,
 }
 
 /// Reply of `fetch_fired`.
@@ -180,7 +210,9 @@ mod tests {
 
     #[test]
     fn error_codes_are_valid_and_decode() {
-        for code in 1..=13u32 {
+        assert_eq!(core::mem::size_of::<ArmedAt>(), 16);
+        assert_eq!(core::mem::size_of::<HrFired>(), 16);
+        for code in 1..=17u32 {
             assert!(idol_runtime::is_valid_error_code(code));
             let e: TimerError = idol_runtime::decode_error(code);
             assert_eq!(e as u32, code);

@@ -17,6 +17,10 @@
 //!   hardware run faster than HZ to play samples): registers a tick hook,
 //!   grabs the tick, runs it at 4x HZ and answers "done" on 3 ticks of 4, so
 //!   the hardware ticks 4 times per jiffy while jiffies still advance at HZ.
+//!   Each beep is then played again the way Linux's pcspkr driver does it
+//!   since it moved to an hrtimer: samples from a periodic hrtimer at
+//!   8 kHz (`HrTimer::start_periodic`, forwarded by whole periods), with no
+//!   hook and no grab, so the tick stays tickless and jiffies untouched.
 
 #![no_std]
 #![no_main]
@@ -220,8 +224,48 @@ fn run() -> ! {
             RATE,
             j1 - j0
         );
+        // The same half second again, 1 s after this beep began, from a
+        // periodic hrtimer.
+        let _ = sleep_until(&mut set, nap, start + (3 * hz + (beep - 1) * (5 * hz / 2)) as u64);
+        hr_beep(&timer, beep);
     }
     park()
+}
+
+/// Half a second of 8 kHz samples driven by a periodic hrtimer.
+#[cfg(feature = "pcspkr")]
+fn hr_beep(timer: &timer_api::Timer, beep: u32) {
+    use timer_api::hrtimer::{HrMode, HrTimer};
+    use timer_api::time::Duration;
+    const SAMPLE_HZ: u64 = 8_000;
+    let Ok(hr) = HrTimer::setup(slots::TIMER, notifications::SAMPLE_BIT as u8) else {
+        console_writeln!(console(), "pcspkr: no hrtimer");
+        return;
+    };
+    let period = Duration::from_nanos(1_000_000_000 / SAMPLE_HZ);
+    let j0 = timer.jiffies();
+    let Ok(first) = hr.start_periodic(period, HrMode::Rel, period) else { return };
+    let (mut samples, mut missed, mut last) = (0u64, 0u64, first.as_nanos());
+    while samples < SAMPLE_HZ / 2 {
+        let Ok(f) = hr.wait() else { break };
+        // A count above 1 is periods missed (forwarded past, not replayed).
+        samples += u64::from(f.count);
+        missed += u64::from(f.count.saturating_sub(1));
+        last = f.expires;
+    }
+    let _ = hr.cancel();
+    let j1 = timer.jiffies();
+    let _ = hr.free();
+    console_writeln!(
+        console(),
+        "pcspkr: beep {} again from a periodic hrtimer: {} samples at {} kHz, the last {} us after the first, {} missed, jiffies +{} (no tick grabbed)",
+        beep,
+        samples,
+        SAMPLE_HZ / 1000,
+        (last - first.as_nanos()) / 1000,
+        missed,
+        j1 - j0
+    );
 }
 
 #[export_name = "main"]

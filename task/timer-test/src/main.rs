@@ -14,6 +14,7 @@
 //! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker`, `hooker` |
 //! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
 //! | test-time-page        | `pagereader` (runner), `pagehostile` |
+//! | test-hrtimer          | `hrtest` (alone: hrtimers against the clocksource, across its wrap) |
 
 #![no_std]
 #![no_main]
@@ -28,6 +29,8 @@ mod basic;
 mod client;
 #[cfg(any(feature = "hooks", feature = "hookpeer", feature = "hookvictim"))]
 mod hooks;
+#[cfg(feature = "hrtest")]
+mod hrtimer;
 #[cfg(feature = "moddel")]
 mod moddel;
 #[cfg(any(feature = "pagereader", feature = "pagehostile"))]
@@ -77,6 +80,8 @@ fn main() -> ! {
     page::run_reader();
     #[cfg(feature = "pagehostile")]
     page::run_hostile();
+    #[cfg(feature = "hrtest")]
+    hrtimer::run();
     #[cfg(feature = "crasher")]
     restart::run_crasher();
     #[cfg(feature = "sleeper")]

@@ -79,8 +79,11 @@ impl Server {
     /// waiting for its answer runs as "not done" and the tick rate returns
     /// to HZ, so a dying grabber neither loses a jiffy nor leaves the
     /// device running fast.
+    #[inline(never)]
+    #[cold]
     pub(crate) fn forget(&mut self, i: usize) {
         let gone = self.path.forget(i);
+        self.hr.forget(i);
         self.clients.seen[i] = None;
         ringbuf_entry!(Trace::OwnerGone(i as u16));
         if gone.was_grabber {

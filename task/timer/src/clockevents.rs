@@ -42,6 +42,10 @@ pub struct TickDevice {
     hz: u32,
     /// Jiffy the oneshot event is programmed for, if any.
     pub programmed: Option<u64>,
+    /// ktime (ns) of the first hrtimer when the oneshot event was last
+    /// programmed, if one was armed: an hrtimer started before it needs
+    /// the device reprogrammed, one after it does not.
+    pub hr_programmed: Option<u64>,
     /// Tick interrupts the device confirmed (both modes): acks that found
     /// its update flag set. A spoofed post of the tick bit, or a stale
     /// interrupt, is not counted. For tests and benchmarks.
@@ -78,7 +82,7 @@ impl TickDevice {
                 let _ = ce.set_state_shutdown(d);
             }
         }
-        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed: None, interrupts: 0 })
+        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed: None, hr_programmed: None, interrupts: 0 })
     }
 
     /// True if the tick device can run tickless.
@@ -87,7 +91,7 @@ impl TickDevice {
     }
 
     /// The tick period in ns at `multiplier` x HZ.
-    fn period_ns(&self, multiplier: u8) -> u64 {
+    pub fn period_ns(&self, multiplier: u8) -> u64 {
         1_000_000_000 / (self.hz as u64 * multiplier.max(1) as u64)
     }
 
@@ -96,6 +100,7 @@ impl TickDevice {
         ce.set_state_periodic(self.dev, self.period_ns(multiplier))?;
         self.mode = Mode::Periodic { multiplier };
         self.programmed = None;
+        self.hr_programmed = None;
         Ok(())
     }
 
@@ -104,6 +109,7 @@ impl TickDevice {
         ce.set_state_oneshot(self.dev)?;
         self.mode = Mode::Oneshot;
         self.programmed = None;
+        self.hr_programmed = None;
         Ok(())
     }
 
@@ -145,6 +151,7 @@ impl TickDevice {
             Mode::Oneshot => {
                 ce.set_state_oneshot(self.dev)?;
                 self.programmed = None;
+                self.hr_programmed = None;
                 Ok(())
             }
         }

@@ -21,6 +21,8 @@
 //! - [`time_page`]: publishing jiffies and ktime for reading without IPC
 //!   (Linux's vDSO data page), when app.toml gives this task a
 //!   `[shared.time-page]` to write.
+//! - [`hrtimer`]: high-resolution timers (`hrtimer_start`, ...) beside
+//!   the wheel, and how the device serves them.
 //!
 //! Guarantees: every timer and hook belongs to the task that made it (the
 //! kernel-given sender id) and only that task can touch it; quotas and
@@ -59,6 +61,7 @@ mod clients;
 mod clockevents;
 mod clocksource;
 mod grab;
+mod hrtimer;
 mod ops;
 mod tick_common;
 mod tick_sched;
@@ -78,7 +81,7 @@ use userlib::sys_irq_control;
 include!(concat!(env!("OUT_DIR"), "/task_config.rs"));
 
 mod idl {
-    use timer_api::{Armed, Fetched, Stats, TimerError};
+    use timer_api::{Armed, ArmedAt, Fetched, HrFired, Stats, TimerError};
     include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 }
 
@@ -128,6 +131,8 @@ pub struct Server {
     tick_dev: TickDevice,
     /// The clocksource and the jiffies time line it gives.
     clocksource: Clocksource,
+    /// The hrtimers, ordered by expiry (ktime ns).
+    hr: &'static mut hrtimer::Hr,
     /// Which incarnation of each task we serve.
     clients: Clients,
     /// jiffies_64 at start (`Stats`).
@@ -180,15 +185,17 @@ fn main() -> ! {
     if let Some(c) = boot_cycles {
         time_page.sync(c, start.0);
     }
-    // Safety: the only references to FIRED and CORE ever made; main runs
-    // once and never returns. `init_in` initialises CORE in place.
-    let (fired, core) = unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start)) };
+    // Safety: the only references to FIRED, CORE and HR ever made; main
+    // runs once and never returns. `init_in` initialises CORE in place.
+    let (fired, core, hr) =
+        unsafe { (&mut *(&raw mut FIRED), Core::init_in(&mut *(&raw mut CORE), hz, start), hrtimer::init()) };
     let irq_bit = 1 << tick_dev.dev;
     let mut server = Server {
         path: TickPath::new(core, fired),
         driver,
         tick_dev,
         clocksource,
+        hr,
         clients: Clients::new(),
         start_jiffies: start.0,
         rearm: 0,

@@ -2,8 +2,10 @@
 //! generated dispatch calls it. Linux's timer API (`add_timer`,
 //! `mod_timer`, `del_timer`, `timer_pending`), plus what a task boundary
 //! needs: `setup`/`free` for the pool, `fetch_fired` for the expiries the
-//! notification bit announced, `jiffies`, `ktime_get`, `hz`, `stats`. The
-//! hook operations are in [`crate::grab`].
+//! notification bit announced, `jiffies`, `ktime_get`, `hz`, `stats`, and
+//! relative arming in one call (`add_timer_after`, `mod_timer_after`:
+//! read-then-arm would be two calls and race). The hook operations are in
+//! [`crate::grab`], the hrtimer ones in [`crate::hrtimer`].
 //!
 //! Each op checks its caller once ([`Server::note_client`]) and its
 //! handle once (`owned_timer`), then works on the core directly: arming
@@ -15,8 +17,8 @@ use crate::clockevents::Mode;
 use crate::{config, idl, Server};
 use idol_runtime::{Leased, RequestError, W};
 use timer_api::wire::{FIRED_RECORD_BYTES, MODE_ONESHOT, MODE_PERIODIC};
-use timer_api::{Armed, Fetched, FiredRecord, Stats, TimerError};
-use timer_core::{apply_slack, HookError, Jiffies, Owner, TimerKind};
+use timer_api::{Armed, ArmedAt, Fetched, FiredRecord, HrFired, Stats, TimerError};
+use timer_core::{apply_slack, HookError, Jiffies, Owner, TimerKind, MAX_JIFFY_OFFSET};
 use timer_tick::{Target, TimerToken};
 use userlib::RecvMessage;
 use zerocopy::IntoBytes;
@@ -49,6 +51,26 @@ pub(crate) fn hook_err(e: HookError) -> TimerError {
 #[inline(always)]
 fn slacked(expires: u64, now: Jiffies, token: TimerToken) -> Jiffies {
     if token.slack == 0 { Jiffies(expires) } else { apply_slack(Jiffies(expires), now, token.slack()) }
+}
+
+impl Server {
+    /// `add_timer_after` / `mod_timer_after`: (re)arm at the current jiffy
+    /// (caught up from the clocksource in tickless mode) plus `ticks`,
+    /// clamped at `MAX_JIFFY_OFFSET`. `modify`: `mod_timer`'s rules, else
+    /// `add_timer`'s (`AlreadyPending`).
+    fn arm_after(&mut self, msg: &RecvMessage, handle: u64, ticks: u64, modify: bool) -> Result<ArmedAt, TimerError> {
+        let me = self.note_client(msg.sender)?;
+        self.catch_up();
+        let core = self.path.core_mut();
+        let now = core.jiffies();
+        let t = owned_timer(core, me, handle)?;
+        let expires = slacked(now.0.wrapping_add(ticks.min(MAX_JIFFY_OFFSET)), now, t.token());
+        let i = t.index();
+        let was = if modify { t.modify(expires) } else { t.add(expires).map_err(core_err).map(|_| false)? };
+        let seq = self.path.fired_mut().rearm(i, me);
+        self.armed(expires.0);
+        Ok(ArmedAt { expires: expires.0, seq, was_pending: was as u32 })
+    }
 }
 
 impl idl::InOrderTimerImpl for Server {
@@ -154,18 +176,22 @@ impl idl::InOrderTimerImpl for Server {
         Ok(self.path.core().hz().get())
     }
 
+    #[inline(never)] // cold: see add_timer_after
     fn hook_register(&mut self, msg: &RecvMessage, notification: u8, run_always: bool) -> Result<u16, RequestError<TimerError>> {
         Ok(self.register_hook(msg, notification, run_always)?)
     }
 
+    #[inline(never)] // cold: see add_timer_after
     fn hook_unregister(&mut self, msg: &RecvMessage, hook: u16) -> Result<(), RequestError<TimerError>> {
         Ok(self.unregister_hook(msg, hook)?)
     }
 
+    #[inline(never)] // cold: see add_timer_after
     fn hook_grab(&mut self, msg: &RecvMessage, hook: u16) -> Result<(), RequestError<TimerError>> {
         Ok(self.grab(msg, hook)?)
     }
 
+    #[inline(never)] // cold: see add_timer_after
     fn hook_ungrab(&mut self, msg: &RecvMessage, hook: u16) -> Result<(), RequestError<TimerError>> {
         Ok(self.ungrab(msg, hook)?)
     }
@@ -174,14 +200,17 @@ impl idl::InOrderTimerImpl for Server {
         Ok(self.answer(msg, hook, done)?)
     }
 
+    #[inline(never)] // cold: see add_timer_after
     fn hook_set_rate(&mut self, msg: &RecvMessage, hook: u16, multiplier: u8) -> Result<(), RequestError<TimerError>> {
         Ok(self.set_rate(msg, hook, multiplier)?)
     }
 
+    #[inline(never)] // cold: see add_timer_after
     fn hook_chain(&mut self, _msg: &RecvMessage, out: Leased<W, [u8]>) -> Result<u32, RequestError<TimerError>> {
         self.list_hooks(out)
     }
 
+    #[inline(never)] // cold: see add_timer_after
     fn stats(&mut self, _msg: &RecvMessage) -> Result<Stats, RequestError<core::convert::Infallible>> {
         self.catch_up();
         let (mode, multiplier) = match self.tick_dev.mode {
@@ -203,6 +232,62 @@ impl idl::InOrderTimerImpl for Server {
         })
     }
 
+    // The ops from here on are #[inline(never)]: kept out of the generated
+    // dispatch, so that it stays small enough to be inlined into main with
+    // the hot ops (add/mod/del, fetch_fired) inside it.
+    #[inline(never)]
+    fn add_timer_after(&mut self, msg: &RecvMessage, handle: u64, ticks: u64) -> Result<ArmedAt, RequestError<TimerError>> {
+        Ok(self.arm_after(msg, handle, ticks, false)?)
+    }
+
+    #[inline(never)]
+    fn mod_timer_after(&mut self, msg: &RecvMessage, handle: u64, ticks: u64) -> Result<ArmedAt, RequestError<TimerError>> {
+        Ok(self.arm_after(msg, handle, ticks, true)?)
+    }
+
+    #[inline(never)]
+    fn hrtimer_setup(&mut self, msg: &RecvMessage, notification: u8) -> Result<u64, RequestError<TimerError>> {
+        Ok(self.hr_setup(msg, notification)?)
+    }
+
+    #[inline(never)]
+    fn hrtimer_start(
+        &mut self,
+        msg: &RecvMessage,
+        handle: u64,
+        expires_ns: u64,
+        period_ns: u64,
+        relative: bool,
+    ) -> Result<u64, RequestError<TimerError>> {
+        Ok(self.hr_start(msg, handle, expires_ns, period_ns, relative)?)
+    }
+
+    #[inline(never)]
+    fn hrtimer_cancel(&mut self, msg: &RecvMessage, handle: u64) -> Result<bool, RequestError<TimerError>> {
+        Ok(self.hr_cancel(msg, handle)?)
+    }
+
+    #[inline(never)]
+    fn hrtimer_get_remaining(&mut self, msg: &RecvMessage, handle: u64) -> Result<i64, RequestError<TimerError>> {
+        Ok(self.hr_remaining(msg, handle)?)
+    }
+
+    #[inline(never)]
+    fn hrtimer_fetch(&mut self, msg: &RecvMessage, handle: u64) -> Result<HrFired, RequestError<TimerError>> {
+        Ok(self.hr_fetch(msg, handle)?)
+    }
+
+    #[inline(never)]
+    fn hrtimer_free(&mut self, msg: &RecvMessage, handle: u64) -> Result<(), RequestError<TimerError>> {
+        Ok(self.hr_free(msg, handle)?)
+    }
+
+    #[inline(never)]
+    fn hrtimer_resolution(&mut self, _msg: &RecvMessage) -> Result<u64, RequestError<core::convert::Infallible>> {
+        Ok(self.hr_resolution())
+    }
+
+    #[inline(never)] // cold: see add_timer_after
     fn debug_crash(&mut self, _msg: &RecvMessage) -> Result<(), RequestError<TimerError>> {
         if cfg!(feature = "test-ops") {
             userlib::sys_panic(b"debug_crash: faulting on purpose (test-ops)")

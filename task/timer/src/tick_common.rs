@@ -46,5 +46,9 @@ impl Server {
         if !self.path.posts().is_empty() {
             self.deliver_inline();
         }
+        // hrtimers at tick resolution (see crate::hrtimer).
+        if self.hr.next_expiry().is_some() {
+            self.hr_run_periodic();
+        }
     }
 }

@@ -9,6 +9,10 @@
 //! periodic at HZ otherwise. Catching up runs the hook chain once for all
 //! the jiffies slept (`do_timer(ticks)` with ticks > 1).
 //!
+//! hrtimers ([`crate::hrtimer`]) are one more event: the device is
+//! programmed for the earlier of the first hrtimer and the wheel's next
+//! expiry, and each wake-up runs both from one clocksource read.
+//!
 //! Catch-up happens on each wake-up and before answering `jiffies` or
 //! `stats`, not on every request: arming, re-arming and deleting work
 //! against the wheel's own `timer_jiffies`, and an expiry that the
@@ -26,24 +30,30 @@ impl Server {
     /// The oneshot event fired: catch up and program the next one.
     pub(crate) fn tick_nohz_handler(&mut self) {
         self.tick_dev.programmed = None;
+        self.tick_dev.hr_programmed = None;
         self.catch_up();
         self.program_next();
     }
 
     /// Oneshot mode: advance jiffies to what the clocksource says, firing
-    /// everything due in between, and deliver the posts. Not inlined: it
-    /// runs the whole hook chain, and is called from six places.
+    /// everything due in between, run the hrtimers due, and deliver the
+    /// posts. Not inlined: it runs the whole hook chain, and is called
+    /// from six places.
     #[inline(never)]
     pub(crate) fn catch_up(&mut self) {
         if self.tick_dev.mode != Mode::Oneshot {
             return;
         }
-        let Ok((now, cycles)) = self.clocksource.jiffies_and_cycles_now(&self.driver) else {
+        let Ok(c) = self.clocksource.cycles(&self.driver) else {
             ringbuf_entry!(Trace::ClockError);
             return;
         };
+        let now = self.clocksource.jiffies_at(c);
         self.path.catch_up(Jiffies(now));
-        self.time_page.sync(cycles, now);
+        self.time_page.sync(c, now);
+        if self.hr.next_expiry().is_some() {
+            self.hr.run(self.clocksource.ns_at(c), self.path.posts());
+        }
         self.deliver();
     }
 
@@ -65,22 +75,42 @@ impl Server {
         self.tick_dev.program(&self.driver, ns, Some(j))
     }
 
-    /// Oneshot mode: program the event for the next expiry (or the longest
-    /// idle sleep when nothing is pending). An expiry already passed is
-    /// caught up and the next one tried, at most 8 times.
+    /// `clockevents_program_event` for the earlier of jiffy `j` (the
+    /// wheel's next event, if any) and ktime `hr` (the first hrtimer), as
+    /// clocksource counts rounded up, so neither is early. `Err(Etime)` if
+    /// that moment has passed.
+    #[inline(never)]
+    fn program_hr(&mut self, j: Option<u64>, hr: u64) -> Result<(), ClockEventError> {
+        let cs = &self.clocksource;
+        let at = j.map_or(u64::MAX, |j| cs.cycles_for_jiffy(j)).min(cs.cycles_for_ns(hr));
+        let ns = cs.ns_between(cs.cycles(&self.driver)?, at)?.min(self.max_sleep_ns());
+        self.tick_dev.program(&self.driver, ns, j)?;
+        self.tick_dev.hr_programmed = Some(hr);
+        Ok(())
+    }
+
+    /// Oneshot mode: program the event for the next expiry, wheel or
+    /// hrtimer (or the longest idle sleep when nothing is pending). An
+    /// expiry already passed is caught up and the next one tried, at most
+    /// 8 times.
+    #[inline(never)]
     pub(crate) fn program_next(&mut self) {
         for _ in 0..8 {
             if self.tick_dev.mode != Mode::Oneshot {
                 return;
             }
+            // Set again by `program_hr` when an hrtimer is what counts: a
+            // stale value would let a later hrtimer skip reprogramming.
+            self.tick_dev.hr_programmed = None;
             let core = self.path.core();
-            let r = match core.tickless_deadline() {
-                Some(Some(j)) => self.program_for(j.0.max(core.jiffies().0 + 1)),
-                Some(None) => {
+            let r = match (core.tickless_deadline(), self.hr.next_expiry()) {
+                (None, _) => return,
+                (Some(j), Some(hr)) => self.program_hr(j.map(|j| j.0.max(core.jiffies().0 + 1)), hr),
+                (Some(Some(j)), None) => self.program_for(j.0.max(core.jiffies().0 + 1)),
+                (Some(None), None) => {
                     let max = self.max_sleep_ns();
                     self.tick_dev.program(&self.driver, max, None)
                 }
-                None => return,
             };
             match r {
                 Err(ClockEventError::Etime) => self.catch_up(),

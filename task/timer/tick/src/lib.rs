@@ -22,6 +22,9 @@
 //!   `do_timer`, `run_timers` (and `cascade`), dead-owner cleanup.
 //! - [`fired`] - [`Fired`]: expiries not yet fetched, one FIFO per owner.
 //! - [`posts`] - [`Posts`]: the notifications of one step, one per task.
+//! - [`hrtimer`] - [`HrTimers`]: high-resolution timers (ns, on the
+//!   clocksource's line) beside the wheel, ordered by expiry; their
+//!   expiries add to the same [`Posts`].
 //!
 //! Units: jiffies are absolute points on the 64-bit line ([`Jiffies`]);
 //! `ticks` arguments are durations in jiffies.
@@ -33,11 +36,13 @@
 extern crate std;
 
 pub mod fired;
+pub mod hrtimer;
 pub mod path;
 pub mod posts;
 pub mod target;
 
 pub use fired::{Fired, Record};
+pub use hrtimer::{HrError, HrFired, HrTimers};
 pub use path::{Forgotten, TickPath};
 pub use posts::{Post, Posts};
 pub use target::{Target, TimerToken};
