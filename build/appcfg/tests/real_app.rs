@@ -79,7 +79,7 @@ fn real_app_allocation_is_exact() {
     assert_eq!(alloc, allocate(&app).unwrap());
     let map = app.memory_map(&alloc);
     assert!(map.contains("kernel"), "{map}");
-    assert!(map.contains("0x0800_0000..0x0800_8000"), "{map}");
+    assert!(map.contains("0x0800_0000..0x0801_0000"), "{map}");
     for t in &app.tasks {
         assert!(map.contains(&t.name), "{map}");
     }
