@@ -172,6 +172,68 @@ impl<const N: usize> Timers<N> {
         Ok(armed.was_pending != 0)
     }
 
+    /// `mod_timer_pending`: re-arm at `expires` only if the timer is
+    /// pending; returns whether it was (a timer that was not stays
+    /// disarmed).
+    pub fn modify_pending(&mut self, id: Id, expires: u64) -> Result<bool, TimerError> {
+        self.slot(id)?;
+        let armed = self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.mod_timer_pending(h, expires)
+        })?;
+        if armed.was_pending != 0 {
+            let slot = self.slot_mut(id)?;
+            (slot.armed, slot.seq, slot.fired) = (Some(expires), armed.seq, None);
+        }
+        Ok(armed.was_pending != 0)
+    }
+
+    /// Changes the period (jiffies, 0: one-shot), from the timer's next
+    /// expiry on; kept across server restarts.
+    pub fn set_period(&mut self, id: Id, period: u32) -> Result<(), TimerError> {
+        self.slot(id)?;
+        self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.timer_set_period(h, period)
+        })?;
+        self.slot_mut(id)?.spec.period = period;
+        Ok(())
+    }
+
+    /// `set_timer_slack`: -1 Linux's default, 0 exact, else at most
+    /// `slack` jiffies late (at most 127: `BadSlack` above, never
+    /// clamped), from the next arm on; kept across server restarts.
+    pub fn set_slack(&mut self, id: Id, slack: i32) -> Result<(), TimerError> {
+        self.slot(id)?;
+        self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.timer_set_slack(h, slack)
+        })?;
+        self.slot_mut(id)?.spec.slack = slack;
+        Ok(())
+    }
+
+    /// The jiffy a pending timer fires at (slack applied), `None` if it
+    /// is not pending.
+    pub fn expires(&mut self, id: Id) -> Result<Option<u64>, TimerError> {
+        self.slot(id)?;
+        match self.retry(|s| {
+            let h = s.slot(id)?.handle;
+            s.server.timer_expires(h)
+        }) {
+            Ok(j) => Ok(Some(j)),
+            Err(TimerError::Inactive) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Jiffies until a pending timer fires (0 if due), `None` if it is not
+    /// pending: Linux's `timer->expires - jiffies` (two IPCs).
+    pub fn remaining(&mut self, id: Id) -> Result<Option<u64>, TimerError> {
+        let e = self.expires(id)?;
+        Ok(e.map(|e| e.saturating_sub(self.jiffies())))
+    }
+
     /// `add_timer(t, jiffies + ticks)` in one IPC (`add_timer_after`),
     /// `jiffies` being the server's when it serves the call, so nothing
     /// can pass between reading jiffies and arming. Returns the absolute

@@ -192,6 +192,40 @@ mod runner_role {
             ),
         );
 
+        // Attributes changed after setup, and the expiry asked back.
+        let a = set.setup(Spec::oneshot(bit));
+        let (mut attrs_ok, mut said) = (a.is_ok(), [0u64; 4]);
+        if let Ok(a) = a {
+            let refused = set.set_slack(a, 128) == Err(timer_api::TimerError::BadSlack)
+                && set.setup(Spec { slack: 200, ..Spec::oneshot(bit) }) == Err(timer_api::TimerError::BadSlack);
+            let j = set.jiffies();
+            // mod_timer_pending on an idle timer leaves it idle.
+            let idle = set.modify_pending(a, j + 40) == Ok(false) && set.pending(a) == Ok(false) && set.expires(a) == Ok(None);
+            let _ = set.add(a, j + 40);
+            let e0 = set.expires(a);
+            let moved = set.modify_pending(a, j + 50) == Ok(true) && set.expires(a) == Ok(Some(j + 50));
+            let rem = set.remaining(a).ok().flatten().unwrap_or(0);
+            // Periodic from its next expiry on: +50, +55, +60, then one-shot again.
+            let _ = set.set_period(a, 5);
+            let mut fires = [0u64; 3];
+            for f in fires.iter_mut() {
+                *f = wait_fired(set, a).map_or(0, |r| r.fired_at - j);
+            }
+            let _ = set.set_period(a, 0);
+            let stops = wait_fired(set, a).map(|r| r.fired_at - j) == Some(65) && set.pending(a) == Ok(false);
+            attrs_ok = refused && idle && e0 == Ok(Some(j + 40)) && moved && rem <= 50 && rem >= 48 && fires == [50, 55, 60] && stops;
+            said = [fires[0], fires[1], fires[2], rem];
+            let _ = set.free(a);
+        }
+        t.check_said(
+            "timer-attributes",
+            attrs_ok,
+            format_args!(
+                "slack 128 refused (BadSlack); mod_timer_pending left an idle timer idle, moved a pending one +40 -> +50 ({} left); period 5 from then: +{}, +{}, +{}, then one-shot again",
+                said[3], said[0], said[1], said[2]
+            ),
+        );
+
         // A deferrable timer never wakes the system from tickless idle: due
         // at +5, it waits for the normal timer at +30 to wake the CPU.
         let d = set.setup(Spec { deferrable: true, ..Spec::oneshot(bit) });

@@ -7,7 +7,8 @@
 //! syscalls); the data structures are `timer-core`. The files here are named
 //! for the Linux parts they stand in for:
 //! - [`ops`]: the IPC operations (the timer API: `add_timer`, `mod_timer`,
-//!   `del_timer`, ... and `fetch_fired`).
+//!   `del_timer`, ... and `fetch_fired`); [`rearm`]: `mod_timer_pending`,
+//!   relative arming, a timer's period and slack, its expiry.
 //! - [`tick_common`]: the tick device's interrupt (Linux's tick-common.c,
 //!   `tick_handle_periodic`).
 //! - [`tick_sched`]: the tickless (nohz) policy (tick-sched.c): when to run
@@ -63,6 +64,7 @@ mod clocksource;
 mod grab;
 mod hrtimer;
 mod ops;
+mod rearm;
 mod tick_common;
 mod tick_sched;
 mod time_page;

@@ -13,12 +13,13 @@
 //! expiry comes before the programmed event.
 
 use crate::clients::owned_timer;
+use crate::rearm::slacked;
 use crate::clockevents::Mode;
 use crate::{config, idl, Server};
 use idol_runtime::{Leased, RequestError, W};
 use timer_api::wire::{FIRED_RECORD_BYTES, MODE_ONESHOT, MODE_PERIODIC};
 use timer_api::{Armed, ArmedAt, Fetched, FiredRecord, HrFired, Stats, TimerError};
-use timer_core::{apply_slack, HookError, Jiffies, Owner, TimerKind, MAX_JIFFY_OFFSET};
+use timer_core::{HookError, Owner, TimerKind};
 use timer_tick::{Target, TimerToken};
 use userlib::RecvMessage;
 use zerocopy::IntoBytes;
@@ -46,33 +47,6 @@ pub(crate) fn hook_err(e: HookError) -> TimerError {
     }
 }
 
-/// `expires` with `token`'s slack applied at jiffy `now`. No slack, the
-/// usual case, is one test.
-#[inline(always)]
-fn slacked(expires: u64, now: Jiffies, token: TimerToken) -> Jiffies {
-    if token.slack == 0 { Jiffies(expires) } else { apply_slack(Jiffies(expires), now, token.slack()) }
-}
-
-impl Server {
-    /// `add_timer_after` / `mod_timer_after`: (re)arm at the current jiffy
-    /// (caught up from the clocksource in tickless mode) plus `ticks`,
-    /// clamped at `MAX_JIFFY_OFFSET`. `modify`: `mod_timer`'s rules, else
-    /// `add_timer`'s (`AlreadyPending`).
-    fn arm_after(&mut self, msg: &RecvMessage, handle: u64, ticks: u64, modify: bool) -> Result<ArmedAt, TimerError> {
-        let me = self.note_client(msg.sender)?;
-        self.catch_up();
-        let core = self.path.core_mut();
-        let now = core.jiffies();
-        let t = owned_timer(core, me, handle)?;
-        let expires = slacked(now.0.wrapping_add(ticks.min(MAX_JIFFY_OFFSET)), now, t.token());
-        let i = t.index();
-        let was = if modify { t.modify(expires) } else { t.add(expires).map_err(core_err).map(|_| false)? };
-        let seq = self.path.fired_mut().rearm(i, me);
-        self.armed(expires.0);
-        Ok(ArmedAt { expires: expires.0, seq, was_pending: was as u32 })
-    }
-}
-
 impl idl::InOrderTimerImpl for Server {
     fn setup(
         &mut self,
@@ -87,7 +61,7 @@ impl idl::InOrderTimerImpl for Server {
         if notification >= 32 {
             return Err(TimerError::BadNotification.into());
         }
-        let tok = TimerToken::new(Target { task: msg.sender.0, bit: notification }, slack, token);
+        let tok = TimerToken::new(Target { task: msg.sender.0, bit: notification }, slack, token).ok_or(TimerError::BadSlack)?;
         let kind = if deferrable { TimerKind::Deferrable } else { TimerKind::Normal };
         let wheel = self.path.core_mut().wheel_mut();
         let h = wheel.alloc(Owner(me as u16), tok, kind, config::QUOTA as u16).map_err(core_err)?;
@@ -243,6 +217,26 @@ impl idl::InOrderTimerImpl for Server {
     #[inline(never)]
     fn mod_timer_after(&mut self, msg: &RecvMessage, handle: u64, ticks: u64) -> Result<ArmedAt, RequestError<TimerError>> {
         Ok(self.arm_after(msg, handle, ticks, true)?)
+    }
+
+    #[inline(never)]
+    fn mod_timer_pending(&mut self, msg: &RecvMessage, handle: u64, expires: u64) -> Result<Armed, RequestError<TimerError>> {
+        Ok(self.rearm_pending(msg, handle, expires)?)
+    }
+
+    #[inline(never)]
+    fn timer_set_period(&mut self, msg: &RecvMessage, handle: u64, period: u32) -> Result<(), RequestError<TimerError>> {
+        Ok(self.set_period(msg, handle, period)?)
+    }
+
+    #[inline(never)]
+    fn timer_set_slack(&mut self, msg: &RecvMessage, handle: u64, slack: i32) -> Result<(), RequestError<TimerError>> {
+        Ok(self.set_slack(msg, handle, slack)?)
+    }
+
+    #[inline(never)]
+    fn timer_expires(&mut self, msg: &RecvMessage, handle: u64) -> Result<u64, RequestError<TimerError>> {
+        Ok(self.expires_of(msg, handle)?)
     }
 
     #[inline(never)]

@@ -285,7 +285,7 @@ mod tests {
     }
 
     fn arm(p: &mut P, owner: u16, bit: u8, user: u32, at: u64) {
-        let tok = TimerToken::new(Target { task: owner, bit }, 0, user);
+        let tok = TimerToken::new(Target { task: owner, bit }, 0, user).unwrap();
         let w = p.core_mut().wheel_mut();
         let h = w.alloc(Owner(owner), tok, TimerKind::Normal, 32).unwrap();
         w.add_timer(h, Jiffies(at)).unwrap();

@@ -37,10 +37,24 @@ pub struct TimerToken {
 }
 
 impl TimerToken {
+    /// The most jiffies of slack a token keeps.
+    pub const MAX_SLACK: i32 = 127;
+
     /// A token for `target` with the client's `user` token and `slack`
-    /// jiffies of slack: 0 none, negative Linux's default, clamped to 127.
-    pub fn new(target: Target, slack: i32, user: u32) -> TimerToken {
-        TimerToken { task: target.task, bit: target.bit, slack: slack.clamp(-1, 127) as i8, user }
+    /// jiffies of slack: 0 none, negative Linux's default, at most
+    /// [`TimerToken::MAX_SLACK`]; `None` for more (never clamped silently).
+    pub fn new(target: Target, slack: i32, user: u32) -> Option<TimerToken> {
+        let slack = Self::encode_slack(slack)?;
+        Some(TimerToken { task: target.task, bit: target.bit, slack, user })
+    }
+
+    /// `slack` as a token stores it, `None` above [`TimerToken::MAX_SLACK`].
+    pub fn encode_slack(slack: i32) -> Option<i8> {
+        match slack {
+            s if s < 0 => Some(-1),
+            s if s <= Self::MAX_SLACK => Some(s as i8),
+            _ => None,
+        }
     }
 
     /// Whom its expiries notify.
@@ -66,11 +80,14 @@ mod tests {
     #[test]
     fn token_is_eight_bytes_and_keeps_its_target_and_slack() {
         assert_eq!(core::mem::size_of::<TimerToken>(), 8);
-        let t = TimerToken::new(Target { task: 0x0405, bit: 3 }, 1000, 77);
+        let t = TimerToken::new(Target { task: 0x0405, bit: 3 }, 127, 77).unwrap();
         assert_eq!(t.target(), Target { task: 0x0405, bit: 3 });
         assert_eq!((t.slack(), t.user), (Slack::Jiffies(127), 77));
-        assert_eq!(TimerToken::new(Target::default(), 0, 0).slack(), Slack::None);
-        assert_eq!(TimerToken::new(Target::default(), -5, 0).slack(), Slack::Default);
-        assert_eq!(TimerToken::new(Target::default(), i32::MIN, 0).slack(), Slack::Default);
+        // More than it keeps is refused, never clamped.
+        assert!(TimerToken::new(Target::default(), 128, 0).is_none());
+        assert!(TimerToken::new(Target::default(), i32::MAX, 0).is_none());
+        assert_eq!(TimerToken::new(Target::default(), 0, 0).unwrap().slack(), Slack::None);
+        assert_eq!(TimerToken::new(Target::default(), -5, 0).unwrap().slack(), Slack::Default);
+        assert_eq!(TimerToken::new(Target::default(), i32::MIN, 0).unwrap().slack(), Slack::Default);
     }
 }

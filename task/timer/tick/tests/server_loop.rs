@@ -87,7 +87,7 @@ impl Server {
 
     fn arm(&mut self, task: u16, bit: u8, user: u32, period: u32, at: u64) -> TimerHandle {
         let owner = Owner(TaskId(task).index() as u16);
-        let tok = TimerToken::new(Target { task, bit }, 0, user);
+        let tok = TimerToken::new(Target { task, bit }, 0, user).unwrap();
         let w = self.path.core_mut().wheel_mut();
         let h = w.alloc(owner, tok, TimerKind::Normal, 16).unwrap();
         w.set_period(h, period).unwrap();

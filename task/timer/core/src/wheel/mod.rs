@@ -485,6 +485,13 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> Tim
         self.wheel.pool.tokens[self.i]
     }
 
+    /// Replaces the token stored at allocation (a timer's attributes that
+    /// live in the token, such as the timer server's slack).
+    #[inline]
+    pub fn set_token(&mut self, token: T) {
+        self.wheel.pool.tokens[self.i] = token;
+    }
+
     /// Whether it is pending.
     #[inline]
     pub fn pending(&self) -> bool {
