@@ -32,6 +32,10 @@ const TARGETS: &[(&str, u64)] = &[
     ("tick_periodic_0_timers", 1000),
     ("expiry_latency", 1500),
     ("tickless_irqs_10s_idle", 2),
+    // Issue 15's targets (on the median here as everywhere; the issue
+    // states the reprogramming add's as a max, see README).
+    ("add_timer_ipc_reprogram", 1500),
+    ("expiry_latency_tickless", 1000),
 ];
 
 /// Parses the runner's `BENCH` lines.
