@@ -93,17 +93,26 @@ pub fn prescaler_for(clock_hz: u32, target_hz: u32) -> (u16, u32) {
     (psc, (u64::from(clock_hz) / divider) as u32)
 }
 
-/// `ceil(a * b / c)` in 128 bits, saturating at `u64::MAX`.
+/// `ceil(a * b / c)`, saturating at `u64::MAX`: in 64 bits when the
+/// product fits (a 128-bit division is thousands of instructions on
+/// Cortex-M4), in 128 otherwise.
 fn mul_div_ceil(a: u64, b: u64, c: u64) -> u64 {
-    let c = u128::from(c.max(1));
-    let q = (u128::from(a) * u128::from(b)).div_ceil(c);
+    let c = c.max(1);
+    if let Some(p) = a.checked_mul(b) {
+        return p.div_ceil(c);
+    }
+    let q = (u128::from(a) * u128::from(b)).div_ceil(u128::from(c));
     u64::try_from(q).unwrap_or(u64::MAX)
 }
 
-/// `floor(a * b / c)` in 128 bits, saturating at `u64::MAX`.
+/// `floor(a * b / c)`, saturating at `u64::MAX`, in 64 bits when the
+/// product fits.
 fn mul_div_floor(a: u64, b: u64, c: u64) -> u64 {
-    let c = u128::from(c.max(1));
-    u64::try_from(u128::from(a) * u128::from(b) / c).unwrap_or(u64::MAX)
+    let c = c.max(1);
+    if let Some(p) = a.checked_mul(b) {
+        return p / c;
+    }
+    u64::try_from(u128::from(a) * u128::from(b) / u128::from(c)).unwrap_or(u64::MAX)
 }
 
 /// `round(a * b / c)` (halves up) in 128 bits, saturating at `u64::MAX`.
@@ -180,10 +189,18 @@ impl EventTiming {
     /// `min_cycles..=max_cycles`; the returned ns are at least the clamped
     /// delta, so the event never fires early.
     pub fn event_cycles(&self, delta_ns: i64) -> Result<(u32, u64), ClockEventError> {
+        self.event_cycles_within(delta_ns, self.min_delta_ns(), self.max_delta_ns())
+    }
+
+    /// [`EventTiming::event_cycles`] with [`EventTiming::min_delta_ns`] and
+    /// [`EventTiming::max_delta_ns`] computed beforehand (a driver keeps
+    /// them in its `DeviceInfo`), which saves their divisions on every
+    /// event. `min_ns` and `max_ns` must be those two values.
+    pub fn event_cycles_within(&self, delta_ns: i64, min_ns: u64, max_ns: u64) -> Result<(u32, u64), ClockEventError> {
         if delta_ns <= 0 {
             return Err(ClockEventError::Etime);
         }
-        let ns = (delta_ns as u64).clamp(self.min_delta_ns(), self.max_delta_ns());
+        let ns = (delta_ns as u64).clamp(min_ns, max_ns.max(min_ns));
         let cycles = self.ns_to_cycles_ceil(ns).clamp(u64::from(self.min_cycles), u64::from(self.max_cycles));
         Ok((cycles as u32, self.cycles_to_ns_floor(cycles)))
     }
@@ -426,6 +443,36 @@ mod tests {
             assert_eq!(v, truth);
             assert!(v >= prev);
             prev = v;
+        }
+    }
+
+    #[test]
+    fn mul_div_is_exact_on_both_sides_of_the_64_bit_product() {
+        let wide = |a: u64, b: u64, c: u64| (u128::from(a) * u128::from(b), u128::from(c));
+        for (a, b, c) in [
+            (0, 7, 3),
+            (1, 1, 1),
+            (4_294_967_295, 1_000_000_000, 1_000_000),
+            (u64::MAX / 3, 3, 7),
+            (u64::MAX / 3 + 1, 3, 7),
+            (u64::MAX, u64::MAX, u64::MAX),
+            (123_456_789_012, 1_000_000_000, 999_983),
+        ] {
+            let (p, c128) = wide(a, b, c);
+            let floor = u64::try_from(p / c128).unwrap_or(u64::MAX);
+            let ceil = u64::try_from(p.div_ceil(c128)).unwrap_or(u64::MAX);
+            assert_eq!(mul_div_floor(a, b, c), floor, "{a} * {b} / {c}");
+            assert_eq!(mul_div_ceil(a, b, c), ceil, "{a} * {b} / {c}");
+        }
+    }
+
+    #[test]
+    fn event_cycles_within_the_devices_bounds_is_event_cycles() {
+        for t in [tim2(), tim4(), EventTiming::new(1_000_000_000, 2, u32::MAX)] {
+            let (min, max) = (t.min_delta_ns(), t.max_delta_ns());
+            for d in [i64::MIN, -1, 0, 1, 999, 1_000, 1_001, 19_999, 20_001, 1_000_000, 655_350_001, i64::MAX] {
+                assert_eq!(t.event_cycles_within(d, min, max), t.event_cycles(d), "{d}");
+            }
         }
     }
 }

@@ -344,7 +344,9 @@ impl idl::InOrderClockEventImpl for Driver {
     ) -> Result<u64, RequestError<ClockEventError>> {
         self.with_device(dev, |model, d| {
             check_program(d.state)?;
-            let (cycles, ns) = d.timing.event_cycles(delta_ns)?;
+            // The clamp bounds come from the device's description, computed
+            // once at start (`DeviceInfo::new`).
+            let (cycles, ns) = d.timing.event_cycles_within(delta_ns, d.info.min_delta_ns, d.info.max_delta_ns)?;
             d.tim.start(model, Mode::Oneshot, cycles);
             ringbuf_entry!(Trace::Program { dev, cycles });
             Ok(ns)
