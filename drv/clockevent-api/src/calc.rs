@@ -98,21 +98,29 @@ pub fn prescaler_for(clock_hz: u32, target_hz: u32) -> (u16, u32) {
 /// Cortex-M4), in 128 otherwise.
 fn mul_div_ceil(a: u64, b: u64, c: u64) -> u64 {
     let c = c.max(1);
-    if let Some(p) = a.checked_mul(b) {
-        return p.div_ceil(c);
+    match a.checked_mul(b) {
+        Some(p) => p.div_ceil(c),
+        None => mul_div_wide(a, b, c, true),
     }
-    let q = (u128::from(a) * u128::from(b)).div_ceil(u128::from(c));
-    u64::try_from(q).unwrap_or(u64::MAX)
 }
 
 /// `floor(a * b / c)`, saturating at `u64::MAX`, in 64 bits when the
 /// product fits.
 fn mul_div_floor(a: u64, b: u64, c: u64) -> u64 {
     let c = c.max(1);
-    if let Some(p) = a.checked_mul(b) {
-        return p / c;
+    match a.checked_mul(b) {
+        Some(p) => p / c,
+        None => mul_div_wide(a, b, c, false),
     }
-    u64::try_from(u128::from(a) * u128::from(b) / u128::from(c)).unwrap_or(u64::MAX)
+}
+
+/// `a * b / c` (`c` nonzero) in 128 bits, rounded up if `ceil`,
+/// saturating at `u64::MAX`. Out of line: rare, and large.
+#[cold]
+#[inline(never)]
+fn mul_div_wide(a: u64, b: u64, c: u64, ceil: bool) -> u64 {
+    let (p, c) = (u128::from(a) * u128::from(b), u128::from(c));
+    u64::try_from(if ceil { p.div_ceil(c) } else { p / c }).unwrap_or(u64::MAX)
 }
 
 /// `round(a * b / c)` (halves up) in 128 bits, saturating at `u64::MAX`.
@@ -149,14 +157,31 @@ impl EventTiming {
         Self { rate_hz, min_cycles, max_cycles }
     }
 
+    /// Whole ns per cycle when the rate divides 1 GHz (every device of
+    /// the STM32 driver), found with one 32-bit hardware division.
+    fn ns_per_cycle(&self) -> Option<u32> {
+        let (ns, rate) = (NSEC_PER_SEC as u32, self.rate_hz.max(1));
+        (ns % rate == 0).then(|| (ns / rate).max(1))
+    }
+
     /// Whole ns `cycles` take, rounded down.
     pub fn cycles_to_ns_floor(&self, cycles: u64) -> u64 {
+        if let Some(k) = self.ns_per_cycle() {
+            return cycles.saturating_mul(u64::from(k));
+        }
         mul_div_floor(cycles, NSEC_PER_SEC, u64::from(self.rate_hz))
     }
 
     /// Whole cycles that last at least `ns` (rounded up).
     pub fn ns_to_cycles_ceil(&self, ns: u64) -> u64 {
-        mul_div_ceil(ns, u64::from(self.rate_hz), NSEC_PER_SEC)
+        // A whole number of ns per cycle: one division, in 32 bits (one
+        // instruction) for delays up to 4.29 s, where a 64-bit one is a
+        // software routine of about 250 instructions.
+        match (self.ns_per_cycle(), u32::try_from(ns)) {
+            (Some(k), Ok(ns)) => u64::from(ns.div_ceil(k)),
+            (Some(k), Err(_)) => ns.div_ceil(u64::from(k)),
+            (None, _) => mul_div_ceil(ns, u64::from(self.rate_hz), NSEC_PER_SEC),
+        }
     }
 
     /// The shortest programmable delay in ns: `min_cycles` rounded up to a
@@ -195,7 +220,10 @@ impl EventTiming {
     /// [`EventTiming::event_cycles`] with [`EventTiming::min_delta_ns`] and
     /// [`EventTiming::max_delta_ns`] computed beforehand (a driver keeps
     /// them in its `DeviceInfo`), which saves their divisions on every
-    /// event. `min_ns` and `max_ns` must be those two values.
+    /// event. `min_ns` and `max_ns` must be those two values. Not inlined:
+    /// a driver calls it from each programming op, and its conversions are
+    /// the bulk of the code.
+    #[inline(never)]
     pub fn event_cycles_within(&self, delta_ns: i64, min_ns: u64, max_ns: u64) -> Result<(u32, u64), ClockEventError> {
         if delta_ns <= 0 {
             return Err(ClockEventError::Etime);
@@ -472,6 +500,16 @@ mod tests {
             let (min, max) = (t.min_delta_ns(), t.max_delta_ns());
             for d in [i64::MIN, -1, 0, 1, 999, 1_000, 1_001, 19_999, 20_001, 1_000_000, 655_350_001, i64::MAX] {
                 assert_eq!(t.event_cycles_within(d, min, max), t.event_cycles(d), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn conversions_with_whole_ns_per_cycle_match_the_general_form() {
+        for t in [tim2(), tim4(), EventTiming::new(1_000_000_000, 2, u32::MAX), EventTiming::new(3, 1, 100)] {
+            for v in [0, 1, 999, 1_000, 1_001, 65_535, 4_294_967_295, 4_294_967_296, 1 << 40, u64::MAX / 2, u64::MAX] {
+                assert_eq!(t.ns_to_cycles_ceil(v), mul_div_ceil(v, u64::from(t.rate_hz), NSEC_PER_SEC), "{v}");
+                assert_eq!(t.cycles_to_ns_floor(v), mul_div_floor(v, NSEC_PER_SEC, u64::from(t.rate_hz)), "{v}");
             }
         }
     }

@@ -53,6 +53,21 @@ const CLOCKSOURCE_PSC: u16 = {
     (div - 1) as u16
 };
 
+/// Whole ns per clocksource cycle, or 0 if the rate does not divide 1 GHz.
+const CLOCKSOURCE_NS_PER_CYCLE: u64 =
+    if 1_000_000_000 % CLOCKSOURCE_HZ == 0 { (1_000_000_000 / CLOCKSOURCE_HZ) as u64 } else { 0 };
+
+/// Whole ns that `cycles` of the clocksource last at least (rounded up):
+/// one multiplication at the default rates, exact in 128 bits otherwise;
+/// saturates at `u64::MAX`.
+fn clocksource_cycles_to_ns_ceil(cycles: u64) -> u64 {
+    if CLOCKSOURCE_NS_PER_CYCLE != 0 {
+        return cycles.saturating_mul(CLOCKSOURCE_NS_PER_CYCLE);
+    }
+    let ns = (u128::from(cycles) * 1_000_000_000).div_ceil(u128::from(CLOCKSOURCE_HZ));
+    u64::try_from(ns).unwrap_or(u64::MAX)
+}
+
 use core::convert::Infallible;
 
 use drv_clockevent_api::state::{check_program, switch_state};
@@ -273,6 +288,21 @@ impl Device {
     }
 }
 
+impl Device {
+    /// `program_event`'s work (shared with `program_event_at`): arms the
+    /// device for one event `delta_ns` from now. Not inlined: two ops use it.
+    #[inline(never)]
+    fn program(&mut self, model: Model, dev: u8, delta_ns: i64) -> Result<u64, ClockEventError> {
+        check_program(self.state)?;
+        // The clamp bounds come from the device's description, computed
+        // once at start (`DeviceInfo::new`).
+        let (cycles, ns) = self.timing.event_cycles_within(delta_ns, self.info.min_delta_ns, self.info.max_delta_ns)?;
+        self.tim.start(model, Mode::Oneshot, cycles);
+        ringbuf_entry!(Trace::Program { dev, cycles });
+        Ok(ns)
+    }
+}
+
 /// Stops `tim`, masks its interrupt and forgets a pending update.
 fn shut(tim: &Tim) {
     tim.stop();
@@ -342,14 +372,24 @@ impl idl::InOrderClockEventImpl for Driver {
         dev: u8,
         delta_ns: i64,
     ) -> Result<u64, RequestError<ClockEventError>> {
+        self.with_device(dev, |model, d| d.program(model, dev, delta_ns))
+    }
+
+    fn program_event_at(
+        &mut self,
+        _msg: &RecvMessage,
+        dev: u8,
+        at: u64,
+        max_ns: u64,
+    ) -> Result<u64, RequestError<ClockEventError>> {
+        let now = self.counter_now();
         self.with_device(dev, |model, d| {
-            check_program(d.state)?;
-            // The clamp bounds come from the device's description, computed
-            // once at start (`DeviceInfo::new`).
-            let (cycles, ns) = d.timing.event_cycles_within(delta_ns, d.info.min_delta_ns, d.info.max_delta_ns)?;
-            d.tim.start(model, Mode::Oneshot, cycles);
-            ringbuf_entry!(Trace::Program { dev, cycles });
-            Ok(ns)
+            // A passed deadline is ETIME, as a delta of 0 is.
+            let delta_ns = match at.checked_sub(now) {
+                Some(c) if c > 0 => clocksource_cycles_to_ns_ceil(c).min(max_ns).clamp(1, i64::MAX as u64) as i64,
+                _ => 0,
+            };
+            d.program(model, dev, delta_ns)
         })
     }
 

@@ -158,4 +158,14 @@ impl TickDevice {
         self.programmed = for_jiffy;
         Ok(())
     }
+
+    /// `clockevents_program_event` with an absolute expiry: fire when the
+    /// clocksource reaches cycle `at`, or after `max_ns` if that is
+    /// sooner, for jiffy `for_jiffy`. One IPC: the driver reads the
+    /// counter itself. `Err(Etime)` if `at` has passed.
+    pub fn program_at(&mut self, ce: &ClockEvent, at: u64, max_ns: u64, for_jiffy: u64) -> Result<(), ClockEventError> {
+        ce.program_event_at(self.dev, at, max_ns)?;
+        self.programmed = Some(for_jiffy);
+        Ok(())
+    }
 }

@@ -129,20 +129,16 @@ impl Clocksource {
         self.info.max_idle_ns
     }
 
-    /// Nanoseconds from now until jiffy `j` begins on this time line
-    /// (rounded up, so an event programmed with it is never early), or
-    /// `Err(Etime)` if that moment has passed.
-    pub fn ns_until(&self, ce: &ClockEvent, j: u64) -> Result<u64, ClockEventError> {
-        let now = self.cycles(ce)?;
+    /// The clocksource cycle at which jiffy `j` begins on this time line
+    /// (rounded up, so an event programmed for it is never early). No
+    /// IPC: the clockevent driver's `program_event_at` compares it with the
+    /// counter itself.
+    pub fn cycles_at(&self, j: u64) -> u64 {
         let rel = j.wrapping_sub(self.offset as u64).wrapping_sub(self.initial);
-        // The first cycle of jiffy `rel`: ceil(rel * rate / hz).
-        let at = match rel.checked_mul(self.cycles_per_jiffy) {
+        // ceil(rel * rate / hz).
+        match rel.checked_mul(self.cycles_per_jiffy) {
             Some(at) if self.cycles_per_jiffy != 0 => at,
             _ => mul_div(rel, self.rate(), u64::from(self.hz), true),
-        };
-        if at <= now {
-            return Err(ClockEventError::Etime);
         }
-        Ok(self.cycles_to_ns(at - now, true))
     }
 }

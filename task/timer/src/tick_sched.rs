@@ -55,13 +55,12 @@ impl Server {
     /// Programs the oneshot event for the start of jiffy `j`, or for the
     /// longest safe sleep if `j` is further away (the wake-up then catches
     /// up and programs again). `Err(Etime)` if that moment has passed.
-    /// Not inlined: its 128-bit arithmetic would be copied into every
-    /// caller of `program_next` (over a KiB of flash) for no gain.
+    /// One IPC: the driver compares the cycle with its counter.
     #[inline(never)]
     fn program_for(&mut self, j: u64) -> Result<(), ClockEventError> {
-        let ns = self.clocksource.ns_until(&self.driver, j)?;
-        let ns = ns.min(self.max_sleep_ns());
-        self.tick_dev.program(&self.driver, ns, Some(j))
+        let at = self.clocksource.cycles_at(j);
+        let max = self.max_sleep_ns();
+        self.tick_dev.program_at(&self.driver, at, max, j)
     }
 
     /// Oneshot mode: program the event for the next expiry (or the longest
