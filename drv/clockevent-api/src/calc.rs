@@ -98,23 +98,33 @@ pub fn prescaler_for(clock_hz: u32, target_hz: u32) -> (u16, u32) {
 // division is a software routine of hundreds of instructions on the
 // hrtimer expiry path, a 64-bit one a fraction of that.
 
-/// `ceil(a * b / c)` in 128 bits, saturating at `u64::MAX`.
+/// `ceil(a * b / c)`, saturating at `u64::MAX`, in 64 bits when the
+/// product fits.
 fn mul_div_ceil(a: u64, b: u64, c: u64) -> u64 {
-    if let Some(p) = a.checked_mul(b) {
-        return p.div_ceil(c.max(1));
+    let c = c.max(1);
+    match a.checked_mul(b) {
+        Some(p) => p.div_ceil(c),
+        None => mul_div_wide(a, b, c, true),
     }
-    let c = u128::from(c.max(1));
-    let q = (u128::from(a) * u128::from(b)).div_ceil(c);
-    u64::try_from(q).unwrap_or(u64::MAX)
 }
 
-/// `floor(a * b / c)` in 128 bits, saturating at `u64::MAX`.
+/// `floor(a * b / c)`, saturating at `u64::MAX`, in 64 bits when the
+/// product fits.
 fn mul_div_floor(a: u64, b: u64, c: u64) -> u64 {
-    if let Some(p) = a.checked_mul(b) {
-        return p / c.max(1);
+    let c = c.max(1);
+    match a.checked_mul(b) {
+        Some(p) => p / c,
+        None => mul_div_wide(a, b, c, false),
     }
-    let c = u128::from(c.max(1));
-    u64::try_from(u128::from(a) * u128::from(b) / c).unwrap_or(u64::MAX)
+}
+
+/// `a * b / c` (`c` nonzero) in 128 bits, rounded up if `ceil`,
+/// saturating at `u64::MAX`. Out of line: rare, and large.
+#[cold]
+#[inline(never)]
+fn mul_div_wide(a: u64, b: u64, c: u64, ceil: bool) -> u64 {
+    let (p, c) = (u128::from(a) * u128::from(b), u128::from(c));
+    u64::try_from(if ceil { p.div_ceil(c) } else { p / c }).unwrap_or(u64::MAX)
 }
 
 /// `round(a * b / c)` (halves up) in 128 bits, saturating at `u64::MAX`.
@@ -151,21 +161,51 @@ impl EventTiming {
         Self { rate_hz, min_cycles, max_cycles }
     }
 
+    /// Whole ns per cycle when the rate divides 1 GHz (every device of
+    /// the STM32 driver), found with one 32-bit hardware division.
+    fn ns_per_cycle(&self) -> Option<u32> {
+        let (ns, rate) = (NSEC_PER_SEC as u32, self.rate_hz.max(1));
+        (ns % rate == 0).then(|| (ns / rate).max(1))
+    }
+
     /// Whole ns `cycles` take, rounded down.
     pub fn cycles_to_ns_floor(&self, cycles: u64) -> u64 {
-        mul_div_floor(cycles, NSEC_PER_SEC, u64::from(self.rate_hz))
+        self.cycles_to_ns(cycles, false)
+    }
+
+    /// Whole ns that `cycles` last at least (rounded up).
+    pub fn cycles_to_ns_ceil(&self, cycles: u64) -> u64 {
+        self.cycles_to_ns(cycles, true)
+    }
+
+    /// Whole ns in `cycles`, rounded up if `ceil`, saturating at
+    /// `u64::MAX`: one multiplication when the rate divides 1 GHz (exact
+    /// either way then).
+    fn cycles_to_ns(&self, cycles: u64, ceil: bool) -> u64 {
+        match (self.ns_per_cycle(), ceil) {
+            (Some(k), _) => cycles.saturating_mul(u64::from(k)),
+            (None, false) => mul_div_floor(cycles, NSEC_PER_SEC, u64::from(self.rate_hz)),
+            (None, true) => mul_div_ceil(cycles, NSEC_PER_SEC, u64::from(self.rate_hz)),
+        }
     }
 
     /// Whole cycles that last at least `ns` (rounded up).
     pub fn ns_to_cycles_ceil(&self, ns: u64) -> u64 {
-        mul_div_ceil(ns, u64::from(self.rate_hz), NSEC_PER_SEC)
+        // A whole number of ns per cycle: one division, in 32 bits (one
+        // instruction) for delays up to 4.29 s, where a 64-bit one is a
+        // software routine of about 250 instructions.
+        match (self.ns_per_cycle(), u32::try_from(ns)) {
+            (Some(k), Ok(ns)) => u64::from(ns.div_ceil(k)),
+            (Some(k), Err(_)) => ns.div_ceil(u64::from(k)),
+            (None, _) => mul_div_ceil(ns, u64::from(self.rate_hz), NSEC_PER_SEC),
+        }
     }
 
     /// The shortest programmable delay in ns: `min_cycles` rounded up to a
     /// whole ns, and at least 1 µs as in Linux ("deltas less than 1 usec are
     /// pointless noise").
     pub fn min_delta_ns(&self) -> u64 {
-        mul_div_ceil(u64::from(self.min_cycles), NSEC_PER_SEC, u64::from(self.rate_hz)).max(1000)
+        self.cycles_to_ns_ceil(u64::from(self.min_cycles)).max(1000)
     }
 
     /// The longest programmable delay in ns: `max_cycles` rounded down, so
@@ -191,10 +231,21 @@ impl EventTiming {
     /// `min_cycles..=max_cycles`; the returned ns are at least the clamped
     /// delta, so the event never fires early.
     pub fn event_cycles(&self, delta_ns: i64) -> Result<(u32, u64), ClockEventError> {
+        self.event_cycles_within(delta_ns, self.min_delta_ns(), self.max_delta_ns())
+    }
+
+    /// [`EventTiming::event_cycles`] with [`EventTiming::min_delta_ns`] and
+    /// [`EventTiming::max_delta_ns`] computed beforehand (a driver keeps
+    /// them in its `DeviceInfo`), which saves their divisions on every
+    /// event. `min_ns` and `max_ns` must be those two values. Not inlined:
+    /// a driver calls it from each programming op, and its conversions are
+    /// the bulk of the code.
+    #[inline(never)]
+    pub fn event_cycles_within(&self, delta_ns: i64, min_ns: u64, max_ns: u64) -> Result<(u32, u64), ClockEventError> {
         if delta_ns <= 0 {
             return Err(ClockEventError::Etime);
         }
-        let ns = (delta_ns as u64).clamp(self.min_delta_ns(), self.max_delta_ns());
+        let ns = (delta_ns as u64).clamp(min_ns, max_ns.max(min_ns));
         let cycles = self.ns_to_cycles_ceil(ns).clamp(u64::from(self.min_cycles), u64::from(self.max_cycles));
         Ok((cycles as u32, self.cycles_to_ns_floor(cycles)))
     }
@@ -443,6 +494,47 @@ mod tests {
             assert_eq!(v, truth);
             assert!(v >= prev);
             prev = v;
+        }
+    }
+
+    #[test]
+    fn mul_div_is_exact_on_both_sides_of_the_64_bit_product() {
+        let wide = |a: u64, b: u64, c: u64| (u128::from(a) * u128::from(b), u128::from(c));
+        for (a, b, c) in [
+            (0, 7, 3),
+            (1, 1, 1),
+            (4_294_967_295, 1_000_000_000, 1_000_000),
+            (u64::MAX / 3, 3, 7),
+            (u64::MAX / 3 + 1, 3, 7),
+            (u64::MAX, u64::MAX, u64::MAX),
+            (123_456_789_012, 1_000_000_000, 999_983),
+        ] {
+            let (p, c128) = wide(a, b, c);
+            let floor = u64::try_from(p / c128).unwrap_or(u64::MAX);
+            let ceil = u64::try_from(p.div_ceil(c128)).unwrap_or(u64::MAX);
+            assert_eq!(mul_div_floor(a, b, c), floor, "{a} * {b} / {c}");
+            assert_eq!(mul_div_ceil(a, b, c), ceil, "{a} * {b} / {c}");
+        }
+    }
+
+    #[test]
+    fn event_cycles_within_the_devices_bounds_is_event_cycles() {
+        for t in [tim2(), tim4(), EventTiming::new(1_000_000_000, 2, u32::MAX)] {
+            let (min, max) = (t.min_delta_ns(), t.max_delta_ns());
+            for d in [i64::MIN, -1, 0, 1, 999, 1_000, 1_001, 19_999, 20_001, 1_000_000, 655_350_001, i64::MAX] {
+                assert_eq!(t.event_cycles_within(d, min, max), t.event_cycles(d), "{d}");
+            }
+        }
+    }
+
+    #[test]
+    fn conversions_with_whole_ns_per_cycle_match_the_general_form() {
+        for t in [tim2(), tim4(), EventTiming::new(1_000_000_000, 2, u32::MAX), EventTiming::new(3, 1, 100)] {
+            for v in [0, 1, 999, 1_000, 1_001, 65_535, 4_294_967_295, 4_294_967_296, 1 << 40, u64::MAX / 2, u64::MAX] {
+                assert_eq!(t.ns_to_cycles_ceil(v), mul_div_ceil(v, u64::from(t.rate_hz), NSEC_PER_SEC), "{v}");
+                assert_eq!(t.cycles_to_ns_floor(v), mul_div_floor(v, NSEC_PER_SEC, u64::from(t.rate_hz)), "{v}");
+                assert_eq!(t.cycles_to_ns_ceil(v), mul_div_ceil(v, NSEC_PER_SEC, u64::from(t.rate_hz)), "{v}");
+            }
         }
     }
 }

@@ -119,6 +119,7 @@ impl DeviceInfo {
     /// The description of a device called `name` (8 bytes at most) that
     /// times `timing`, with `features`, `rating` and interrupt `irq`;
     /// mult/shift and the delta limits are derived from `timing`.
+    #[inline]
     pub fn new(name: &str, features: u32, rating: u32, timing: &EventTiming, irq: u32) -> Self {
         let (mult, shift) = timing.mult_shift();
         Self {

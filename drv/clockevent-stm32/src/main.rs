@@ -63,6 +63,10 @@ const CLOCKSOURCE_PSC: u16 = {
     (div - 1) as u16
 };
 
+/// The clocksource's rate as a timing, for its cycles -> ns conversion
+/// (`program_event_at`).
+const CLOCKSOURCE_TIMING: EventTiming = EventTiming::new(CLOCKSOURCE_HZ, 1, u32::MAX);
+
 use core::convert::Infallible;
 
 use drv_clockevent_api::state::{check_program, switch_state};
@@ -301,6 +305,21 @@ impl Device {
     }
 }
 
+impl Device {
+    /// `program_event`'s work (shared with `program_event_at`): arms the
+    /// device for one event `delta_ns` from now. Not inlined: two ops use it.
+    #[inline(never)]
+    fn program(&mut self, model: Model, dev: u8, delta_ns: i64) -> Result<u64, ClockEventError> {
+        check_program(self.state)?;
+        // The clamp bounds come from the device's description, computed
+        // once at start (`DeviceInfo::new`).
+        let (cycles, ns) = self.timing.event_cycles_within(delta_ns, self.info.min_delta_ns, self.info.max_delta_ns)?;
+        self.tim.start(model, Mode::Oneshot, cycles);
+        ringbuf_entry!(Trace::Program { dev, cycles });
+        Ok(ns)
+    }
+}
+
 /// Stops `tim`, masks its interrupt and forgets a pending update.
 fn shut(tim: &Tim) {
     tim.stop();
@@ -370,12 +389,24 @@ impl idl::InOrderClockEventImpl for Driver {
         dev: u8,
         delta_ns: i64,
     ) -> Result<u64, RequestError<ClockEventError>> {
+        self.with_device(dev, |model, d| d.program(model, dev, delta_ns))
+    }
+
+    fn program_event_at(
+        &mut self,
+        _msg: &RecvMessage,
+        dev: u8,
+        at: u64,
+        max_ns: u64,
+    ) -> Result<u64, RequestError<ClockEventError>> {
+        let now = self.counter_now();
         self.with_device(dev, |model, d| {
-            check_program(d.state)?;
-            let (cycles, ns) = d.timing.event_cycles(delta_ns)?;
-            d.tim.start(model, Mode::Oneshot, cycles);
-            ringbuf_entry!(Trace::Program { dev, cycles });
-            Ok(ns)
+            // A passed deadline is ETIME, as a delta of 0 is.
+            let delta_ns = match at.checked_sub(now) {
+                Some(c) if c > 0 => CLOCKSOURCE_TIMING.cycles_to_ns_ceil(c).min(max_ns).clamp(1, i64::MAX as u64) as i64,
+                _ => 0,
+            };
+            d.program(model, dev, delta_ns)
         })
     }
 

@@ -322,7 +322,8 @@ mod runner {
         let _ = timer.hrtimer_free(hr);
     }
 
-    /// Tickless mode: interrupts during 10 s of idle with one far timer.
+    /// Tickless mode: interrupts during 10 s of idle with one far timer;
+    /// the add that reprograms the event; expiry latency.
     fn tickless_figures(b: &mut Bench, timer: &Timer) {
         hrtimer_figures(b, timer);
         let hz = timer.hz() as u64;
@@ -334,6 +335,37 @@ mod runner {
         sys_recv_notification(notifications::TIMER_MASK);
         let irqs = timer.stats().interrupts.wrapping_sub(before);
         console_writeln!(b.console, "BENCH tickless_irqs_10s_idle median={} max={} n=1", irqs, irqs);
+        let mut buf = [0u8; 32];
+        let _ = timer.fetch_fired(&mut buf);
+
+        // add_timer that becomes the next event, every time: each expiry
+        // is one jiffy earlier than the last (the far timer stays behind
+        // them all, and del_timer leaves the programmed event alone), so
+        // each add reprograms the device through the clockevent driver.
+        let h = timer.setup(1, 0, 0, 0, false).unwrap_or_else(|_| sys_panic(b"setup"));
+        let base = timer.jiffies() + 5 * hz;
+        for i in 0..REPS {
+            let t0 = now();
+            let _ = timer.add_timer(h, base - i as u64);
+            let t1 = now();
+            b.samples[i] = t1.wrapping_sub(t0).saturating_sub(b.overhead);
+            let _ = timer.del_timer(h);
+        }
+        b.report("add_timer_ipc_reprogram", REPS);
+        let _ = timer.free(h);
+
+        // Expiry latency in tickless mode: arm for the next jiffy (the add
+        // programs the event); the gap is IRQ entry to this task running,
+        // which includes catching jiffies up and programming the next
+        // event (the far timer) before the server waits again.
+        for i in 0..REPS {
+            let _ = timer.add_timer(wake, timer.jiffies() + 1);
+            gaps_one(b, i);
+            sys_recv_notification(notifications::TIMER_MASK);
+            let mut buf = [0u8; 32];
+            let _ = timer.fetch_fired(&mut buf);
+        }
+        b.report("expiry_latency_tickless", REPS);
     }
 
     /// Pending timers for the "many timers" tick figure.

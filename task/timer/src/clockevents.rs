@@ -165,4 +165,15 @@ impl TickDevice {
         self.programmed = for_jiffy;
         Ok(())
     }
+
+    /// `clockevents_program_event` with an absolute expiry: fire when the
+    /// clocksource reaches cycle `at`, or after `max_ns` if that is
+    /// sooner (`max_ns`, in ns), for jiffy `for_jiffy` (`None`: an hrtimer
+    /// only). One IPC: the driver reads the counter itself. `Err(Etime)`
+    /// if `at` has passed.
+    pub fn program_at(&mut self, ce: &ClockEvent, at: u64, max_ns: u64, for_jiffy: Option<u64>) -> Result<(), ClockEventError> {
+        ce.program_event_at(self.dev, at, max_ns)?;
+        self.programmed = for_jiffy;
+        Ok(())
+    }
 }

@@ -116,18 +116,6 @@ impl Clocksource {
         }
     }
 
-    /// Nanoseconds from count `now` until count `at` (rounded up), or
-    /// `Err(Etime)` if `at` is not after `now`.
-    pub fn ns_between(&self, now: u64, at: u64) -> Result<u64, ClockEventError> {
-        if at <= now {
-            return Err(ClockEventError::Etime);
-        }
-        Ok(match self.ns_per_cycle {
-            0 => mul_div(at - now, 1_000_000_000, u64::from(self.info.rate_hz), true),
-            k => (at - now).saturating_mul(k),
-        })
-    }
-
     /// Aligns the time line so that [`Clocksource::raw_jiffies`] `raw`
     /// reads as `jiffies_now` (done when entering oneshot mode).
     pub fn align(&mut self, raw: u64, jiffies_now: u64) {
@@ -155,14 +143,6 @@ impl Clocksource {
     /// read often enough to stay extended (`max_idle_ns`).
     pub fn max_idle_ns(&self) -> u64 {
         self.info.max_idle_ns
-    }
-
-    /// Nanoseconds from now until jiffy `j` begins on this time line
-    /// (rounded up, so an event programmed with it is never early), or
-    /// `Err(Etime)` if that moment has passed.
-    pub fn ns_until(&self, ce: &ClockEvent, j: u64) -> Result<u64, ClockEventError> {
-        let now = self.cycles(ce)?;
-        self.ns_between(now, self.cycles_for_jiffy(j))
     }
 }
 

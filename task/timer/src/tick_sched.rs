@@ -66,25 +66,24 @@ impl Server {
     /// Programs the oneshot event for the start of jiffy `j`, or for the
     /// longest safe sleep if `j` is further away (the wake-up then catches
     /// up and programs again). `Err(Etime)` if that moment has passed.
-    /// Not inlined: its 128-bit arithmetic would be copied into every
-    /// caller of `program_next` (over a KiB of flash) for no gain.
+    /// One IPC: the driver compares the cycle with its counter.
     #[inline(never)]
     fn program_for(&mut self, j: u64) -> Result<(), ClockEventError> {
-        let ns = self.clocksource.ns_until(&self.driver, j)?;
-        let ns = ns.min(self.max_sleep_ns());
-        self.tick_dev.program(&self.driver, ns, Some(j))
+        let at = self.clocksource.cycles_for_jiffy(j);
+        let max = self.max_sleep_ns();
+        self.tick_dev.program_at(&self.driver, at, max, Some(j))
     }
 
     /// `clockevents_program_event` for the earlier of jiffy `j` (the
     /// wheel's next event, if any) and ktime `hr` (the first hrtimer), as
     /// clocksource counts rounded up, so neither is early. `Err(Etime)` if
-    /// that moment has passed.
+    /// that moment has passed. One IPC, as [`Server::program_for`].
     #[inline(never)]
     fn program_hr(&mut self, j: Option<u64>, hr: u64) -> Result<(), ClockEventError> {
         let cs = &self.clocksource;
         let at = j.map_or(u64::MAX, |j| cs.cycles_for_jiffy(j)).min(cs.cycles_for_ns(hr));
-        let ns = cs.ns_between(cs.cycles(&self.driver)?, at)?.min(self.max_sleep_ns());
-        self.tick_dev.program(&self.driver, ns, j)?;
+        let max = self.max_sleep_ns();
+        self.tick_dev.program_at(&self.driver, at, max, j)?;
         self.tick_dev.hr_programmed = Some(hr);
         Ok(())
     }
