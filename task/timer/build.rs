@@ -2,6 +2,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     build_util::expose_task_config();
     require_config(&["hook-quota", "grab-tasks", "hrtimer-pool", "hrtimer-quota"]);
     time_page_cfg();
+    uif_window_cfg();
     idol::server::build_server_support("../../idl/timer.idol", "server_stub.rs", idol::server::ServiceStyle::InOrder)?;
     Ok(())
 }
@@ -35,15 +36,10 @@ fn require_config(keys: &[&str]) {
 fn time_page_cfg() {
     println!("cargo::rustc-check-cfg=cfg(time_page)");
     println!("cargo::rustc-check-cfg=cfg(time_page_refresh)");
-    if std::env::var_os(build_util::TASK_CONFIG_ENV).is_none() {
-        return;
-    }
-    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("task_config.rs");
-    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let Some(text) = generated_config() else { return };
     // Only in the `shared` module: a `config` key `time-page-writable`
     // generates the same line in `mod config`.
-    let shared = text.split("\npub mod shared {\n").nth(1).and_then(|s| s.split("\n}\n").next()).unwrap_or("");
-    if shared.contains("pub const TIME_PAGE_WRITABLE: bool = true;") {
+    if module(&text, "shared").contains("pub const TIME_PAGE_WRITABLE: bool = true;") {
         println!("cargo::rustc-cfg=time_page");
     }
     // Optional `config.time-page-refresh`: jiffies between the page's
@@ -51,4 +47,27 @@ fn time_page_cfg() {
     if text.contains("pub const TIME_PAGE_REFRESH:") {
         println!("cargo::rustc-cfg=time_page_refresh");
     }
+}
+
+/// `cfg(uif_window)` when app.toml grants this task a window named
+/// `tim2-sr` (the periodic tick's ack without IPC, src/uif_window.rs).
+fn uif_window_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(uif_window)");
+    let Some(text) = generated_config() else { return };
+    if module(&text, "windows").contains("pub const TIM2_SR_BASE:") {
+        println!("cargo::rustc-cfg=uif_window");
+    }
+}
+
+/// The generated task config's text, if app.toml was given (see
+/// `require_config`).
+fn generated_config() -> Option<String> {
+    std::env::var_os(build_util::TASK_CONFIG_ENV)?;
+    let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("task_config.rs");
+    Some(std::fs::read_to_string(&out).unwrap_or_default())
+}
+
+/// The body of module `name` in the generated config `text` ("" if absent).
+fn module<'a>(text: &'a str, name: &str) -> &'a str {
+    text.split(&format!("\npub mod {name} {{\n")).nth(1).and_then(|s| s.split("\n}\n").next()).unwrap_or("")
 }

@@ -7,14 +7,17 @@
 //! beats a periodic-only one, then the higher rating wins; every other
 //! device is shut down. The devices themselves live in the clockevent
 //! driver task; this module talks to it over IPC (every call here is one
-//! IPC to the driver, except [`TickDevice::can_oneshot`]).
+//! IPC to the driver, except [`TickDevice::can_oneshot`], and the periodic
+//! ack when app.toml grants the flag's window, [`crate::uif_window`]).
 //!
 //! In periodic mode each tick interrupt is one jiffy (Linux's
 //! `tick_periodic`), at HZ times a multiplier a grabber may set (1..=8).
-//! In oneshot mode (tickless) the event is programmed in nanoseconds from
-//! now, as `clockevents_program_event` does, for a moment the clocksource
-//! ([`crate::clocksource`]) computes.
+//! In oneshot mode (tickless) the event is programmed for a clocksource
+//! cycle ([`crate::clocksource`] computes it; the driver's
+//! `program_event_at` turns it into a delay from its own counter reading),
+//! as `clockevents_program_event` does.
 
+use crate::uif_window::UifWindow;
 use drv_clockevent_api::{ClockEvent, ClockEventError, DeviceInfo, FEAT_ONESHOT, FEAT_PERIODIC};
 
 /// Most clock event devices considered.
@@ -50,6 +53,10 @@ pub struct TickDevice {
     /// its update flag set. A spoofed post of the tick bit, or a stale
     /// interrupt, is not counted. For tests and benchmarks.
     pub interrupts: u32,
+    /// The device's update flag through this server's own window, if
+    /// app.toml grants one on it ([`crate::uif_window`]): the periodic
+    /// ack without IPC.
+    uif: Option<UifWindow>,
 }
 
 /// `tick_check_preferred`: should `new` replace `cur` as the tick device?
@@ -82,7 +89,8 @@ impl TickDevice {
                 let _ = ce.set_state_shutdown(d);
             }
         }
-        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed: None, hr_programmed: None, interrupts: 0 })
+        let uif = UifWindow::for_device(&info);
+        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed: None, hr_programmed: None, interrupts: 0, uif })
     }
 
     /// True if the tick device can run tickless.
@@ -127,7 +135,17 @@ impl TickDevice {
     /// notification says only that the bit was posted, the device's update
     /// flag (read and cleared by the driver's `ack`) says whether the
     /// device fired.
+    ///
+    /// In periodic mode with a window on the flag, no IPC: the flag is
+    /// read and cleared here.
     pub fn ack(&mut self, ce: &ClockEvent) -> bool {
+        if let (Mode::Periodic { .. }, Some(uif)) = (self.mode, self.uif) {
+            if !uif.ack() {
+                return false;
+            }
+            self.interrupts = self.interrupts.wrapping_add(1);
+            return true;
+        }
         // If the driver restarted, its devices are detached: set ours up
         // again and treat this interrupt as a tick (not counted: there is
         // no flag left to say whether the device fired).

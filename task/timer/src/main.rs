@@ -68,6 +68,7 @@ mod rearm;
 mod tick_common;
 mod tick_sched;
 mod time_page;
+mod uif_window;
 
 use clients::Clients;
 use clockevents::{Mode, TickDevice};

@@ -2,8 +2,10 @@
 //! server (`tick_handle_periodic`, `tick_periodic`).
 //!
 //! The kernel routes the device's IRQ to this task as a notification bit
-//! and masks it. Here: acknowledge it at the clockevent driver (one IPC;
-//! only a real device event counts, see [`crate::clockevents`]), leave
+//! and masks it. Here: acknowledge it (only a real device event counts,
+//! see [`crate::clockevents`]: an IPC to the clockevent driver, or in
+//! periodic mode on TIM2 a read and clear of its update flag through this
+//! server's bit-band window, [`crate::uif_window`]), leave
 //! the IRQ to be unmasked by the next receive, and hand the tick to the
 //! tick path: in periodic mode one jiffy through `timer_tick::TickPath::tick`
 //! (with the grab protocol), in oneshot mode the nohz handler
