@@ -20,7 +20,8 @@
 use crate::wire::{FiredRecord, TimerError, FIRED_PER_FETCH, FIRED_RECORD_BYTES};
 use crate::time::{Hz, Instant};
 use crate::Timer;
-use userlib::{sys_recv_closed, sys_refresh_task_id, TaskId};
+use crate::survive::{self, Recover};
+use userlib::TaskId;
 use zerocopy::FromBytes;
 
 /// A timer of a [`Timers`] set (its index).
@@ -340,15 +341,7 @@ impl<const N: usize> Timers<N> {
     /// sets its timers up again on the new server and goes on waiting (an
     /// expiry due during the outage fires on the new server's next tick).
     pub fn wait(&mut self, mask: u32) -> Result<u32, TimerError> {
-        loop {
-            match sys_recv_closed(&mut [], mask, self.server.task_id()) {
-                Ok(m) => return Ok(m.operation),
-                Err(_) => {
-                    self.server = Timer::from(sys_refresh_task_id(self.server.task_id()));
-                    self.recover()?;
-                }
-            }
-        }
+        survive::wait(self, mask)
     }
 
     /// The notification bits of every timer of the set (ORed).
@@ -381,13 +374,7 @@ impl<const N: usize> Timers<N> {
     /// again and re-arms the armed ones at their absolute expiries, as a
     /// call would. Returns whether it recovered.
     pub fn check_server(&mut self) -> Result<bool, TimerError> {
-        let current = sys_refresh_task_id(self.server.task_id());
-        if current == self.epoch {
-            return Ok(false);
-        }
-        self.server = Timer::from(current);
-        self.recover()?;
-        Ok(true)
+        survive::check_server(self)
     }
 
     /// Takes timer `id`'s latest expiry, if it fired since the last take.
@@ -397,22 +384,13 @@ impl<const N: usize> Timers<N> {
 
     /// Runs `op`; on `ServerDied` (or if the server is known to have
     /// restarted already), re-creates every timer and retries once.
-    fn retry<T>(&mut self, mut op: impl FnMut(&mut Self) -> Result<T, TimerError>) -> Result<T, TimerError> {
-        if self.server.task_id() != self.epoch {
-            self.recover()?;
-        }
-        match op(self) {
-            Err(TimerError::ServerDied) => {
-                self.recover()?;
-                op(self)
-            }
-            r => r,
-        }
+    fn retry<T>(&mut self, op: impl FnMut(&mut Self) -> Result<T, TimerError>) -> Result<T, TimerError> {
+        survive::retry(self, op)
     }
 
     /// Sets every timer up again on a restarted server and re-arms the
     /// armed ones at their absolute expiries.
-    fn recover(&mut self) -> Result<(), TimerError> {
+    fn recover_all(&mut self) -> Result<(), TimerError> {
         self.recoveries += 1;
         self.epoch = self.server.task_id();
         for i in 0..N {
@@ -426,5 +404,23 @@ impl<const N: usize> Timers<N> {
             self.slots[i] = Some(Slot { handle, seq, ..slot });
         }
         Ok(())
+    }
+}
+
+impl<const N: usize> Recover for Timers<N> {
+    fn server(&self) -> &Timer {
+        &self.server
+    }
+
+    fn set_server(&mut self, server: Timer) {
+        self.server = server;
+    }
+
+    fn epoch(&self) -> TaskId {
+        self.epoch
+    }
+
+    fn recover(&mut self) -> Result<(), TimerError> {
+        self.recover_all()
     }
 }

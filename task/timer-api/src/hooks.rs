@@ -22,7 +22,8 @@
 
 use crate::wire::TimerError;
 use crate::Timer;
-use userlib::{sys_recv_closed, sys_refresh_task_id, TaskId};
+use crate::survive::{self, Recover};
+use userlib::TaskId;
 
 /// A hook of a [`Hooks`] set (its index in the set; stable across server
 /// restarts, unlike the server's own hook id).
@@ -134,15 +135,7 @@ impl<const N: usize> Hooks<N> {
     /// registers its hooks again (and takes its grab back) and goes on
     /// waiting.
     pub fn wait(&mut self, mask: u32) -> Result<u32, TimerError> {
-        loop {
-            match sys_recv_closed(&mut [], mask, self.server.task_id()) {
-                Ok(m) => return Ok(m.operation),
-                Err(_) => {
-                    self.server = Timer::from(sys_refresh_task_id(self.server.task_id()));
-                    self.recover()?;
-                }
-            }
-        }
+        survive::wait(self, mask)
     }
 
     /// Asks the kernel (a syscall, no IPC) whether the timer server
@@ -150,13 +143,7 @@ impl<const N: usize> Hooks<N> {
     /// hook again. Returns whether it recovered. For tasks that wait in
     /// their own open receive, which a restart does not end.
     pub fn check_server(&mut self) -> Result<bool, TimerError> {
-        let current = sys_refresh_task_id(self.server.task_id());
-        if current == self.epoch {
-            return Ok(false);
-        }
-        self.server = Timer::from(current);
-        self.recover()?;
-        Ok(true)
+        survive::check_server(self)
     }
 
     fn slot(&self, id: HookId) -> Result<Slot, TimerError> {
@@ -169,23 +156,13 @@ impl<const N: usize> Hooks<N> {
 
     /// Runs `op`; on `ServerDied` (or if the server is known to have
     /// restarted already), registers every hook again and retries once.
-    fn retry<T>(&mut self, mut op: impl FnMut(&mut Self) -> Result<T, TimerError>) -> Result<T, TimerError> {
-        if self.server.task_id() != self.epoch {
-            self.recover()?;
-        }
-        match op(self) {
-            Err(TimerError::ServerDied) => {
-                self.server = Timer::from(sys_refresh_task_id(self.server.task_id()));
-                self.recover()?;
-                op(self)
-            }
-            r => r,
-        }
+    fn retry<T>(&mut self, op: impl FnMut(&mut Self) -> Result<T, TimerError>) -> Result<T, TimerError> {
+        survive::retry(self, op)
     }
 
     /// Registers every hook again on a restarted server, in the order the
     /// set holds them, then takes back the grab it held, at its rate.
-    fn recover(&mut self) -> Result<(), TimerError> {
+    fn recover_all(&mut self) -> Result<(), TimerError> {
         self.recoveries += 1;
         self.epoch = self.server.task_id();
         for i in 0..N {
@@ -200,5 +177,23 @@ impl<const N: usize> Hooks<N> {
             }
         }
         Ok(())
+    }
+}
+
+impl<const N: usize> Recover for Hooks<N> {
+    fn server(&self) -> &Timer {
+        &self.server
+    }
+
+    fn set_server(&mut self, server: Timer) {
+        self.server = server;
+    }
+
+    fn epoch(&self) -> TaskId {
+        self.epoch
+    }
+
+    fn recover(&mut self) -> Result<(), TimerError> {
+        self.recover_all()
     }
 }

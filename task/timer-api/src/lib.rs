@@ -46,6 +46,7 @@ pub mod hal;
 pub mod hooks;
 pub mod hrtimer;
 pub mod sleep;
+mod survive;
 pub mod ticker;
 pub mod work;
 pub mod time;
