@@ -594,6 +594,40 @@ mod tests {
     }
 
     #[test]
+    fn only_the_log_reader_reads_the_kernel_log_and_gets_whole_lines_in_order() {
+        let mut k = kernel();
+        k.log_reader = Some(crate::klog::LogReader { task: SERVER, mask: 1 << 3 });
+        crate::klog!(k, "kern: first line");
+        crate::klog!(k, "kern: second line");
+        // Posted to the reader (it waits in an open receive with mask 0 here,
+        // so the bit stays pending).
+        assert_eq!(k.tasks[SERVER].notifications & (1 << 3), 1 << 3);
+        let op = (abi::KernelOp::ReadLog as u32) << 16 | TaskId::KERNEL.0 as u32;
+        // Any other task: misuse, and the log is untouched.
+        call(&mut k, CLIENT, Sysnum::Send, &[op, CLIENT_RAM, 0, CLIENT_RAM + 0x100, 64, 0, 0]);
+        assert!(matches!(*k.tasks[CLIENT].state(), TaskState::Faulted { fault: FaultInfo::SyscallUsage(UsageError::BadKernelMessage), .. }));
+        // The reader, in bites of at most its buffer's size, until empty:
+        // the two lines, then the report of the client's fault, whole.
+        k.set_sched(SERVER, SchedState::Runnable);
+        let (rc, n) = call(&mut k, SERVER, Sysnum::Send, &[op, SERVER_RAM, 0, SERVER_RAM + 0x100, 20, 0, 0]);
+        assert_eq!((rc, n), (abi::KERNEL_OK, 20));
+        let mut got = 20;
+        loop {
+            let (rc, m) = call(&mut k, SERVER, Sysnum::Send, &[op, SERVER_RAM, 0, SERVER_RAM + 0x100 + got, 64, 0, 0]);
+            assert_eq!(rc, abi::KERNEL_OK);
+            if m == 0 {
+                break;
+            }
+            got += m;
+        }
+        let text = std::string::String::from_utf8(mem::read(SERVER_RAM + 0x100, got as usize)).unwrap();
+        assert!(text.starts_with("kern: first line\r\nkern: second line\r\nkern: task #2 "), "{text:?}");
+        assert!(text.ends_with("BadKernelMessage\r\n"), "{text:?}");
+        // Empty now: 0 bytes.
+        assert_eq!(call(&mut k, SERVER, Sysnum::Send, &[op, SERVER_RAM, 0, SERVER_RAM + 0x100, 64, 0, 0]), (abi::KERNEL_OK, 0));
+    }
+
+    #[test]
     fn a_panic_message_cannot_forge_a_console_line() {
         let mut m = *b"oops\r\nFAIL forged\x1b[2J\x7f";
         sanitize(&mut m);
