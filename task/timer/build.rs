@@ -3,6 +3,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     require_config(&["hook-quota", "grab-tasks", "hrtimer-pool", "hrtimer-quota"]);
     time_page_cfg();
     uif_window_cfg();
+    cs_window_cfg();
     idol::server::build_server_support("../../idl/timer.idol", "server_stub.rs", idol::server::ServiceStyle::InOrder)?;
     Ok(())
 }
@@ -56,6 +57,16 @@ fn uif_window_cfg() {
     let Some(text) = generated_config() else { return };
     if module(&text, "windows").contains("pub const TIM2_SR_BASE:") {
         println!("cargo::rustc-cfg=uif_window");
+    }
+}
+
+/// `cfg(cs_window)` when app.toml grants this task a window named
+/// `clocksource` (TIM5's CNT read without IPC, src/clocksource.rs).
+fn cs_window_cfg() {
+    println!("cargo::rustc-check-cfg=cfg(cs_window)");
+    let Some(text) = generated_config() else { return };
+    if module(&text, "windows").contains("pub const CLOCKSOURCE_BASE:") {
+        println!("cargo::rustc-cfg=cs_window");
     }
 }
 

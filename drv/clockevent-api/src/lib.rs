@@ -168,6 +168,13 @@ pub struct ClocksourceInfo {
     pub mult: u32,
     /// See `mult`.
     pub shift: u32,
+    /// Width of the hardware counter, in bits (32 for TIM5): a task reading
+    /// it directly extends it across wraps itself.
+    pub bits: u32,
+    /// What the hardware counter reads at cycle 0 of the clocksource:
+    /// `counter = (cycles + counter_offset) mod 2^bits` (nonzero when the
+    /// driver starts the counter elsewhere than 0 to reach its wrap sooner).
+    pub counter_offset: u32,
 }
 
 impl ClocksourceInfo {
@@ -187,7 +194,12 @@ impl ClocksourceInfo {
         let (mult, shift) =
             calc::clocks_calc_mult_shift(rate, NSEC_PER_SEC as u32, sec.min(u64::from(u32::MAX)) as u32);
         let (max_idle_ns, _) = calc::clocks_calc_max_nsecs(mult, shift, calc::clocksource_max_adjustment(mult), mask);
-        Self { max_idle_ns, name: name_field(name), rating, rate_hz: rate, mult, shift }
+        Self { max_idle_ns, name: name_field(name), rating, rate_hz: rate, mult, shift, bits, counter_offset: 0 }
+    }
+
+    /// The same, with the hardware counter reading `offset` at cycle 0.
+    pub const fn with_counter_offset(self, offset: u32) -> Self {
+        Self { counter_offset: offset, ..self }
     }
 
     /// The name as text.
@@ -205,7 +217,7 @@ impl ClocksourceInfo {
 // The wire layouts: no padding (zerocopy's IntoBytes derive refuses
 // padding; these pin the sizes so a field change is a visible decision).
 const _: () = assert!(core::mem::size_of::<DeviceInfo>() == 48);
-const _: () = assert!(core::mem::size_of::<ClocksourceInfo>() == 32);
+const _: () = assert!(core::mem::size_of::<ClocksourceInfo>() == 40);
 
 include!(concat!(env!("OUT_DIR"), "/client_stub.rs"));
 

@@ -159,13 +159,18 @@ struct Spec {
     irq: u32,
 }
 
+/// TIM2's features: both, unless a test image describes it ONESHOT-only
+/// (feature `tim2-oneshot-only`: the timer server then emulates periodic
+/// ticks on it).
+const TIM2_FEATURES: u32 = if cfg!(feature = "tim2-oneshot-only") { FEAT_ONESHOT } else { FEAT_PERIODIC | FEAT_ONESHOT };
+
 const SPECS: [Spec; 2] = [
     // The ONESHOT-capable, preferred device: 1 µs resolution, 71 min range.
     Spec {
         name: "tim2",
         base: peripherals::TIM2_BASE,
         bits: 32,
-        features: FEAT_PERIODIC | FEAT_ONESHOT,
+        features: TIM2_FEATURES,
         rating: 300,
         target_hz: 1_000_000,
         irq: TIM2_IRQ,
@@ -211,7 +216,7 @@ impl Driver {
         let clocksource = unsafe { Tim::new(peripherals::TIM5_BASE) };
         let power_on = !clocksource.running();
         clocksource.start_free_running(model);
-        let clocksource_info = ClocksourceInfo::new("tim5", 300, CLOCKSOURCE_HZ, 32);
+        let clocksource_info = ClocksourceInfo::new("tim5", 300, CLOCKSOURCE_HZ, 32).with_counter_offset(CLOCKSOURCE_START);
 
         let devices = core::array::from_fn(|i| {
             let spec = &SPECS[i];

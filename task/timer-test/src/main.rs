@@ -9,7 +9,7 @@
 //! | image                 | roles |
 //! |-----------------------|-------|
 //! | test-timer            | `basic`, `accuracy` (x3), `moddel`, `runner` (device choice, tickless) |
-//! | test-timer-hooks      | `hooks` (runner), `hookpeer`, `hookvictim` |
+//! | test-timer-hooks(-oneshot) | `hooks` (runner), `hookpeer`, `hookvictim`, `hookhog` |
 //! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
 //! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker`, `hooker` |
 //! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
@@ -29,6 +29,8 @@ mod basic;
 mod client;
 #[cfg(any(feature = "hooks", feature = "hookpeer", feature = "hookvictim"))]
 mod hooks;
+#[cfg(any(feature = "hookhog", feature = "hooks"))]
+mod hog;
 #[cfg(feature = "hrtest")]
 mod hrtimer;
 #[cfg(feature = "moddel")]
@@ -60,6 +62,8 @@ fn main() -> ! {
     hooks::run_peer();
     #[cfg(feature = "hookvictim")]
     hooks::run_victim();
+    #[cfg(feature = "hookhog")]
+    hog::run();
     #[cfg(feature = "secrunner")]
     security::run_runner();
     #[cfg(feature = "thief")]

@@ -87,7 +87,7 @@ impl Server {
         self.clients.seen[i] = None;
         ringbuf_entry!(Trace::OwnerGone(i as u16));
         if gone.was_grabber {
-            self.tick_dev.restore_rate(&self.driver);
+            self.restore_rate();
         }
         self.update_mode();
         // The grab's waiting tick (run by `TickPath::forget`) and any

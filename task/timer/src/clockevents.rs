@@ -5,7 +5,11 @@
 //!
 //! Device choice follows `tick_check_preferred`: a device with ONESHOT
 //! beats a periodic-only one, then the higher rating wins; every other
-//! device is shut down. The devices themselves live in the clockevent
+//! device is shut down. A ONESHOT-only device can be the tick device: when
+//! periodic ticks are needed (a hook, or a `periodic-only` build) it runs
+//! oneshot and the server programs every period's boundary itself
+//! ([`TickDevice::emulates_periodic`]; Linux's `tick_handle_periodic` on a
+//! oneshot device, [`crate::tick_common`]). The devices themselves live in the clockevent
 //! driver task; this module talks to it over IPC (every call here is one
 //! IPC to the driver, except [`TickDevice::can_oneshot`], and the periodic
 //! ack when app.toml grants the flag's window, [`crate::uif_window`]).
@@ -57,6 +61,9 @@ pub struct TickDevice {
     /// app.toml grants one on it ([`crate::uif_window`]): the periodic
     /// ack without IPC.
     uif: Option<UifWindow>,
+    /// The device has no PERIODIC feature: periodic mode runs it oneshot,
+    /// one programmed event per tick.
+    emulated: bool,
 }
 
 /// `tick_check_preferred`: should `new` replace `cur` as the tick device?
@@ -70,15 +77,16 @@ pub fn preferred(cur: Option<&DeviceInfo>, new: &DeviceInfo) -> bool {
 }
 
 impl TickDevice {
-    /// Finds the driver's devices, picks the preferred periodic-capable
-    /// one and shuts the others down. The device is not started: call
+    /// Finds the driver's devices, picks the preferred one (periodic or
+    /// oneshot) and shuts the others down. The device is not started: call
     /// [`TickDevice::set_periodic`]. `None` if the driver offers none.
     pub fn choose(ce: &ClockEvent, hz: u32) -> Option<TickDevice> {
         let devices = ce.device_count().min(MAX_DEVICES as u8);
         let mut best: Option<(u8, DeviceInfo)> = None;
         for d in 0..devices {
             if let Ok(info) = ce.describe(d) {
-                if info.has(FEAT_PERIODIC) && preferred(best.as_ref().map(|b| &b.1), &info) {
+                let usable = info.has(FEAT_PERIODIC) || info.has(FEAT_ONESHOT);
+                if usable && preferred(best.as_ref().map(|b| &b.1), &info) {
                     best = Some((d, info));
                 }
             }
@@ -89,8 +97,18 @@ impl TickDevice {
                 let _ = ce.set_state_shutdown(d);
             }
         }
-        let uif = UifWindow::for_device(&info);
-        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed: None, hr_programmed: None, interrupts: 0, uif })
+        let emulated = !info.has(FEAT_PERIODIC);
+        // The flag's window is for the periodic ack; an emulated tick is a
+        // oneshot event, acknowledged through the driver.
+        let uif = if emulated { None } else { UifWindow::for_device(&info) };
+        let (programmed, hr_programmed) = (None, None);
+        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed, hr_programmed, interrupts: 0, uif, emulated })
+    }
+
+    /// True if periodic mode is emulated with oneshot events (the device
+    /// has no PERIODIC feature).
+    pub fn emulates_periodic(&self) -> bool {
+        self.emulated
     }
 
     /// True if the tick device can run tickless.
@@ -98,14 +116,25 @@ impl TickDevice {
         self.info.has(FEAT_ONESHOT)
     }
 
+    /// HZ: periodic ticks per second at multiplier 1.
+    pub fn hz(&self) -> u32 {
+        self.hz
+    }
+
     /// The tick period in ns at `multiplier` x HZ.
     pub fn period_ns(&self, multiplier: u8) -> u64 {
         1_000_000_000 / (self.hz as u64 * multiplier.max(1) as u64)
     }
 
-    /// Runs the device periodic at `multiplier` x HZ.
+    /// Runs the device periodic at `multiplier` x HZ; an emulating device
+    /// is put in oneshot state with nothing programmed (the server programs
+    /// each tick, [`crate::tick_common`]).
     pub fn set_periodic(&mut self, ce: &ClockEvent, multiplier: u8) -> Result<(), ClockEventError> {
-        ce.set_state_periodic(self.dev, self.period_ns(multiplier))?;
+        if self.emulated {
+            ce.set_state_oneshot(self.dev)?;
+        } else {
+            ce.set_state_periodic(self.dev, self.period_ns(multiplier))?;
+        }
         self.mode = Mode::Periodic { multiplier };
         self.programmed = None;
         self.hr_programmed = None;
@@ -119,15 +148,6 @@ impl TickDevice {
         self.programmed = None;
         self.hr_programmed = None;
         Ok(())
-    }
-
-    /// Back to HZ if a grabber left the periodic tick faster.
-    pub fn restore_rate(&mut self, ce: &ClockEvent) {
-        if let Mode::Periodic { multiplier } = self.mode {
-            if multiplier != 1 {
-                let _ = self.set_periodic(ce, 1);
-            }
-        }
     }
 
     /// Acknowledges a tick interrupt; false for a stale or spurious one,

@@ -10,9 +10,14 @@
 //! resumes the same time line, and clients re-arm at their original
 //! absolute expiries.
 //!
-//! Every read is one IPC to the clockevent driver (`read_counter`), which
-//! extends the hardware counter to 64 bits as long as it is read at least
-//! every `max_idle_ns`.
+//! Reading the counter: when app.toml grants this server a read-only
+//! `clocksource` window on TIM5's CNT (as time-page readers have), a read
+//! is one load, extended to 64 bits here from the driver's count at start
+//! ([`CounterWindow`]); otherwise it is one IPC to the clockevent driver
+//! (`read_counter`). Either extension stays exact as long as the counter
+//! is read at least every `max_idle_ns`: the tickless sleep is bounded by
+//! it, and periodic mode asks the driver every
+//! [`Clocksource::keepalive_ticks`] ticks.
 
 use drv_clockevent_api::{ClockEvent, ClockEventError, ClocksourceInfo};
 
@@ -35,16 +40,68 @@ pub struct Clocksource {
     /// Counts per jiffy when HZ divides the rate (1 MHz at HZ 100:
     /// 10,000), else 0.
     cycles_per_jiffy: u64,
+    /// The counter read directly, if app.toml grants the window.
+    window: Option<CounterWindow>,
+}
+
+/// TIM5's CNT, the clocksource counter of `drv/clockevent-stm32` (RM0090:
+/// TIM5 at 0x4000_0C00, CNT at offset 0x24).
+#[cfg_attr(not(cs_window), allow(dead_code))]
+const TIM5_CNT: u32 = 0x4000_0C24;
+
+// A `clocksource` window that does not hold TIM5's CNT would fault the
+// server on its first read: refuse to build instead, naming the fix.
+#[cfg(cs_window)]
+const _: () = assert!(
+    crate::windows::CLOCKSOURCE_BASE <= TIM5_CNT
+        && TIM5_CNT + 4 <= crate::windows::CLOCKSOURCE_BASE + crate::windows::CLOCKSOURCE_SIZE,
+    "app.toml: the timer server's `clocksource` window must hold TIM5's CNT (0x4000_0C24); \
+     use windows = {{ clocksource = {{ peripheral = \"tim5\", offset = 0x20, size = 32, access = \"read\" }} }}"
+);
+
+/// The 32-bit hardware counter read through this task's window and
+/// extended to the driver's 64-bit count (exact while reads are less than
+/// 2^32 counts apart, and each read follows the previous one).
+#[derive(Copy, Clone)]
+struct CounterWindow {
+    /// The 64-bit count at the last read.
+    last: u64,
+    /// What the hardware reads at count 0 (`ClocksourceInfo::counter_offset`).
+    offset: u32,
+}
+
+impl CounterWindow {
+    /// The window, continuing from `now`, the driver's count just read;
+    /// None without a granted window or for a counter that is not 32 bits.
+    fn new(info: &ClocksourceInfo, now: u64) -> Option<CounterWindow> {
+        (cfg!(cs_window) && info.bits == 32).then_some(CounterWindow { last: now, offset: info.counter_offset })
+    }
+
+    /// The count now.
+    #[inline(always)]
+    fn read(&mut self) -> u64 {
+        // Safety: TIM5_CNT lies in this task's read-only `clocksource`
+        // window (checked at build time above; `new` returns None without
+        // the window). Reading CNT has no side effect.
+        let raw = unsafe { core::ptr::read_volatile(TIM5_CNT as *const u32) };
+        let step = raw.wrapping_sub(self.offset).wrapping_sub(self.last as u32);
+        self.last = self.last.wrapping_add(u64::from(step));
+        self.last
+    }
 }
 
 impl Clocksource {
     /// Asks the driver for the clocksource's rate; jiffies at `hz`,
     /// starting at `initial_jiffies` (cycle 0).
+    /// With a granted window the counter is read directly from then on,
+    /// continuing the driver's count.
     pub fn new(ce: &ClockEvent, hz: u32, initial_jiffies: u64) -> Clocksource {
         let info = ce.clocksource_info();
         let rate = u64::from(info.rate_hz.max(1));
         let exact = |a: u64, b: u64| if b != 0 && a % b == 0 { a / b } else { 0 };
+        let window = if cfg!(cs_window) { ce.read_counter().ok().and_then(|c| CounterWindow::new(&info, c)) } else { None };
         Clocksource {
+            window,
             info,
             hz,
             initial: initial_jiffies,
@@ -54,19 +111,37 @@ impl Clocksource {
         }
     }
 
-    /// Clocksource cycles since boot.
-    pub fn cycles(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
-        ce.read_counter()
+    /// Clocksource cycles since boot: one load through the window, or one
+    /// IPC.
+    #[inline]
+    pub fn cycles(&mut self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
+        match &mut self.window {
+            Some(w) => Ok(w.read()),
+            None => ce.read_counter(),
+        }
+    }
+
+    /// True if the counter is read without IPC.
+    pub fn direct(&self) -> bool {
+        self.window.is_some()
+    }
+
+    /// Periodic ticks at HZ `hz` in half of `max_idle_ns` (at least 1):
+    /// how often periodic mode must have the driver read the counter.
+    pub fn keepalive_ticks(&self, hz: u32) -> u32 {
+        let ticks = self.info.max_idle_ns / 2 / (1_000_000_000 / u64::from(hz.max(1))).max(1);
+        ticks.clamp(1, u64::from(u32::MAX)) as u32
     }
 
     /// Nanoseconds since boot (`ktime_get`).
-    pub fn ktime_ns(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
-        Ok(self.ns_at(self.cycles(ce)?))
+    pub fn ktime_ns(&mut self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
+        let c = self.cycles(ce)?;
+        Ok(self.ns_at(c))
     }
 
     /// `INITIAL_JIFFIES + floor(cycles * HZ / rate)`: jiffies as the
     /// clocksource tells them, without the mode-switch offset.
-    pub fn raw_jiffies(&self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
+    pub fn raw_jiffies(&mut self, ce: &ClockEvent) -> Result<u64, ClockEventError> {
         let c = self.cycles(ce)?;
         Ok(self.raw_jiffies_at(c))
     }
@@ -125,16 +200,14 @@ impl Clocksource {
     /// Where a freshly started server's jiffies begin: the clocksource
     /// line, and the counter value read for it (None if it could not be),
     /// for the time page's first anchor.
-    pub fn boot_jiffies(&self, ce: &ClockEvent) -> (u64, Option<u64>) {
+    pub fn boot_jiffies(&mut self, ce: &ClockEvent) -> (u64, Option<u64>) {
         match self.cycles(ce) {
             Ok(c) => (self.raw_jiffies_at(c), Some(c)),
             Err(_) => (self.initial, None),
         }
     }
 
-    /// The clocksource's rate and cycles->ns conversion (for the time
-    /// page, which only a server that writes one builds).
-    #[cfg_attr(not(time_page), allow(dead_code))]
+    /// The clocksource's rate and cycles->ns conversion.
     pub fn info(&self) -> &ClocksourceInfo {
         &self.info
     }

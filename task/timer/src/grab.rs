@@ -78,7 +78,7 @@ impl Server {
         if !(1..=8).contains(&multiplier) {
             return Err(TimerError::BadRate);
         }
-        self.tick_dev.set_periodic(&self.driver, multiplier).map_err(|_| TimerError::Unsupported)
+        self.set_periodic(multiplier).map_err(|_| TimerError::Unsupported)
     }
 
     /// Ends a grab: a pending tick completes as "not done" and the tick
@@ -86,7 +86,7 @@ impl Server {
     fn release_grab(&mut self, id: HookId) -> Result<(), TimerError> {
         self.path.ungrab(id).map_err(hook_err)?;
         self.deliver();
-        self.tick_dev.restore_rate(&self.driver);
+        self.restore_rate();
         Ok(())
     }
 

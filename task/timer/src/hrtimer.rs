@@ -70,8 +70,9 @@ fn hr_err(e: HrError) -> TimerError {
 }
 
 impl Server {
-    /// ktime now, ns since boot (one IPC to the clockevent driver).
-    pub(crate) fn ktime_now(&self) -> Result<u64, TimerError> {
+    /// ktime now, ns since boot (a read of the counter window, or one IPC
+    /// to the clockevent driver).
+    pub(crate) fn ktime_now(&mut self) -> Result<u64, TimerError> {
         self.clocksource.ktime_ns(&self.driver).map_err(|_| TimerError::Unsupported)
     }
 

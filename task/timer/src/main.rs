@@ -115,6 +115,9 @@ enum Trace {
     OwnerGone(u16),
     GrabberSilent,
     ClockError,
+    /// A periodic tick stood for this many jiffies more than one (ticks
+    /// lost while the server was held off, counted from the clocksource).
+    LostTicks(u32),
 }
 
 ringbuf!(Trace, 16, Trace::None);
@@ -148,6 +151,12 @@ pub struct Server {
     irq_bit: u32,
     /// The time page this server publishes (nothing without one).
     time_page: time_page::TimePage,
+    /// Periodic mode: the tick's line on the clocksource (lost ticks; an
+    /// emulating device's boundaries), if the counter can be read.
+    line: Option<timer_tick::TickLine>,
+    /// Confirmed periodic ticks until the driver is next asked for the
+    /// counter (`tick_common`'s keepalive).
+    keepalive: u32,
 }
 
 impl NotificationHandler for Server {
@@ -177,7 +186,7 @@ fn main() -> ! {
     let driver = ClockEvent::from(slots::CLOCKEVENT);
     let no_device = || userlib::sys_panic(b"no usable clock event device");
     let Some(mut tick_dev) = TickDevice::choose(&driver, hz.get()) else { no_device() };
-    let clocksource = Clocksource::new(&driver, hz.get(), hz.initial_jiffies().0);
+    let mut clocksource = Clocksource::new(&driver, hz.get(), hz.initial_jiffies().0);
     if tick_dev.set_periodic(&driver, 1).is_err() {
         no_device()
     }
@@ -204,8 +213,11 @@ fn main() -> ! {
         rearm: 0,
         irq_bit,
         time_page,
+        line: None,
+        keepalive: 1,
     };
     TIMER_SERVER.store(&mut server, Ordering::Relaxed);
+    server.start_line(1);
     sys_irq_control(server.irq_bit, true);
     server.update_mode();
     let mut buffer = [0u8; idl::TIMER_MSG_SIZE];

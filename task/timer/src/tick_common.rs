@@ -11,10 +11,24 @@
 //! (with the grab protocol), in oneshot mode the nohz handler
 //! ([`crate::tick_sched`]). The posts the tick produced are delivered
 //! before the server next waits.
+//!
+//! How many jiffies a periodic tick stands for is read off the clocksource
+//! when that costs no IPC (app.toml grants this server a `clocksource`
+//! window, [`crate::clocksource`]): a tick handled a whole period late has
+//! merged with the next one, and `timer_tick::TickLine` counts the periods
+//! that ended (`do_timer(ticks)`, as `tick_do_update_jiffies64` does).
+//! Without the window each tick interrupt is one jiffy.
+//!
+//! A tick device with no PERIODIC feature ticks periodically by being
+//! programmed for every period's boundary (`tick_handle_periodic` on a
+//! oneshot device): [`Server::tick_emulated`]. Its line is exact, and a
+//! boundary already past when the next one is programmed counts as a tick.
 
 use crate::clockevents::Mode;
 use crate::{Server, Trace, __RINGBUF};
+use drv_clockevent_api::ClockEventError;
 use ringbuf::ringbuf_entry;
+use timer_tick::TickLine;
 
 impl Server {
     /// The tick device interrupted.
@@ -32,12 +46,21 @@ impl Server {
         }
     }
 
-    /// One periodic tick: one jiffy, or with a grabber, the grabber's turn.
+    /// One periodic tick: the jiffies it stands for (one, or more when
+    /// ticks were lost), or with a grabber, the grabber's turn.
     fn tick_periodic(&mut self) {
+        let ticks = self.periodic_ticks();
+        if ticks != 1 {
+            if ticks == 0 {
+                return;
+            }
+            ringbuf_entry!(Trace::LostTicks(ticks - 1));
+        }
+        self.keepalive();
         // A tick still waiting for the grabber's answer when the next one
         // comes means the grabber stayed silent (`TickPath::tick` counts it).
         let silent = self.path.grab_pending() != 0;
-        self.path.tick(1);
+        self.path.tick(ticks);
         self.time_page.advance(self.path.core().jiffies().0);
         if silent {
             ringbuf_entry!(Trace::GrabberSilent);
@@ -51,6 +74,102 @@ impl Server {
         // hrtimers at tick resolution (see crate::hrtimer).
         if self.hr.next_expiry().is_some() {
             self.hr_run_periodic();
+        }
+    }
+}
+
+impl Server {
+    /// Runs the tick device periodic at `multiplier` x HZ and starts the
+    /// tick's line from the clocksource (see the module docs).
+    pub(crate) fn set_periodic(&mut self, multiplier: u8) -> Result<(), ClockEventError> {
+        self.tick_dev.set_periodic(&self.driver, multiplier)?;
+        self.start_line(multiplier);
+        Ok(())
+    }
+
+    /// Back to HZ if a grabber left the periodic tick faster.
+    pub(crate) fn restore_rate(&mut self) {
+        if let Mode::Periodic { multiplier } = self.tick_dev.mode {
+            if multiplier != 1 {
+                let _ = self.set_periodic(1);
+            }
+        }
+    }
+
+    /// Starts the periodic tick's line at the clocksource's count now, and
+    /// programs an emulating device's first event. No line (one jiffy per
+    /// interrupt) for a periodic device when reading the counter would
+    /// take an IPC.
+    pub(crate) fn start_line(&mut self, multiplier: u8) {
+        self.line = None;
+        let emulated = self.tick_dev.emulates_periodic();
+        if !emulated && !self.clocksource.direct() {
+            return;
+        }
+        let Ok(now) = self.clocksource.cycles(&self.driver) else { return };
+        let (rate, per_sec) = (self.clocksource.info().rate_hz, self.tick_dev.hz() * u32::from(multiplier.max(1)));
+        self.line = match emulated {
+            true => TickLine::emulated(now, rate, per_sec),
+            false => TickLine::hardware(now, rate, per_sec),
+        };
+        if emulated {
+            self.program_tick();
+        }
+    }
+
+    /// How many jiffies this periodic tick stands for: the periods the
+    /// line counts on the clocksource, or 1 without a line.
+    #[inline]
+    fn periodic_ticks(&mut self) -> u32 {
+        if self.tick_dev.emulates_periodic() {
+            return self.tick_emulated();
+        }
+        let Some(line) = self.line.as_mut() else { return 1 };
+        match self.clocksource.cycles(&self.driver) {
+            Ok(now) => line.ticks(now),
+            Err(_) => 1,
+        }
+    }
+
+    /// `tick_handle_periodic` on a oneshot device: the boundaries passed
+    /// (at least the one the event was programmed for, unless the device
+    /// fired early), then the next boundary programmed; a boundary that
+    /// passes before it can be programmed counts too.
+    #[inline(never)]
+    fn tick_emulated(&mut self) -> u32 {
+        let Some(line) = self.line.as_mut() else { return 1 };
+        let ticks = match self.clocksource.cycles(&self.driver) {
+            Ok(now) => line.ticks(now),
+            // No counter: trust the event to be the programmed boundary.
+            Err(_) => line.advance(),
+        };
+        ticks.saturating_add(self.program_tick())
+    }
+
+    /// Programs the emulating device for the line's next boundary; returns
+    /// the boundaries that had already passed (each moved over, `Etime`).
+    fn program_tick(&mut self) -> u32 {
+        let max = self.max_sleep_ns();
+        let mut passed = 0u32;
+        while let Some(line) = self.line.as_mut() {
+            match self.tick_dev.program_at(&self.driver, line.next(), max, None) {
+                Err(ClockEventError::Etime) => passed = passed.saturating_add(line.advance()),
+                _ => break,
+            }
+        }
+        passed
+    }
+
+    /// The clockevent driver extends the clocksource to 64 bits on each
+    /// request it serves; a periodic tick acknowledged through the flag's
+    /// window may go hours without one, so ask for the counter every
+    /// `keepalive_ticks` confirmed ticks (half of `max_idle_ns`).
+    #[inline]
+    fn keepalive(&mut self) {
+        self.keepalive = self.keepalive.wrapping_sub(1);
+        if self.keepalive == 0 {
+            self.keepalive = self.clocksource.keepalive_ticks(self.tick_dev.hz());
+            let _ = self.driver.read_counter();
         }
     }
 }

@@ -59,7 +59,7 @@ impl Server {
 
     /// The longest oneshot delay, in ns: the device's range, and no more
     /// than the clocksource's `max_idle_ns`.
-    fn max_sleep_ns(&self) -> u64 {
+    pub(crate) fn max_sleep_ns(&self) -> u64 {
         self.tick_dev.info.max_delta_ns.min(self.clocksource.max_idle_ns()).max(1)
     }
 
@@ -142,7 +142,7 @@ impl Server {
             }
             (Mode::Oneshot, false) => {
                 self.catch_up();
-                if self.tick_dev.set_periodic(&self.driver, 1).is_ok() {
+                if self.set_periodic(1).is_ok() {
                     ringbuf_entry!(Trace::Mode(Mode::Periodic { multiplier: 1 }));
                 }
             }

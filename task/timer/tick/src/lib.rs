@@ -22,6 +22,9 @@
 //!   `do_timer`, `run_timers` (and `cascade`), dead-owner cleanup.
 //! - [`fired`] - [`Fired`]: expiries not yet fetched, one FIFO per owner.
 //! - [`posts`] - [`Posts`]: the notifications of one step, one per task.
+//! - [`periodic`] - [`TickLine`]: how many jiffies a periodic tick stands
+//!   for (lost ticks counted from the clocksource), and the next boundary
+//!   of a periodic tick emulated on a oneshot device.
 //! - [`hrtimer`] - [`HrTimers`]: high-resolution timers (ns, on the
 //!   clocksource's line) beside the wheel, ordered by expiry; their
 //!   expiries add to the same [`Posts`].
@@ -38,12 +41,14 @@ extern crate std;
 pub mod fired;
 pub mod hrtimer;
 pub mod path;
+pub mod periodic;
 pub mod posts;
 pub mod target;
 
 pub use fired::{Fired, Record};
 pub use hrtimer::{HrError, HrFired, HrTimers};
 pub use path::{Forgotten, TickPath};
+pub use periodic::TickLine;
 pub use posts::{Post, Posts};
 pub use target::{Target, TimerToken};
 pub use timer_core::Jiffies;
