@@ -98,6 +98,7 @@ pub fn dispatch<S: InOrderKitchenSinkImpl>(buffer: &mut [u8; KITCHEN_SINK_MSG_SI
 /// `server.current_notification_mask()` names (after unmasking the
 /// IRQs `server.take_irqs_to_enable()` names), and serves it.
 #[allow(dead_code)]
+#[inline(always)]
 pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], held: &mut Held, server: &mut S) {
     let mask = server.current_notification_mask();
     let irqs = server.take_irqs_to_enable();
