@@ -363,6 +363,7 @@ impl TaskTable {
         debug_assert!(woken < self.tasks.len() && blocks < self.tasks.len());
         debug_assert!(matches!(state, SchedState::InReply(_) | SchedState::InRecv(_)));
         debug_assert!(self.runnable.contains(blocks) && !self.sending.contains(woken));
+        debug_assert!([woken, blocks].iter().all(|&i| matches!(self.tasks[i].state, TaskState::Healthy(_))));
         // Safety: in bounds and healthy per the contract.
         unsafe {
             *healthy_sched(&mut self.tasks.get_unchecked_mut(woken).state) = SchedState::Runnable;
