@@ -323,7 +323,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "PASS delayns-at-least: DelayNs: 5 delays (100 us, 3 ms, 5 ms spun; 30 ms and a driver's 100 us + 30 ms slept): 0 short or long; 4 spins, 2 sleeps",
             "PASS instant-deadline: deadline_in(25 ms) at HZ 100 is 4 jiffies ahead; slept at least 25 ms",
             "PASS slack-rounds: slack 16 moved +",
-            "PASS timer-attributes: slack 128 refused (BadSlack); mod_timer_pending left an idle timer idle, moved a pending one +40 -> +50",
+            "PASS timer-attributes: slack 5000 kept as 4992 (expiry = apply_slack), i32::MAX taken; mod_timer_pending left an idle timer idle, moved a pending one +40 -> +50",
             "PASS deferrable-waits: deferrable due at +5 delivered at +30, with the normal timer at +30",
             "PASS ticker-reset: ticks at +0, +10; reset at +14; next ticks at +24, +34",
             "PASS with-timeout: condition met at +6 (2 events of a 3-jiffy timer, timeout 20); timeout 2 with the condition never met gave up after 3 jiffies",

@@ -202,8 +202,10 @@ impl<const N: usize> Timers<N> {
     }
 
     /// `set_timer_slack`: -1 Linux's default, 0 exact, else at most
-    /// `slack` jiffies late (at most 127: `BadSlack` above, never
-    /// clamped), from the next arm on; kept across server restarts.
+    /// `slack` jiffies late, from the next arm on; kept across server
+    /// restarts. Any slack is taken: exactly up to 1,023 jiffies, above
+    /// that rounded down to six significant bits
+    /// ([`crate::time::kept_slack`]: never later than asked).
     pub fn set_slack(&mut self, id: Id, slack: i32) -> Result<(), TimerError> {
         self.slot(id)?;
         self.retry(|s| {

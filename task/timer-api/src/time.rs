@@ -28,7 +28,7 @@
 /// Linux's timer-slack rounding, exactly as the server applies it to a
 /// timer set up with slack (see the `setup` op): for clients that need to
 /// know which jiffy a slacked timer will fire at.
-pub use timer_core::{apply_slack, Jiffies, Slack};
+pub use timer_core::{apply_slack, kept_slack, Jiffies, Slack, EXACT_SLACK};
 
 pub use timer_core::jiffies::{
     time_after, time_after64, time_after_eq, time_after_eq64, time_before, time_before64, time_before_eq,

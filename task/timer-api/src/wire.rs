@@ -48,8 +48,8 @@ pub enum TimerError {
     /// `hrtimer_get_remaining` of an hrtimer that is not armed: start it
     /// first (or check `hrtimer_fetch`'s `active`).
     Inactive = 17,
-    /// A slack above the largest the server keeps (127 jiffies): ask for
-    /// at most 127, or -1 for Linux's default (0.4 % of the delay).
+    /// No longer returned: every slack is taken now (see `set_slack`).
+    /// Kept so that error numbers stay as they were on the wire.
     BadSlack = 18,
 }
 

@@ -196,9 +196,16 @@ mod runner_role {
         let a = set.setup(Spec::oneshot(bit));
         let (mut attrs_ok, mut said) = (a.is_ok(), [0u64; 4]);
         if let Ok(a) = a {
-            let refused = set.set_slack(a, 128) == Err(timer_api::TimerError::BadSlack)
-                && set.setup(Spec { slack: 200, ..Spec::oneshot(bit) }) == Err(timer_api::TimerError::BadSlack);
+            // Any slack is taken: 5,000 jiffies keeps 4,992 (six significant
+            // bits, rounded down), and the expiry is `apply_slack` with that.
             let j = set.jiffies();
+            let asked = j + 40;
+            let big = set.set_slack(a, 5000).is_ok() && set.add(a, asked).is_ok();
+            let kept = Slack::Jiffies(timer_api::time::kept_slack(5000));
+            let rounded = set.expires(a) == Ok(Some(apply_slack(Jiffies(asked), Jiffies(j), kept).0));
+            let _ = set.del(a);
+            let huge = set.setup(Spec { slack: i32::MAX, ..Spec::oneshot(bit) }).map(|h| set.free(h)).is_ok_and(|r| r.is_ok());
+            let slack_ok = big && rounded && huge && set.set_slack(a, 0).is_ok();
             // mod_timer_pending on an idle timer leaves it idle.
             let idle = set.modify_pending(a, j + 40) == Ok(false) && set.pending(a) == Ok(false) && set.expires(a) == Ok(None);
             let _ = set.add(a, j + 40);
@@ -213,7 +220,7 @@ mod runner_role {
             }
             let _ = set.set_period(a, 0);
             let stops = wait_fired(set, a).map(|r| r.fired_at - j) == Some(65) && set.pending(a) == Ok(false);
-            attrs_ok = refused && idle && e0 == Ok(Some(j + 40)) && moved && rem <= 50 && rem >= 48 && fires == [50, 55, 60] && stops;
+            attrs_ok = slack_ok && idle && e0 == Ok(Some(j + 40)) && moved && rem <= 50 && rem >= 48 && fires == [50, 55, 60] && stops;
             said = [fires[0], fires[1], fires[2], rem];
             let _ = set.free(a);
         }
@@ -221,8 +228,8 @@ mod runner_role {
             "timer-attributes",
             attrs_ok,
             format_args!(
-                "slack 128 refused (BadSlack); mod_timer_pending left an idle timer idle, moved a pending one +40 -> +50 ({} left); period 5 from then: +{}, +{}, +{}, then one-shot again",
-                said[3], said[0], said[1], said[2]
+                "slack 5000 kept as {} (expiry = apply_slack), i32::MAX taken; mod_timer_pending left an idle timer idle, moved a pending one +40 -> +50 ({} left); period 5 from then: +{}, +{}, +{}, then one-shot again",
+                timer_api::time::kept_slack(5000), said[3], said[0], said[1], said[2]
             ),
         );
 

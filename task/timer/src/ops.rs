@@ -61,7 +61,8 @@ impl idl::InOrderTimerImpl for Server {
         if notification >= 32 {
             return Err(TimerError::BadNotification.into());
         }
-        let tok = TimerToken::new(Target { task: msg.sender.0, bit: notification }, slack, token).ok_or(TimerError::BadSlack)?;
+        let target = Target { task: msg.sender.0, bit: notification };
+        let tok = TimerToken::new(target, slack, token).ok_or(TimerError::BadNotification)?;
         let kind = if deferrable { TimerKind::Deferrable } else { TimerKind::Normal };
         let wheel = self.path.core_mut().wheel_mut();
         let h = wheel.alloc(Owner(me as u16), tok, kind, config::QUOTA as u16).map_err(core_err)?;

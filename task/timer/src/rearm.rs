@@ -6,8 +6,9 @@
 //! (`timer->expires`).
 //!
 //! Each checks its caller and handle as every op does (`owned_timer`: a
-//! timer of another task is `NotOwner`), and never clamps what it is asked
-//! silently: a slack the token cannot keep is `BadSlack`.
+//! timer of another task is `NotOwner`). Any slack is taken: up to 1,023
+//! jiffies exactly, above that rounded down to six significant bits
+//! (`timer_core::kept_slack`), which only makes the timer less late.
 
 use crate::clients::owned_timer;
 use crate::ops::core_err;
@@ -21,7 +22,7 @@ use userlib::RecvMessage;
 /// usual case, is one test.
 #[inline(always)]
 pub(crate) fn slacked(expires: u64, now: Jiffies, token: TimerToken) -> Jiffies {
-    if token.slack == 0 { Jiffies(expires) } else { apply_slack(Jiffies(expires), now, token.slack()) }
+    if !token.has_slack() { Jiffies(expires) } else { apply_slack(Jiffies(expires), now, token.slack()) }
 }
 
 impl Server {
@@ -75,8 +76,7 @@ impl Server {
     pub(crate) fn set_slack(&mut self, msg: &RecvMessage, handle: u64, slack: i32) -> Result<(), TimerError> {
         let me = self.note_client(msg.sender)?;
         let mut t = owned_timer(self.path.core_mut(), me, handle)?;
-        let slack = TimerToken::encode_slack(slack).ok_or(TimerError::BadSlack)?;
-        t.set_token(TimerToken { slack, ..t.token() });
+        t.set_token(t.token().with_slack(slack));
         Ok(())
     }
 

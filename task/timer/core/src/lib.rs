@@ -47,7 +47,7 @@ pub use jiffies::{
     time_before_eq64, time_in_range, time_in_range64, Hz, Jiffies, MAX_JIFFY_OFFSET,
 };
 pub use pool::{Generation, LinkIndex, Owner, TimerError, TimerHandle};
-pub use slack::{apply_slack, Slack};
+pub use slack::{apply_slack, kept_slack, Slack, EXACT_SLACK};
 pub use tick::{TickReport, TickVisitor, TimerCore};
 pub use wheel::levels::{
     Level, MAX_TIMEOUT, SLOTS, TV1_BASE, TV1_SLOTS, TV2_BASE, TV3_BASE, TV4_BASE, TV5_BASE, TVN_BITS, TVN_SIZE,

@@ -29,6 +29,23 @@ pub enum Slack {
     Jiffies(u32),
 }
 
+/// Slacks up to this many jiffies are kept exactly (see [`kept_slack`]).
+pub const EXACT_SLACK: u32 = 1023;
+
+/// The slack a timer keeps when `slack` jiffies are asked for: `slack`
+/// itself up to [`EXACT_SLACK`], above it rounded down to six significant
+/// bits (so less than 1/32 of it is lost: 5,000 keeps 4,992). Rounding
+/// down only ever makes a timer less late than it allowed, never later,
+/// and never early. Any `u32` is accepted (the timer server stores the
+/// result in 11 bits of each timer's token).
+pub const fn kept_slack(slack: u32) -> u32 {
+    if slack <= EXACT_SLACK {
+        return slack;
+    }
+    let shift = (31 - slack.leading_zeros()) - 5;
+    (slack >> shift) << shift
+}
+
 /// Round `expires` (absolute, jiffies) later within the allowed slack, as
 /// seen from `now` (absolute, jiffies; only used by [`Slack::Default`]).
 ///
@@ -62,6 +79,25 @@ pub fn apply_slack(expires: Jiffies, now: Jiffies, slack: Slack) -> Jiffies {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_slack_is_exact_then_six_bits_rounded_down() {
+        for s in 0..=EXACT_SLACK {
+            assert_eq!(kept_slack(s), s);
+        }
+        assert_eq!(kept_slack(1024), 1024);
+        assert_eq!(kept_slack(1025), 1024);
+        assert_eq!(kept_slack(2047), 2016);
+        assert_eq!(kept_slack(5000), 4992);
+        let mut prev = 0;
+        for s in (EXACT_SLACK + 1..u32::MAX - 1000).step_by(9_973).chain([u32::MAX, i32::MAX as u32]) {
+            let k = kept_slack(s);
+            assert!(k <= s && s - k < s / 32 + 1, "{s} kept as {k}");
+            assert!(k >= prev || s < prev, "monotonic");
+            assert!(k.count_ones() <= 6, "six significant bits: {s} -> {k}");
+            prev = k;
+        }
+    }
 
     fn slack_j(e: u64, s: u32) -> u64 {
         apply_slack(Jiffies(e), Jiffies(0), Slack::Jiffies(s)).0
