@@ -11,8 +11,8 @@
 //! ([`TickDevice::emulates_periodic`]; Linux's `tick_handle_periodic` on a
 //! oneshot device, [`crate::tick_common`]). The devices themselves live in the clockevent
 //! driver task; this module talks to it over IPC (every call here is one
-//! IPC to the driver, except [`TickDevice::can_oneshot`], and the periodic
-//! ack when app.toml grants the flag's window, [`crate::uif_window`]).
+//! IPC to the driver, except [`TickDevice::can_oneshot`], and the ack when
+//! app.toml grants the flag's window, [`crate::uif_window`]).
 //!
 //! In periodic mode each tick interrupt is one jiffy (Linux's
 //! `tick_periodic`), at HZ times a multiplier a grabber may set (1..=8).
@@ -98,9 +98,7 @@ impl TickDevice {
             }
         }
         let emulated = !info.has(FEAT_PERIODIC);
-        // The flag's window is for the periodic ack; an emulated tick is a
-        // oneshot event, acknowledged through the driver.
-        let uif = if emulated { None } else { UifWindow::for_device(&info) };
+        let uif = UifWindow::for_device(&info);
         let (programmed, hr_programmed) = (None, None);
         Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed, hr_programmed, interrupts: 0, uif, emulated })
     }
@@ -156,10 +154,11 @@ impl TickDevice {
     /// flag (read and cleared by the driver's `ack`) says whether the
     /// device fired.
     ///
-    /// In periodic mode with a window on the flag, no IPC: the flag is
-    /// read and cleared here.
+    /// With a window on the flag, no IPC, in either mode: the flag is read
+    /// and cleared here (see [`crate::uif_window`] for why a oneshot event
+    /// needs nothing more).
     pub fn ack(&mut self, ce: &ClockEvent) -> bool {
-        if let (Mode::Periodic { .. }, Some(uif)) = (self.mode, self.uif) {
+        if let Some(uif) = self.uif {
             if !uif.ack() {
                 return false;
             }
@@ -183,7 +182,7 @@ impl TickDevice {
     }
 
     /// Re-initialises the device after a driver restart, in the same mode.
-    fn recover(&mut self, ce: &ClockEvent) -> Result<(), ClockEventError> {
+    pub fn recover(&mut self, ce: &ClockEvent) -> Result<(), ClockEventError> {
         match self.mode {
             Mode::Periodic { multiplier } => self.set_periodic(ce, multiplier),
             Mode::Oneshot => {

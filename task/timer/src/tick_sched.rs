@@ -113,7 +113,15 @@ impl Server {
             };
             match r {
                 Err(ClockEventError::Etime) => self.catch_up(),
-                _ => return,
+                // The driver restarted (its devices came back detached):
+                // set the device up again and program once more. With the
+                // flag's window no ack IPC would ever notice.
+                Err(_) => {
+                    if self.tick_dev.recover(&self.driver).is_err() {
+                        return;
+                    }
+                }
+                Ok(()) => return,
             }
         }
     }

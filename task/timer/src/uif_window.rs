@@ -23,10 +23,20 @@
 //! posted by anything but the device (a spoofed tick) finds the flag clear
 //! and counts nothing.
 //!
-//! Used only in periodic mode and only when the chosen tick device is TIM2
-//! (the device is chosen at run time): in oneshot mode the driver's ack also
-//! stops the counter after the event (QEMU has no one-pulse mode), so the
-//! IPC ack stays there, and for any other device.
+//! Used in both modes when the chosen tick device is TIM2 (the device is
+//! chosen at run time); any other device keeps the IPC ack. In oneshot
+//! mode (tickless, and periodic ticks emulated on a ONESHOT-only device)
+//! the driver's IPC ack also stopped the counter. That is not needed:
+//! - on silicon, one-pulse mode (CR1.OPM, set by the driver's `start`) has
+//!   already cleared CEN at the update event (RM0090, TIMx_CR1.OPM:
+//!   "counter stops counting at the next update event");
+//! - QEMU 7.2 has no one-pulse mode, so the timer may fire again one delta
+//!   later; but every oneshot wake-up ends by programming the next event
+//!   (`program_event_at`), whose `start` stops the counter and clears UIF
+//!   again, and the kernel clears the IRQ's pending latch before the
+//!   server's receive unmasks it. A repeat that lands in between is
+//!   forgotten. Only if programming fails does the device run on, and
+//!   each repeat is then a wake-up that tries again.
 
 use drv_clockevent_api::DeviceInfo;
 
