@@ -150,7 +150,7 @@ impl Clocksource {
     fn raw_jiffies_at(&self, c: u64) -> u64 {
         let j = match self.cycles_per_jiffy {
             0 => mul_div(c, u64::from(self.hz), u64::from(self.info.rate_hz), false),
-            k => c / k,
+            k => div_fast(c, k),
         };
         self.initial.wrapping_add(j)
     }
@@ -216,6 +216,17 @@ impl Clocksource {
     /// read often enough to stay extended (`max_idle_ns`).
     pub fn max_idle_ns(&self) -> u64 {
         self.info.max_idle_ns
+    }
+}
+
+/// `c / k`: one hardware divide while both fit 32 bits (the first 2^32
+/// counts: 71 minutes at 1 MHz, 4.29 s at 1 GHz), else the 64-bit routine
+/// (about 70 instructions on the tickless wake-up, by trace).
+#[inline(always)]
+fn div_fast(c: u64, k: u64) -> u64 {
+    match (u32::try_from(c), u32::try_from(k)) {
+        (Ok(c), Ok(k)) => u64::from(c / k),
+        _ => c / k,
     }
 }
 
