@@ -201,6 +201,9 @@ struct Driver {
     devices: [Device; 2],
     clocksource: Tim,
     clocksource_info: ClocksourceInfo,
+    /// `max_idle_ns` in clocksource cycles (rounded down), for
+    /// `program_event_at`'s cycle path.
+    max_idle_cycles: u64,
     counter: CounterExtender,
 }
 
@@ -269,7 +272,8 @@ impl Driver {
         // since power-on (exact while the driver is down for less than a
         // wrap), so the clocksource keeps reading time since boot.
         let counter = if clocksource.cnt() < CLOCKSOURCE_START { counter.with_wraps(1) } else { counter };
-        Self { model, devices, clocksource, clocksource_info, counter }
+        let max_idle_cycles = CLOCKSOURCE_TIMING.ns_to_cycles_ceil(clocksource_info.max_idle_ns).saturating_sub(1);
+        Self { model, devices, clocksource, clocksource_info, max_idle_cycles, counter }
     }
 
     /// The clocksource's 64-bit count, refreshing the wrap extension.
@@ -322,6 +326,21 @@ impl Device {
         self.tim.start(model, Mode::Oneshot, cycles);
         ringbuf_entry!(Trace::Program { dev, cycles });
         Ok(ns)
+    }
+}
+
+impl Device {
+    /// `program_event_at`'s work for a device counting at the clocksource's
+    /// rate: arms it `cycles` (> 0) counts from now, clamped to its range
+    /// and to `max_idle` cycles. Returns the delay programmed, in ns.
+    fn program_cycles(&mut self, model: Model, dev: u8, cycles: u64, max_idle: u64) -> Result<u64, ClockEventError> {
+        check_program(self.state)?;
+        let t = &self.timing;
+        let max = u64::from(t.max_cycles).min(max_idle).max(u64::from(t.min_cycles));
+        let cycles = cycles.clamp(u64::from(t.min_cycles), max) as u32;
+        self.tim.start(model, Mode::Oneshot, cycles);
+        ringbuf_entry!(Trace::Program { dev, cycles });
+        Ok(t.cycles_to_ns_floor(u64::from(cycles)))
     }
 }
 
@@ -397,19 +416,20 @@ impl idl::InOrderClockEventImpl for Driver {
         self.with_device(dev, |model, d| d.program(model, dev, delta_ns))
     }
 
-    fn program_event_at(
-        &mut self,
-        _msg: &RecvMessage,
-        dev: u8,
-        at: u64,
-        max_ns: u64,
-    ) -> Result<u64, RequestError<ClockEventError>> {
+    fn program_event_at(&mut self, _msg: &RecvMessage, dev: u8, at: u64) -> Result<u64, RequestError<ClockEventError>> {
         let now = self.counter_now();
+        let (max_idle_ns, max_idle_cycles) = (self.clocksource_info.max_idle_ns, self.max_idle_cycles);
         self.with_device(dev, |model, d| {
             // A passed deadline is ETIME, as a delta of 0 is.
-            let delta_ns = match at.checked_sub(now) {
-                Some(c) if c > 0 => CLOCKSOURCE_TIMING.cycles_to_ns_ceil(c).min(max_ns).clamp(1, i64::MAX as u64) as i64,
-                _ => 0,
+            let cycles = at.checked_sub(now).unwrap_or(0);
+            if d.timing.rate_hz == CLOCKSOURCE_HZ && cycles > 0 {
+                // Same rate (TIM2 and TIM5 at 1 MHz in every app here): no
+                // conversion through ns.
+                return d.program_cycles(model, dev, cycles, max_idle_cycles);
+            }
+            let delta_ns = match cycles {
+                0 => 0,
+                c => CLOCKSOURCE_TIMING.cycles_to_ns_ceil(c).min(max_idle_ns).clamp(1, i64::MAX as u64) as i64,
             };
             d.program(model, dev, delta_ns)
         })

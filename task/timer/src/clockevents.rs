@@ -194,22 +194,13 @@ impl TickDevice {
         }
     }
 
-    /// `clockevents_program_event`: fire `delta_ns` from now (at least 1,
-    /// at most the device's `max_delta_ns`, which the caller has applied),
-    /// for jiffy `for_jiffy` (`None`: an idle wake-up with nothing due).
-    pub fn program(&mut self, ce: &ClockEvent, delta_ns: u64, for_jiffy: Option<u64>) -> Result<(), ClockEventError> {
-        ce.program_event(self.dev, delta_ns.min(i64::MAX as u64) as i64)?;
-        self.programmed = for_jiffy;
-        Ok(())
-    }
-
     /// `clockevents_program_event` with an absolute expiry: fire when the
-    /// clocksource reaches cycle `at`, or after `max_ns` if that is
-    /// sooner (`max_ns`, in ns), for jiffy `for_jiffy` (`None`: an hrtimer
-    /// only). One IPC: the driver reads the counter itself. `Err(Etime)`
-    /// if `at` has passed.
-    pub fn program_at(&mut self, ce: &ClockEvent, at: u64, max_ns: u64, for_jiffy: Option<u64>) -> Result<(), ClockEventError> {
-        ce.program_event_at(self.dev, at, max_ns)?;
+    /// clocksource reaches cycle `at`, or sooner at the device's longest
+    /// delay or the clocksource's `max_idle_ns` (the driver applies both),
+    /// for jiffy `for_jiffy` (`None`: an hrtimer only). One IPC: the driver
+    /// reads the counter itself. `Err(Etime)` if `at` has passed.
+    pub fn program_at(&mut self, ce: &ClockEvent, at: u64, for_jiffy: Option<u64>) -> Result<(), ClockEventError> {
+        ce.program_event_at(self.dev, at)?;
         self.programmed = for_jiffy;
         Ok(())
     }

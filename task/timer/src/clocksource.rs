@@ -211,12 +211,6 @@ impl Clocksource {
     pub fn info(&self) -> &ClocksourceInfo {
         &self.info
     }
-
-    /// The longest a oneshot sleep may last, in ns, for the counter to be
-    /// read often enough to stay extended (`max_idle_ns`).
-    pub fn max_idle_ns(&self) -> u64 {
-        self.info.max_idle_ns
-    }
 }
 
 /// `c / k`: one hardware divide while both fit 32 bits (the first 2^32

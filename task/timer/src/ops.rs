@@ -81,7 +81,7 @@ impl idl::InOrderTimerImpl for Server {
         let i = t.index();
         t.add(expires).map_err(core_err)?;
         let seq = self.path.fired_mut().rearm(i, me);
-        self.armed(expires.0);
+        self.armed(expires.0, handle);
         Ok(seq)
     }
 
@@ -94,7 +94,7 @@ impl idl::InOrderTimerImpl for Server {
         let i = t.index();
         let was = t.modify(expires);
         let seq = self.path.fired_mut().rearm(i, me);
-        self.armed(expires.0);
+        self.armed(expires.0, handle);
         Ok(Armed { seq, was_pending: was as u32 })
     }
 

@@ -40,7 +40,7 @@ impl Server {
         let i = t.index();
         let was = if modify { t.modify(expires) } else { t.add(expires).map_err(core_err).map(|_| false)? };
         let seq = self.path.fired_mut().rearm(i, me);
-        self.armed(expires.0);
+        self.armed(expires.0, handle);
         Ok(ArmedAt { expires: expires.0, seq, was_pending: was as u32 })
     }
 }
@@ -60,7 +60,7 @@ impl Server {
         let i = t.index();
         t.modify(expires);
         let seq = self.path.fired_mut().rearm(i, me);
-        self.armed(expires.0);
+        self.armed(expires.0, handle);
         Ok(Armed { seq, was_pending: 1 })
     }
 

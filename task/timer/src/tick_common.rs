@@ -152,10 +152,9 @@ impl Server {
     /// Programs the emulating device for the line's next boundary; returns
     /// the boundaries that had already passed (each moved over, `Etime`).
     fn program_tick(&mut self) -> u32 {
-        let max = self.max_sleep_ns();
         let mut passed = 0u32;
         while let Some(line) = self.line.as_mut() {
-            match self.tick_dev.program_at(&self.driver, line.next(), max, None) {
+            match self.tick_dev.program_at(&self.driver, line.next(), None) {
                 Err(ClockEventError::Etime) => passed = passed.saturating_add(line.advance()),
                 _ => break,
             }

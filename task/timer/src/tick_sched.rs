@@ -24,7 +24,7 @@ use crate::clockevents::Mode;
 use crate::{Server, Trace, __RINGBUF};
 use ringbuf::ringbuf_entry;
 use drv_clockevent_api::ClockEventError;
-use timer_core::Jiffies;
+use timer_core::{Jiffies, TimerHandle, TimerKind};
 
 impl Server {
     /// The oneshot event fired: catch up and program the next one.
@@ -57,21 +57,16 @@ impl Server {
         self.deliver();
     }
 
-    /// The longest oneshot delay, in ns: the device's range, and no more
-    /// than the clocksource's `max_idle_ns`.
-    pub(crate) fn max_sleep_ns(&self) -> u64 {
-        self.tick_dev.info.max_delta_ns.min(self.clocksource.max_idle_ns()).max(1)
-    }
-
     /// Programs the oneshot event for the start of jiffy `j`, or for the
-    /// longest safe sleep if `j` is further away (the wake-up then catches
-    /// up and programs again). `Err(Etime)` if that moment has passed.
-    /// One IPC: the driver compares the cycle with its counter.
+    /// longest safe sleep if `j` is further away (the driver bounds the
+    /// delay by the device's range and the clocksource's `max_idle_ns`; the
+    /// wake-up then catches up and programs again). `Err(Etime)` if that
+    /// moment has passed. One IPC: the driver compares the cycle with its
+    /// counter.
     #[inline(never)]
     fn program_for(&mut self, j: u64) -> Result<(), ClockEventError> {
         let at = self.clocksource.cycles_for_jiffy(j);
-        let max = self.max_sleep_ns();
-        self.tick_dev.program_at(&self.driver, at, max, Some(j))
+        self.tick_dev.program_at(&self.driver, at, Some(j))
     }
 
     /// `clockevents_program_event` for the earlier of jiffy `j` (the
@@ -82,8 +77,7 @@ impl Server {
     fn program_hr(&mut self, j: Option<u64>, hr: u64) -> Result<(), ClockEventError> {
         let cs = &self.clocksource;
         let at = j.map_or(u64::MAX, |j| cs.cycles_for_jiffy(j)).min(cs.cycles_for_ns(hr));
-        let max = self.max_sleep_ns();
-        self.tick_dev.program_at(&self.driver, at, max, j)?;
+        self.tick_dev.program_at(&self.driver, at, j)?;
         self.tick_dev.hr_programmed = Some(hr);
         Ok(())
     }
@@ -106,10 +100,9 @@ impl Server {
                 (None, _) => return,
                 (Some(j), Some(hr)) => self.program_hr(j.map(|j| j.0.max(core.jiffies().0 + 1)), hr),
                 (Some(Some(j)), None) => self.program_for(j.0.max(core.jiffies().0 + 1)),
-                (Some(None), None) => {
-                    let max = self.max_sleep_ns();
-                    self.tick_dev.program(&self.driver, max, None)
-                }
+                // Nothing to wake for: the longest safe sleep, which the
+                // driver applies to a cycle that never comes.
+                (Some(None), None) => self.tick_dev.program_at(&self.driver, u64::MAX, None),
             };
             match r {
                 Err(ClockEventError::Etime) => self.catch_up(),
@@ -126,11 +119,36 @@ impl Server {
         }
     }
 
-    /// After arming in oneshot mode: reprogram if the new expiry comes
-    /// before the programmed event.
+    /// After arming timer `handle` in oneshot mode: reprogram if the new
+    /// expiry comes before the programmed event.
     #[inline]
-    pub(crate) fn armed(&mut self, expires: u64) {
+    pub(crate) fn armed(&mut self, expires: u64, handle: u64) {
         if self.tick_dev.mode == Mode::Oneshot && self.tick_dev.programmed.is_none_or(|p| expires < p) {
+            self.program_first(expires, handle);
+        }
+    }
+
+    /// The timer just armed expires before the programmed event, so it is
+    /// the next event itself: every other pending timer expires at or
+    /// after the programmed jiffy (the event is programmed for the wheel's
+    /// next expiry, never later than any, and a timer armed earlier would
+    /// have reprogrammed it). Program it without scanning the wheel
+    /// (`tickless_deadline`, a few hundred instructions), unless it is
+    /// deferrable (it must not wake the CPU) or an hrtimer counts too: then
+    /// [`Server::program_next`].
+    #[inline(never)]
+    fn program_first(&mut self, expires: u64, handle: u64) {
+        let h = TimerHandle::from_bits(handle);
+        let normal = self.path.core().wheel().kind(h) == Ok(TimerKind::Normal);
+        // (No client hook exists in oneshot mode: registering one switches
+        // the device to periodic at once, `update_mode`.)
+        if !normal || self.hr.next_expiry().is_some() {
+            return self.program_next();
+        }
+        self.tick_dev.hr_programmed = None;
+        let j = expires.max(self.path.core().jiffies().0 + 1);
+        if self.program_for(j) == Err(ClockEventError::Etime) {
+            self.catch_up();
             self.program_next();
         }
     }
