@@ -94,11 +94,6 @@ impl TickLine {
         self.last.wrapping_add(self.whole + up)
     }
 
-    /// Whole cycles per period (the fraction left out).
-    pub fn period(&self) -> u64 {
-        self.whole
-    }
-
     /// The most the estimate of a hardware device's phase may trail a
     /// tick's handling: 1/16 of a period.
     pub fn slew(&self) -> u64 {
@@ -178,8 +173,8 @@ impl TickLine {
         if n == 0 {
             return self.early(now);
         }
-        if !self.exact && now - self.last > self.slew() {
-            self.last = now - self.slew();
+        if !self.exact && now - self.last > self.slew {
+            self.last = now - self.slew;
         }
         n.min(u64::from(u32::MAX)) as u32
     }
