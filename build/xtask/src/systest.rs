@@ -294,6 +294,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "kern: task #3 timer restarted, gen 1",
             "PASS server-crashed: debug_crash gave Err(ServerDied); timer server now generation 1",
             "PASS hooks-through-restart: 55 hook ticks before the crash, 30 after; 1 recovery; grab restored: true",
+            "PASS hrtimer-through-restart: every 4 ms: each fetch on the grid of the first start: true; 1 recovery",
             "PASS sleeper-no-timer-lost: 6 timers (3 due after the crash at +55) each fired once at its jiffy; 1 recovery",
             "PASS ticker-through-restart: 12 ticks, each 10 jiffies after the last, at its jiffy; 1 recovery",
             "PASS crasher-recovers: 1 recovery, slept 3 jiffies",

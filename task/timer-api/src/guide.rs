@@ -158,7 +158,7 @@
 //! # use timer_api::hrtimer::{HrMode, HrTimer};
 //! # use timer_api::time::Duration;
 //! # fn f(server: userlib::TaskId) -> Result<(), timer_api::TimerError> {
-//! let hr = HrTimer::setup(server, 7)?; // its expiries post bit 7
+//! let mut hr = HrTimer::setup(server, 7)?; // its expiries post bit 7; follows server restarts
 //! let period = Duration::from_micros(125); // 8 kHz
 //! hr.start_periodic(period, HrMode::Rel, period)?;
 //! for _ in 0..8000 {

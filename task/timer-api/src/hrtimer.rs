@@ -25,9 +25,11 @@
 //! - in periodic tick mode (a tick hook registered, or a periodic-only
 //!   device) hrtimers are served at tick resolution: still never early,
 //!   up to a tick late; [`resolution`] says which applies now;
-//! - after a timer-server restart the handle is stale (`ServerDied`, then
-//!   `StaleHandle`): set the timer up again.
+//! - a timer-server restart is followed: the next call (or the wait)
+//!   sets the timer up on the new server and starts it again at its next
+//!   expiry, on the same grid ([`HrTimer::recoveries`] counts it).
 
+use crate::survive::{self, Recover};
 use crate::time::Duration;
 use crate::wire::{HrFired, TimerError};
 use crate::Timer;
@@ -55,10 +57,25 @@ pub fn resolution(server: TaskId) -> Duration {
 
 /// One high-resolution timer of the calling task; its expiries post
 /// notification bit `bit`.
+///
+/// It outlives a timer-server restart as [`crate::client::Timers`] does:
+/// it remembers its next expiry and period, and when a call comes back
+/// `ServerDied` (or [`HrTimer::wait`]'s closed receive is ended by the
+/// kernel) it sets itself up on the new server and starts again at that
+/// absolute expiry, on the same grid. An expiry the old server ran but the
+/// task had not fetched is run again by the new one (it is then in the
+/// past, so it fires at once): none is lost.
 pub struct HrTimer {
     server: Timer,
+    /// The server incarnation `handle` belongs to.
+    epoch: TaskId,
     handle: u64,
     bit: u8,
+    /// While armed: the next expiry not yet fetched (ktime ns) and the
+    /// period (0: one-shot).
+    armed: Option<(u64, u64)>,
+    /// Times it set itself up again after a server restart.
+    pub recoveries: u32,
 }
 
 impl HrTimer {
@@ -66,9 +83,9 @@ impl HrTimer {
     /// `BadNotification`, `PoolExhausted`, `QuotaExceeded` (the server's
     /// `hrtimer-pool` and `hrtimer-quota` in app.toml).
     pub fn setup(server: TaskId, notification: u8) -> Result<Self, TimerError> {
-        let server = Timer::from(server);
-        let handle = server.hrtimer_setup(notification)?;
-        Ok(HrTimer { server, handle, bit: notification })
+        let mut hr = HrTimer { server: Timer::from(server), epoch: server, handle: 0, bit: notification, armed: None, recoveries: 0 };
+        hr.handle = hr.retry(|h| h.server.hrtimer_setup(notification))?;
+        Ok(hr)
     }
 
     /// Its notification mask.
@@ -78,33 +95,37 @@ impl HrTimer {
 
     /// `hrtimer_start`: one-shot at `expires` (a ktime, or a length from
     /// now: `mode`). Replaces an earlier start. Returns the absolute expiry.
-    pub fn start(&self, expires: Duration, mode: HrMode) -> Result<Duration, TimerError> {
+    pub fn start(&mut self, expires: Duration, mode: HrMode) -> Result<Duration, TimerError> {
         self.start_periodic(expires, mode, Duration::ZERO)
     }
 
     /// `hrtimer_start(t, d, HRTIMER_MODE_REL)`: one-shot, `d` from now.
-    pub fn start_after(&self, d: Duration) -> Result<Duration, TimerError> {
+    pub fn start_after(&mut self, d: Duration) -> Result<Duration, TimerError> {
         self.start(d, HrMode::Rel)
     }
 
     /// First at `first` (as [`HrTimer::start`]), then every `period` on the
     /// same grid (`hrtimer_forward`: no drift). `period` zero is one-shot;
     /// under 50 µs is `BadPeriod`.
-    pub fn start_periodic(&self, first: Duration, mode: HrMode, period: Duration) -> Result<Duration, TimerError> {
-        let at = self.server.hrtimer_start(self.handle, first.as_nanos(), period.as_nanos(), mode == HrMode::Rel)?;
+    pub fn start_periodic(&mut self, first: Duration, mode: HrMode, period: Duration) -> Result<Duration, TimerError> {
+        let (ns, period) = (first.as_nanos(), period.as_nanos());
+        let at = self.retry(|h| h.server.hrtimer_start(h.handle, ns, period, mode == HrMode::Rel))?;
+        self.armed = Some((at, period));
         Ok(Duration::from_nanos(at))
     }
 
     /// `hrtimer_cancel`: disarms it; no expiry of the cancelled start is
     /// reported afterwards. Returns whether it was armed.
-    pub fn cancel(&self) -> Result<bool, TimerError> {
-        self.server.hrtimer_cancel(self.handle)
+    pub fn cancel(&mut self) -> Result<bool, TimerError> {
+        let was = self.retry(|h| h.server.hrtimer_cancel(h.handle))?;
+        self.armed = None;
+        Ok(was)
     }
 
     /// `hrtimer_get_remaining`: ns until the next expiry, negative if due
     /// and not yet run; `None` if not armed.
-    pub fn remaining(&self) -> Result<Option<i64>, TimerError> {
-        match self.server.hrtimer_get_remaining(self.handle) {
+    pub fn remaining(&mut self) -> Result<Option<i64>, TimerError> {
+        match self.retry(|h| h.server.hrtimer_get_remaining(h.handle)) {
             Ok(ns) => Ok(Some(ns)),
             Err(TimerError::Inactive) => Ok(None),
             Err(e) => Err(e),
@@ -113,15 +134,33 @@ impl HrTimer {
 
     /// What happened since the last fetch: expiries (missed periods
     /// included), the latest due time (ktime ns), whether still armed.
-    pub fn fetch(&self) -> Result<HrFired, TimerError> {
-        self.server.hrtimer_fetch(self.handle)
+    pub fn fetch(&mut self) -> Result<HrFired, TimerError> {
+        let f = self.retry(|h| h.server.hrtimer_fetch(h.handle))?;
+        if f.count != 0 {
+            self.armed = match self.armed {
+                Some((_, period)) if f.active != 0 && period != 0 => Some((f.expires.saturating_add(period), period)),
+                _ => None,
+            };
+        }
+        Ok(f)
     }
 
     /// Blocks until its bit arrives, then fetches. Other notification
-    /// bits are not consumed.
-    pub fn wait(&self) -> Result<HrFired, TimerError> {
-        userlib::sys_recv_notification(self.mask());
+    /// bits are not consumed. The receive is closed to the timer server:
+    /// if the server restarts meanwhile, the timer sets itself up again on
+    /// the new one and goes on waiting.
+    pub fn wait(&mut self) -> Result<HrFired, TimerError> {
+        survive::wait(self, self.mask())?;
         self.fetch()
+    }
+
+    /// Asks the kernel (a syscall, no IPC) whether the timer server
+    /// restarted since this timer last spoke to it; if so, sets it up
+    /// again and restarts it at its next expiry. Returns whether it did.
+    /// For a task that waits in its own open receive, which a restart
+    /// does not end.
+    pub fn check_server(&mut self) -> Result<bool, TimerError> {
+        survive::check_server(self)
     }
 
     /// Releases it (the server forgets it; errors of a restarted server
@@ -131,5 +170,36 @@ impl HrTimer {
             Ok(()) | Err(TimerError::ServerDied) | Err(TimerError::StaleHandle) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Runs `op`; on `ServerDied` sets the timer up again and retries once.
+    fn retry<T>(&mut self, op: impl FnMut(&mut Self) -> Result<T, TimerError>) -> Result<T, TimerError> {
+        survive::retry(self, op)
+    }
+}
+
+impl Recover for HrTimer {
+    fn server(&self) -> &Timer {
+        &self.server
+    }
+
+    fn set_server(&mut self, server: Timer) {
+        self.server = server;
+    }
+
+    fn epoch(&self) -> TaskId {
+        self.epoch
+    }
+
+    /// A new handle on the current incarnation, started again at the next
+    /// expiry not yet fetched (absolute, so the grid is kept).
+    fn recover(&mut self) -> Result<(), TimerError> {
+        self.recoveries += 1;
+        self.epoch = self.server.task_id();
+        self.handle = self.server.hrtimer_setup(self.bit)?;
+        if let Some((at, period)) = self.armed {
+            self.server.hrtimer_start(self.handle, at, period, false)?;
+        }
+        Ok(())
     }
 }

@@ -238,7 +238,7 @@ fn hr_beep(timer: &timer_api::Timer, beep: u32) {
     use timer_api::hrtimer::{HrMode, HrTimer};
     use timer_api::time::Duration;
     const SAMPLE_HZ: u64 = 8_000;
-    let Ok(hr) = HrTimer::setup(slots::TIMER, notifications::SAMPLE_BIT as u8) else {
+    let Ok(mut hr) = HrTimer::setup(slots::TIMER, notifications::SAMPLE_BIT as u8) else {
         console_writeln!(console(), "pcspkr: no hrtimer");
         return;
     };

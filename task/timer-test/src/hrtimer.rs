@@ -200,7 +200,7 @@ fn panic_with(e: TimerError) -> ! {
 
 /// cancel, remaining, quotas and refusals, deterministic.
 fn edge_cases(t: &mut Tally, ce: &ClockEvent, rate: u32) {
-    let a = HrTimer::setup(slots::TIMER, 0).unwrap_or_else(|e| panic_with(e));
+    let mut a = HrTimer::setup(slots::TIMER, 0).unwrap_or_else(|e| panic_with(e));
     let none = a.remaining();
     let _ = a.start_after(Duration::from_millis(5));
     let rem = a.remaining();

@@ -11,7 +11,7 @@
 //! | test-timer            | `basic`, `accuracy` (x3), `moddel`, `runner` (device choice, tickless) |
 //! | test-timer-hooks(-oneshot) | `hooks` (runner), `hookpeer`, `hookvictim`, `hookhog` |
 //! | test-timer-security   | `secrunner`, `thief`, `victim`, `fuzzer`, `hostile` |
-//! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker`, `hooker` |
+//! | test-timer-restart    | `crasher` (runner), `sleeper`, `ticker`, `hooker`, `hrticker` |
 //! | test-timer-client     | `clientrun` (runner), `clientsrv`, `clientpeer` |
 //! | test-time-page        | `pagereader` (runner), `pagehostile` |
 //! | test-hrtimer          | `hrtest` (alone: hrtimers against the clocksource, across its wrap) |
@@ -37,7 +37,7 @@ mod hrtimer;
 mod moddel;
 #[cfg(any(feature = "pagereader", feature = "pagehostile"))]
 mod page;
-#[cfg(any(feature = "crasher", feature = "sleeper", feature = "ticker", feature = "hooker"))]
+#[cfg(any(feature = "crasher", feature = "sleeper", feature = "ticker", feature = "hooker", feature = "hrticker"))]
 mod restart;
 #[cfg(feature = "runner")]
 mod runner;
@@ -92,6 +92,8 @@ fn main() -> ! {
     restart::run_sleeper();
     #[cfg(feature = "hooker")]
     restart::run_hooker();
+    #[cfg(feature = "hrticker")]
+    restart::run_hrticker();
     #[cfg(feature = "ticker")]
     restart::run_ticker();
     #[allow(unreachable_code)]

@@ -17,6 +17,10 @@
 //!   blocked waiting for its hook bit when the server dies. The set must
 //!   register the hook again and take the grab back, and the new server's
 //!   chain must show it as the grabber, owned by this task.
+//! - `hrticker` (priority 5) runs a periodic hrtimer every 4 ms through
+//!   the restart (`HrTimer` follows it as `Timers` does): every fetch's
+//!   latest expiry must lie on the grid `first + k * period`, k counting
+//!   every expiry reported so far, so none is lost or reported twice.
 
 use crate::common::*;
 use crate::{notifications, slots};
@@ -52,7 +56,7 @@ pub fn run_crasher() -> ! {
         r == Err(TimerError::ServerDied) && st.generation == 1,
         format_args!("debug_crash gave {:?}; timer server now generation {}", r, st.generation),
     );
-    let failed = collect_reports(3, |m, _| userlib::sys_reply(m.sender, 1, &[]));
+    let failed = collect_reports(4, |m, _| userlib::sys_reply(m.sender, 1, &[]));
     t.failed += failed;
     // Our own set learns of the restart on its next call.
     let j = timer.jiffies();
@@ -183,4 +187,67 @@ pub fn run_hooker() -> ! {
     );
     report(slots::CRASHER, t.failed);
     park()
+}
+
+#[cfg(feature = "hrticker")]
+pub fn run_hrticker() -> ! {
+    use timer_api::hrtimer::{HrMode, HrTimer};
+    use timer_api::time::Duration;
+    let mut t = Tally::new();
+    let timer = timer_api::Timer::from(slots::TIMER);
+    let end = (300u64 * timer.hz() as u64).wrapping_neg() as u32 as u64 + 100;
+    let period = Duration::from_millis(4);
+    let (mut total, mut on_grid) = (0u64, true);
+    let mut off = (0u64, 0u32, 0u64);
+    match HrTimer::setup(slots::TIMER, notifications::TIMER_BIT as u8) {
+        Ok(mut hr) => {
+            let first = hr.start_periodic(period, HrMode::Rel, period).map_or(0, |d| d.as_nanos());
+            while timer.jiffies() < end {
+                let Ok(f) = hr.wait() else {
+                    on_grid = false;
+                    break;
+                };
+                if f.count == 0 {
+                    continue;
+                }
+                total += u64::from(f.count);
+                let want = first + (total - 1) * period.as_nanos();
+                if on_grid && f.expires != want {
+                    off = (total, f.count, f.expires);
+                    on_grid = false;
+                }
+            }
+            let _ = hr.cancel();
+            t.check_said(
+                "hrtimer-through-restart",
+                first != 0 && on_grid && total >= 200 && hr.recoveries == 1,
+                format_args!(
+                    "every 4 ms: each fetch on the grid of the first start: {}; {} recovery{}",
+                    on_grid, hr.recoveries, Off(first, off)
+                ),
+            );
+            let _ = hr.free();
+        }
+        Err(e) => {
+            t.check_said("hrtimer-through-restart", false, format_args!("setup: {:?}", e));
+        }
+    }
+    report(slots::CRASHER, t.failed);
+    park()
+}
+
+/// The first fetch off the grid, for the failure message.
+#[cfg(feature = "hrticker")]
+#[derive(Clone, Copy)]
+struct Off(u64, (u64, u32, u64));
+
+#[cfg(feature = "hrticker")]
+impl core::fmt::Display for Off {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let Off(first, (total, count, expires)) = *self;
+        if total == 0 {
+            return Ok(());
+        }
+        write!(f, " (off at expiry {}: count {}, latest {} ns, first {} ns)", total, count, expires, first)
+    }
 }

@@ -285,7 +285,9 @@ impl<const N: usize, const OWNERS: usize> HrTimers<N, OWNERS> {
             self.unlink(i);
             let n = &mut self.nodes[i];
             let (count, next) = forward(n.expires, n.period, now);
-            n.fired_expires = n.expires;
+            // The latest of the `count` expiries passed (the fetch reports
+            // it; the earlier ones are `period` apart before it).
+            n.fired_expires = next.map_or(n.expires, |x| x - n.period);
             n.fired_count = n.fired_count.saturating_add(count);
             posts.add(n.target);
             fired += 1;

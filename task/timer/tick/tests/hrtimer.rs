@@ -103,7 +103,9 @@ fn periodic_timers_forward_by_whole_periods_and_count_overruns() {
     assert_eq!(q.next_expiry(), Some(10_250));
     q.run(11_100, &mut posts); // due 10_250, 10_500, 10_750, 11_000
     assert_eq!(drain(&mut posts), [(3, 1 << 7)], "one post per step, not one per period");
-    assert_eq!(q.fetch(h, 3).unwrap(), HrFired { expires: 10_250, count: 5, active: true });
+    // The latest due (11_000), not the first of the run: a fetch's expiries
+    // are `expires - k * period` for k < count.
+    assert_eq!(q.fetch(h, 3).unwrap(), HrFired { expires: 11_000, count: 5, active: true });
     assert_eq!(q.next_expiry(), Some(11_250), "no drift: still on 10_000 + k * 250");
     assert_eq!(q.remaining(h, 3, 11_200).unwrap(), Some(50));
     assert_eq!(q.remaining(h, 3, 11_300).unwrap(), Some(-50), "due but not yet run");
