@@ -22,9 +22,11 @@
 //!   its expiries stay on `first + k * period` however late it runs, and
 //!   [`HrFired::count`] says how many passed since the last fetch;
 //! - periods under 50 µs are refused (`BadPeriod`);
-//! - in periodic tick mode (a tick hook registered, or a periodic-only
-//!   device) hrtimers are served at tick resolution: still never early,
-//!   up to a tick late; [`resolution`] says which applies now;
+//! - in periodic tick mode (a tick hook registered) the server runs the
+//!   device oneshot while hrtimers are armed, so they keep full
+//!   resolution; only a periodic-only device serves them at tick
+//!   resolution (never early, up to a tick late); [`resolution`] says
+//!   which applies;
 //! - a timer-server restart is followed: the next call (or the wait)
 //!   sets the timer up on the new server and starts it again at its next
 //!   expiry, on the same grid ([`HrTimer::recoveries`] counts it).
@@ -48,9 +50,9 @@ pub enum HrMode {
 /// `hrtimer_resolution` (what Linux's `clock_getres` reports): how far
 /// past its expiry, beyond the interrupt-to-owner latency, the server at
 /// `server` may run an hrtimer now. One clocksource count (1 µs at 1 MHz)
-/// while it runs tickless; the tick period while it ticks periodically (a
-/// tick hook registered, or a periodic-only device): hrtimers then run from
-/// the tick, never early but up to a tick late.
+/// on a tick device that can run oneshot, tickless or not; the tick period
+/// on a periodic-only device: hrtimers then run from the tick, never early
+/// but up to a tick late.
 pub fn resolution(server: TaskId) -> Duration {
     Duration::from_nanos(Timer::from(server).hrtimer_resolution())
 }

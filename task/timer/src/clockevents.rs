@@ -64,6 +64,10 @@ pub struct TickDevice {
     /// The device has no PERIODIC feature: periodic mode runs it oneshot,
     /// one programmed event per tick.
     emulated: bool,
+    /// Periodic mode on a device that could run periodic is running it
+    /// oneshot for armed hrtimers (Linux's high-resolution mode: the tick
+    /// is one more programmed event, `tick_sched_timer`).
+    hres: bool,
 }
 
 /// `tick_check_preferred`: should `new` replace `cur` as the tick device?
@@ -100,13 +104,39 @@ impl TickDevice {
         let emulated = !info.has(FEAT_PERIODIC);
         let uif = UifWindow::for_device(&info);
         let (programmed, hr_programmed) = (None, None);
-        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed, hr_programmed, interrupts: 0, uif, emulated })
+        let hres = false;
+        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed, hr_programmed, interrupts: 0, uif, emulated, hres })
     }
 
-    /// True if periodic mode is emulated with oneshot events (the device
-    /// has no PERIODIC feature).
+    /// True if periodic mode is emulated with oneshot events: the device
+    /// has no PERIODIC feature, or runs oneshot for hrtimers
+    /// ([`TickDevice::hres`]).
+    #[inline(always)]
     pub fn emulates_periodic(&self) -> bool {
-        self.emulated
+        self.emulated || self.hres
+    }
+
+    /// True while periodic mode runs a PERIODIC-capable device oneshot so
+    /// that hrtimers are served at full resolution.
+    pub fn hres(&self) -> bool {
+        self.hres
+    }
+
+    /// Periodic mode only, on a device with both features: runs it oneshot
+    /// for hrtimers (`on`; the server then programs every tick and every
+    /// hrtimer) or periodic again at `multiplier` x HZ. Nothing is
+    /// programmed yet either way.
+    pub fn set_hres(&mut self, ce: &ClockEvent, on: bool, multiplier: u8) -> Result<(), ClockEventError> {
+        match on {
+            true => ce.set_state_oneshot(self.dev)?,
+            false => {
+                ce.set_state_periodic(self.dev, self.period_ns(multiplier))?;
+            }
+        }
+        self.hres = on;
+        self.programmed = None;
+        self.hr_programmed = None;
+        Ok(())
     }
 
     /// True if the tick device can run tickless.
@@ -128,7 +158,7 @@ impl TickDevice {
     /// is put in oneshot state with nothing programmed (the server programs
     /// each tick, [`crate::tick_common`]).
     pub fn set_periodic(&mut self, ce: &ClockEvent, multiplier: u8) -> Result<(), ClockEventError> {
-        if self.emulated {
+        if self.emulates_periodic() {
             ce.set_state_oneshot(self.dev)?;
         } else {
             ce.set_state_periodic(self.dev, self.period_ns(multiplier))?;
@@ -143,6 +173,7 @@ impl TickDevice {
     pub fn set_oneshot(&mut self, ce: &ClockEvent) -> Result<(), ClockEventError> {
         ce.set_state_oneshot(self.dev)?;
         self.mode = Mode::Oneshot;
+        self.hres = false;
         self.programmed = None;
         self.hr_programmed = None;
         Ok(())

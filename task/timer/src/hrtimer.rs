@@ -12,13 +12,16 @@
 //! programmed for the earlier of the first hrtimer and the wheel's next
 //! event (`clockevents_program_event`, in [`crate::tick_sched`]); each
 //! wake-up catches jiffies up and runs the hrtimers due, from one
-//! clocksource read. In periodic mode (a hook needs every tick, a
-//! periodic-only device, or the `periodic-only` build) hrtimers fall back
-//! to tick resolution, as Linux's low-resolution mode does: each tick runs
-//! those due, so they are never early but up to a tick late. Linux's
-//! high-resolution mode would emulate the tick with an hrtimer
-//! (`tick_sched_timer`); this server does not (yet), and says which
-//! resolution it gives through `hrtimer_resolution`.
+//! clocksource read. In periodic mode (a hook needs every tick, or the
+//! `periodic-only` build) a device that can run oneshot is run oneshot
+//! while an hrtimer is armed, as Linux's high-resolution mode does: every
+//! tick boundary is programmed like an hrtimer (`tick_sched_timer`), each
+//! event for the earlier of the next boundary and the first hrtimer
+//! ([`crate::tick_common`]), and the hardware periodic tick comes back at
+//! the first boundary with none armed. Only a periodic-only device leaves
+//! hrtimers at tick resolution (Linux's low-resolution mode): each tick
+//! runs those due, never early but up to a tick late.
+//! `hrtimer_resolution` says which applies.
 //!
 //! Guarantees: never early (the device is programmed for the first
 //! clocksource count at or after the expiry: `ns_to_cycles_ceil`); every
@@ -101,8 +104,8 @@ impl Server {
         self.hr.start(handle, me, expires, period_ns).map_err(hr_err)?;
         match self.tick_dev.mode {
             Mode::Oneshot if self.tick_dev.hr_programmed.is_none_or(|p| expires < p) => self.program_next(),
-            // Periodic: served at tick resolution (see the module doc).
-            _ => {}
+            Mode::Oneshot => {}
+            Mode::Periodic { .. } => self.hres_start(expires),
         }
         Ok(expires)
     }
@@ -136,22 +139,24 @@ impl Server {
         self.hr.free(handle, me).map_err(hr_err)
     }
 
-    /// `hrtimer_resolution`, ns: one clocksource count in oneshot mode,
-    /// the tick period in periodic mode (see the module doc).
+    /// `hrtimer_resolution`, ns: one clocksource count when the device is
+    /// programmed for hrtimers (oneshot mode, or periodic mode run oneshot:
+    /// [`Server::hres_start`]), else the tick period (see the module doc).
     pub(crate) fn hr_resolution(&self) -> u64 {
         match self.tick_dev.mode {
-            Mode::Oneshot => self.clocksource.ns_per_count(),
-            Mode::Periodic { multiplier } => self.tick_dev.period_ns(multiplier),
+            Mode::Periodic { multiplier } if !self.tick_dev.can_oneshot() => self.tick_dev.period_ns(multiplier),
+            _ => self.clocksource.ns_per_count(),
         }
     }
 
     /// Periodic mode: runs the hrtimers due by now (one clocksource read,
-    /// only when one is armed) and delivers (tick resolution).
+    /// only when one is armed) and delivers. False if the clocksource
+    /// could not be read.
     #[inline(never)]
-    pub(crate) fn hr_run_periodic(&mut self) {
-        if let Ok(now) = self.ktime_now() {
-            self.hr.run(now, self.path.posts());
-            self.deliver();
-        }
+    pub(crate) fn hr_run_periodic(&mut self) -> bool {
+        let Ok(now) = self.ktime_now() else { return false };
+        self.hr.run(now, self.path.posts());
+        self.deliver();
+        true
     }
 }

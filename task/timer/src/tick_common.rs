@@ -23,6 +23,12 @@
 //! programmed for every period's boundary (`tick_handle_periodic` on a
 //! oneshot device): [`Server::tick_emulated`]. Its line is exact, and a
 //! boundary already past when the next one is programmed counts as a tick.
+//! A device with both features runs that way too while hrtimers are armed
+//! in periodic mode, each event programmed for the earlier of the next
+//! boundary and the first hrtimer (Linux's high-resolution mode, where the
+//! tick is `tick_sched_timer`): [`Server::hres_start`]. At the first
+//! boundary with no hrtimer armed it goes back to its hardware periodic
+//! tick, which costs no programming IPC per tick.
 
 use crate::clockevents::Mode;
 use crate::{Server, Trace, __RINGBUF};
@@ -53,6 +59,13 @@ impl Server {
     /// ticks were lost), or with a grabber, the grabber's turn.
     fn tick_periodic(&mut self) {
         let ticks = self.periodic_ticks();
+        self.run_ticks(ticks);
+    }
+
+    /// Runs `ticks` jiffies through the tick path and delivers (nothing
+    /// for 0: an emulating device's event that was an hrtimer's only).
+    #[inline(always)]
+    fn run_ticks(&mut self, ticks: u32) {
         if ticks != 1 {
             if ticks == 0 {
                 return;
@@ -74,8 +87,10 @@ impl Server {
         if !self.path.posts().is_empty() {
             self.deliver_inline();
         }
-        // hrtimers at tick resolution (see crate::hrtimer).
-        if self.hr.next_expiry().is_some() {
+        // hrtimers at tick resolution, where the device cannot be
+        // programmed for them (see crate::hrtimer); an emulating device
+        // ran them with its event.
+        if self.hr.next_expiry().is_some() && !self.tick_dev.emulates_periodic() {
             self.hr_run_periodic();
         }
     }
@@ -136,30 +151,113 @@ impl Server {
 
     /// `tick_handle_periodic` on a oneshot device: the boundaries passed
     /// (at least the one the event was programmed for, unless the device
-    /// fired early), then the next boundary programmed; a boundary that
-    /// passes before it can be programmed counts too.
+    /// fired early or for an hrtimer), the hrtimers due run, then the next
+    /// event programmed; a boundary that passes before it can be
+    /// programmed counts too. A device running oneshot only for hrtimers
+    /// goes back to its hardware periodic tick at the first boundary with
+    /// none left armed.
     #[inline(never)]
     fn tick_emulated(&mut self) -> u32 {
         let Some(line) = self.line.as_mut() else { return 1 };
-        let ticks = match self.clocksource.cycles(&self.driver) {
+        let now = self.clocksource.cycles(&self.driver);
+        let ticks = match now {
             Ok(now) => line.ticks(now),
             // No counter: trust the event to be the programmed boundary.
             Err(_) => line.advance(),
         };
+        if let Ok(now) = now {
+            if self.hr.next_expiry().is_some() {
+                self.hr.run(self.clocksource.ns_at(now), self.path.posts());
+                self.deliver();
+            } else if self.tick_dev.hres() && ticks != 0 && self.hres_exit(now).is_ok() {
+                return ticks;
+            }
+        }
         ticks.saturating_add(self.program_tick())
     }
 
-    /// Programs the emulating device for the line's next boundary; returns
-    /// the boundaries that had already passed (each moved over, `Etime`).
+    /// Programs an emulating device for the earlier of the line's next
+    /// boundary and the first hrtimer; returns the boundaries that had
+    /// already passed (each moved over, `Etime`). An hrtimer found due is
+    /// run first. A detached device (the driver restarted) is set up again
+    /// (twice at most).
     fn program_tick(&mut self) -> u32 {
-        let mut passed = 0u32;
-        while let Some(line) = self.line.as_mut() {
-            match self.tick_dev.program_at(&self.driver, line.next(), None) {
-                Err(ClockEventError::Etime) => passed = passed.saturating_add(line.advance()),
-                _ => break,
+        let (mut passed, mut retries) = (0u32, 2);
+        while let Some(tick) = self.line.map(|l| l.next()) {
+            let hr = self.hr.next_expiry();
+            let at = hr.map_or(tick, |ns| self.clocksource.cycles_for_ns(ns).min(tick));
+            match self.tick_dev.program_at(&self.driver, at, None) {
+                Ok(()) => {
+                    self.tick_dev.hr_programmed = hr;
+                    break;
+                }
+                Err(ClockEventError::Etime) if at == tick => {
+                    passed = passed.saturating_add(self.line.as_mut().map_or(0, |l| l.advance()));
+                }
+                Err(ClockEventError::Etime) => {
+                    if !self.hr_run_periodic() {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    retries -= 1;
+                    if retries == 0 || self.tick_dev.recover(&self.driver).is_err() {
+                        break;
+                    }
+                }
             }
         }
         passed
+    }
+
+    /// An hrtimer was armed in periodic mode. On a device that can run
+    /// oneshot, serve it at full resolution: run the device oneshot and
+    /// program every tick boundary and hrtimer (Linux's switch to
+    /// high-resolution mode, `hrtimer_switch_to_hres`, with the tick as
+    /// `tick_sched_timer`), the tick's line going on from where it was.
+    /// Already emulating: reprogram if it is now the first event. A
+    /// periodic-only device, or a failed counter read, leaves hrtimers at
+    /// tick resolution.
+    pub(crate) fn hres_start(&mut self, expires: u64) {
+        let Mode::Periodic { multiplier } = self.tick_dev.mode else { return };
+        if self.tick_dev.emulates_periodic() {
+            if self.tick_dev.hr_programmed.is_none_or(|p| expires < p) {
+                let passed = self.program_tick();
+                self.run_ticks(passed);
+            }
+            return;
+        }
+        if !self.tick_dev.can_oneshot() {
+            return;
+        }
+        let Ok(now) = self.clocksource.cycles(&self.driver) else { return };
+        let per_sec = self.tick_dev.hz() * u32::from(multiplier.max(1));
+        let line = match self.line {
+            Some(l) => Some(l.to_exact()),
+            None => TickLine::emulated(now, self.clocksource.info().rate_hz, per_sec),
+        };
+        if line.is_none() || self.tick_dev.set_hres(&self.driver, true, multiplier).is_err() {
+            return;
+        }
+        self.line = line;
+        // A boundary that passed since the last tick (its flag was cleared
+        // by the switch) is a tick to run now.
+        let passed = self.program_tick();
+        self.run_ticks(passed);
+    }
+
+    /// Back from hrtimer service to the hardware periodic tick, at cycle
+    /// `now` (just after a boundary): the device's periods start again
+    /// here, and so does the line.
+    fn hres_exit(&mut self, now: u64) -> Result<(), ClockEventError> {
+        let Mode::Periodic { multiplier } = self.tick_dev.mode else { return Ok(()) };
+        self.tick_dev.set_hres(&self.driver, false, multiplier)?;
+        let per_sec = self.tick_dev.hz() * u32::from(multiplier.max(1));
+        self.line = match self.clocksource.direct() {
+            true => TickLine::hardware(now, self.clocksource.info().rate_hz, per_sec),
+            false => None,
+        };
+        Ok(())
     }
 
     /// The clockevent driver extends the clocksource to 64 bits on each

@@ -170,6 +170,9 @@ impl Server {
                 self.catch_up();
                 if self.set_periodic(1).is_ok() {
                     ringbuf_entry!(Trace::Mode(Mode::Periodic { multiplier: 1 }));
+                    if let Some(first) = self.hr.next_expiry() {
+                        self.hres_start(first);
+                    }
                 }
             }
             _ => {}

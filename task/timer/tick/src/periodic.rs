@@ -72,6 +72,15 @@ impl TickLine {
         Self::new(now, rate_hz, ticks_per_sec, true)
     }
 
+    /// The same line, from now on programmed boundary by boundary (a
+    /// periodic device switched to oneshot so that hrtimers between ticks
+    /// can be programmed too, Linux's high-resolution mode): the next
+    /// boundary is one period after the last one accounted (for a hardware
+    /// line, its estimate), so jiffies go on without a jump.
+    pub fn to_exact(self) -> TickLine {
+        TickLine { exact: true, ..self }
+    }
+
     fn new(now: u64, rate_hz: u32, ticks_per_sec: u32, exact: bool) -> Option<TickLine> {
         let den = ticks_per_sec;
         if den == 0 || rate_hz < den {
@@ -287,6 +296,24 @@ mod tests {
         // A stall of a million periods is stepped in bulk, exactly.
         assert_eq!(line.ticks(51_000 + 1_000_000 * 10_000 + 9_999), 1_000_000);
         assert_eq!(line.next(), 51_000 + 1_000_001 * 10_000);
+    }
+
+    #[test]
+    fn a_hardware_line_made_exact_goes_on_from_its_estimate() {
+        // Ticks at 10k, 20k handled 150 late: the estimate trails the
+        // handling by at most the slew, so the exact line's next boundary
+        // is the device's own next one, within the slew, and never later.
+        let mut line = TickLine::hardware(0, RATE, 100).unwrap();
+        assert_eq!(line.ticks(10_150), 1);
+        assert_eq!(line.ticks(20_150), 1);
+        let mut exact = line.to_exact();
+        assert!((30_150 - line.slew()..=30_150).contains(&exact.next()), "next {}", exact.next());
+        let next = exact.next();
+        // Exact from here: an event before the boundary is not a tick; a
+        // boundary passed counts once; three passed count three.
+        assert_eq!(exact.ticks(next - 1), 0);
+        assert_eq!(exact.ticks(next), 1);
+        assert_eq!(exact.ticks(next + 3 * 10_000), 3);
     }
 
     #[test]
