@@ -68,6 +68,7 @@ const CLOCKSOURCE_PSC: u16 = {
 const CLOCKSOURCE_TIMING: EventTiming = EventTiming::new(CLOCKSOURCE_HZ, 1, u32::MAX);
 
 use core::convert::Infallible;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 use drv_clockevent_api::state::{check_program, switch_state};
 use drv_clockevent_api::{
@@ -86,8 +87,9 @@ mod idl {
     include!(concat!(env!("OUT_DIR"), "/server_stub.rs"));
 }
 
-/// What the ring buffer records: start-up, every state change, every
-/// programmed event, refusals and acknowledgements.
+/// What the ring buffer records: start-up, every state change, refusals
+/// and spurious acknowledgements (programmed events are counted in
+/// `PROGRAMMED_EVENTS` instead).
 #[derive(Copy, Clone, PartialEq)]
 enum Trace {
     None,
@@ -112,11 +114,6 @@ enum Trace {
     },
     /// Device `dev` runs periodically every `cycles`.
     Periodic {
-        dev: u8,
-        cycles: u32,
-    },
-    /// Device `dev` was armed for one event `cycles` from now.
-    Program {
         dev: u8,
         cycles: u32,
     },
@@ -194,6 +191,25 @@ struct Device {
     info: DeviceInfo,
     timing: EventTiming,
     state: ClockEventState,
+    /// The longest oneshot event `program_event_at`'s cycle path may
+    /// program, in counts: the device's range and the clocksource's
+    /// `max_idle_ns`, whichever is shorter (at least `MIN_CYCLES`).
+    max_event_cycles: u32,
+}
+
+/// Oneshot events programmed since the driver started (all devices).
+/// Counted, not traced: a ring entry per event cost every tickless wake-up
+/// and reprogramming add 61 instructions (instruction trace), and the
+/// events would push the state changes out of the ring. Read it with
+/// `humility readvar PROGRAMMED_EVENTS`.
+#[no_mangle]
+static PROGRAMMED_EVENTS: AtomicU32 = AtomicU32::new(0);
+
+/// Counts one programmed event. A load and a store: this task is the only
+/// writer and has one thread, so nothing can come between them.
+#[inline(always)]
+fn count_event() {
+    PROGRAMMED_EVENTS.store(PROGRAMMED_EVENTS.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 
 struct Driver {
@@ -201,9 +217,6 @@ struct Driver {
     devices: [Device; 2],
     clocksource: Tim,
     clocksource_info: ClocksourceInfo,
-    /// `max_idle_ns` in clocksource cycles (rounded down), for
-    /// `program_event_at`'s cycle path.
-    max_idle_cycles: u64,
     counter: CounterExtender,
 }
 
@@ -221,6 +234,7 @@ impl Driver {
         clocksource.start_free_running(model);
         let clocksource_info = ClocksourceInfo::new("tim5", 300, CLOCKSOURCE_HZ, 32).with_counter_offset(CLOCKSOURCE_START);
 
+        let max_idle_cycles = CLOCKSOURCE_TIMING.ns_to_cycles_ceil(clocksource_info.max_idle_ns).saturating_sub(1);
         let devices = core::array::from_fn(|i| {
             let spec = &SPECS[i];
             // Safety: TIM2 and TIM4 are in this task's `uses`, one `Tim`
@@ -244,11 +258,13 @@ impl Driver {
                     }
                 }
             }
+            let max_event_cycles = u64::from(max_cycles).min(max_idle_cycles).max(u64::from(MIN_CYCLES)) as u32;
             Device {
                 tim,
                 info: DeviceInfo::new(spec.name, spec.features, spec.rating, &timing, spec.irq),
                 timing,
                 state: ClockEventState::Detached,
+                max_event_cycles,
             }
         });
         // Only now, with the devices aligned against its ns count (QEMU),
@@ -272,8 +288,7 @@ impl Driver {
         // since power-on (exact while the driver is down for less than a
         // wrap), so the clocksource keeps reading time since boot.
         let counter = if clocksource.cnt() < CLOCKSOURCE_START { counter.with_wraps(1) } else { counter };
-        let max_idle_cycles = CLOCKSOURCE_TIMING.ns_to_cycles_ceil(clocksource_info.max_idle_ns).saturating_sub(1);
-        Self { model, devices, clocksource, clocksource_info, max_idle_cycles, counter }
+        Self { model, devices, clocksource, clocksource_info, counter }
     }
 
     /// The clocksource's 64-bit count, refreshing the wrap extension.
@@ -318,29 +333,29 @@ impl Device {
     /// `program_event`'s work (shared with `program_event_at`): arms the
     /// device for one event `delta_ns` from now. Not inlined: two ops use it.
     #[inline(never)]
-    fn program(&mut self, model: Model, dev: u8, delta_ns: i64) -> Result<u64, ClockEventError> {
+    fn program(&mut self, model: Model, delta_ns: i64) -> Result<u64, ClockEventError> {
         check_program(self.state)?;
         // The clamp bounds come from the device's description, computed
         // once at start (`DeviceInfo::new`).
         let (cycles, ns) = self.timing.event_cycles_within(delta_ns, self.info.min_delta_ns, self.info.max_delta_ns)?;
         self.tim.start(model, Mode::Oneshot, cycles);
-        ringbuf_entry!(Trace::Program { dev, cycles });
+        count_event();
         Ok(ns)
     }
 }
 
 impl Device {
     /// `program_event_at`'s work for a device counting at the clocksource's
-    /// rate: arms it `cycles` (> 0) counts from now, clamped to its range
-    /// and to `max_idle` cycles. Returns the delay programmed, in ns.
-    fn program_cycles(&mut self, model: Model, dev: u8, cycles: u64, max_idle: u64) -> Result<u64, ClockEventError> {
+    /// rate: arms it `cycles` (> 0) counts from now, clamped to
+    /// `max_event_cycles` and to at least the device's minimum. Returns the
+    /// delay programmed, in ns.
+    fn program_cycles(&mut self, model: Model, cycles: u64) -> Result<u64, ClockEventError> {
         check_program(self.state)?;
-        let t = &self.timing;
-        let max = u64::from(t.max_cycles).min(max_idle).max(u64::from(t.min_cycles));
-        let cycles = cycles.clamp(u64::from(t.min_cycles), max) as u32;
+        let max = self.max_event_cycles;
+        let cycles = if cycles >= u64::from(max) { max } else { (cycles as u32).max(self.timing.min_cycles) };
         self.tim.start(model, Mode::Oneshot, cycles);
-        ringbuf_entry!(Trace::Program { dev, cycles });
-        Ok(t.cycles_to_ns_floor(u64::from(cycles)))
+        count_event();
+        Ok(self.timing.cycles_to_ns_floor(u64::from(cycles)))
     }
 }
 
@@ -413,25 +428,25 @@ impl idl::InOrderClockEventImpl for Driver {
         dev: u8,
         delta_ns: i64,
     ) -> Result<u64, RequestError<ClockEventError>> {
-        self.with_device(dev, |model, d| d.program(model, dev, delta_ns))
+        self.with_device(dev, |model, d| d.program(model, delta_ns))
     }
 
     fn program_event_at(&mut self, _msg: &RecvMessage, dev: u8, at: u64) -> Result<u64, RequestError<ClockEventError>> {
         let now = self.counter_now();
-        let (max_idle_ns, max_idle_cycles) = (self.clocksource_info.max_idle_ns, self.max_idle_cycles);
+        let max_idle_ns = self.clocksource_info.max_idle_ns;
         self.with_device(dev, |model, d| {
             // A passed deadline is ETIME, as a delta of 0 is.
             let cycles = at.checked_sub(now).unwrap_or(0);
             if d.timing.rate_hz == CLOCKSOURCE_HZ && cycles > 0 {
                 // Same rate (TIM2 and TIM5 at 1 MHz in every app here): no
                 // conversion through ns.
-                return d.program_cycles(model, dev, cycles, max_idle_cycles);
+                return d.program_cycles(model, cycles);
             }
             let delta_ns = match cycles {
                 0 => 0,
                 c => CLOCKSOURCE_TIMING.cycles_to_ns_ceil(c).min(max_idle_ns).clamp(1, i64::MAX as u64) as i64,
             };
-            d.program(model, dev, delta_ns)
+            d.program(model, delta_ns)
         })
     }
 
@@ -470,10 +485,12 @@ fn main() -> ! {
     let mut driver = Driver::start();
     let mut buffer = [0u8; idl::CLOCK_EVENT_MSG_SIZE];
     let mut held = idl::Held::new();
+    // The clocksource's wrap count stays current without a read per
+    // request: the timer server asks for the counter at least every half
+    // `max_idle_ns` (tickless: each `program_event_at` reads it and no
+    // sleep is longer; periodic: its keepalive `read_counter`).
     loop {
         idl::dispatch(&mut buffer, &mut held, &mut driver);
-        // Every request keeps the clocksource's wrap count current.
-        driver.counter_now();
     }
 }
 

@@ -68,6 +68,9 @@ pub struct TickDevice {
     /// oneshot for armed hrtimers (Linux's high-resolution mode: the tick
     /// is one more programmed event, `tick_sched_timer`).
     hres: bool,
+    /// `emulated || hres`, kept as one flag: the periodic tick tests it
+    /// on every interrupt.
+    emulating: bool,
 }
 
 /// `tick_check_preferred`: should `new` replace `cur` as the tick device?
@@ -105,7 +108,8 @@ impl TickDevice {
         let uif = UifWindow::for_device(&info);
         let (programmed, hr_programmed) = (None, None);
         let hres = false;
-        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed, hr_programmed, interrupts: 0, uif, emulated, hres })
+        let emulating = emulated;
+        Some(TickDevice { dev, info, mode: Mode::Oneshot, hz, programmed, hr_programmed, interrupts: 0, uif, emulated, hres, emulating })
     }
 
     /// True if periodic mode is emulated with oneshot events: the device
@@ -113,7 +117,7 @@ impl TickDevice {
     /// ([`TickDevice::hres`]).
     #[inline(always)]
     pub fn emulates_periodic(&self) -> bool {
-        self.emulated || self.hres
+        self.emulating
     }
 
     /// True while periodic mode runs a PERIODIC-capable device oneshot so
@@ -134,6 +138,7 @@ impl TickDevice {
             }
         }
         self.hres = on;
+        self.emulating = self.emulated || on;
         self.programmed = None;
         self.hr_programmed = None;
         Ok(())
@@ -174,6 +179,7 @@ impl TickDevice {
         ce.set_state_oneshot(self.dev)?;
         self.mode = Mode::Oneshot;
         self.hres = false;
+        self.emulating = self.emulated;
         self.programmed = None;
         self.hr_programmed = None;
         Ok(())

@@ -216,7 +216,9 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
     /// `Some(next)` where `next` is the next non-deferrable expiry (or
     /// `None` if there is nothing to wake for).
     pub fn tickless_deadline(&self) -> Option<Option<Jiffies>> {
-        if self.hooks.client_hooks() > 0 {
+        // The built-in steps cannot be removed: any more is a client hook
+        // (a count, not a walk of the chain).
+        if self.hooks.len() > 2 {
             None
         } else {
             Some(self.wheel.next_expiry())
@@ -246,7 +248,9 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
             // hook and no grabber): the chain would run exactly
             // AdvanceJiffies then RunWheel, done here without the walk.
             self.jiffies = self.jiffies.wrapping_add(ticks as u64);
-            let fired = self.wheel.run_timers(self.jiffies, |e| v.expired(e)).fired;
+            // The periodic tick came here because `tick_if_idle` found work;
+            // other callers lose nothing by skipping the idle check.
+            let fired = self.wheel.run_timers_busy(self.jiffies, |e| v.expired(e)).fired;
             return TickReport { grabbed_done: false, advanced: true, ran_wheel: true, fired };
         }
         let mut rep = TickReport::default();

@@ -61,6 +61,20 @@ impl Occupancy {
         Occupancy(w)
     }
 
+    /// True if any tv1 slot is occupied (eight words ORed: cheaper than a
+    /// circular search that finds nothing).
+    #[inline(always)]
+    pub fn tv1_any(&self) -> bool {
+        self.0[..8].iter().fold(0, |a, w| a | w) != 0
+    }
+
+    /// True if any slot of level `n` (1 = tv2 .. 4 = tv5) is occupied.
+    #[inline(always)]
+    pub fn level_any(&self, n: u32) -> bool {
+        let k = 8 + 2 * (n as usize - 1);
+        self.0[k] | self.0[k + 1] != 0
+    }
+
     /// Circular distance from tv1 slot `start` to the first occupied tv1 slot
     /// (0 if `start` itself is occupied), or `None` if tv1 is empty.
     #[inline]
@@ -104,7 +118,9 @@ mod tests {
     fn tv1_search_is_circular() {
         let mut o = Occupancy::default();
         assert_eq!(o.tv1_distance(0), None);
+        assert!(!o.tv1_any());
         o.set(10);
+        assert!(o.tv1_any() && !o.level_any(1));
         assert_eq!(o.tv1_distance(0), Some(10));
         assert_eq!(o.tv1_distance(10), Some(0));
         assert_eq!(o.tv1_distance(11), Some(255));
@@ -124,8 +140,10 @@ mod tests {
     fn level_search_is_circular() {
         let mut o = Occupancy::default();
         assert_eq!(o.level_distance(1, 5), None);
+        assert!((1..=4).all(|n| !o.level_any(n)));
         o.set(256 + 3);
         o.set(448 + 60);
+        assert!(o.level_any(1) && !o.level_any(2) && !o.level_any(3) && o.level_any(4) && !o.tv1_any());
         assert_eq!(o.level_distance(1, 0), Some(3));
         assert_eq!(o.level_distance(1, 4), Some(63));
         assert_eq!(o.level_distance(4, 61), Some(63));

@@ -143,12 +143,18 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
     /// inclusive): cascade when the tv1 index wraps to 0, fire the current
     /// tv1 slot in FIFO order, re-arm periodic timers, and jump over empty
     /// stretches. `f` receives each expiry in order.
-    pub fn run_timers(&mut self, now: Jiffies, mut f: impl FnMut(Expired<T>)) -> RunStats {
-        let mut stats = RunStats::default();
+    pub fn run_timers(&mut self, now: Jiffies, f: impl FnMut(Expired<T>)) -> RunStats {
         if self.idle_step(now) {
-            stats.steps = 1;
-            return stats;
+            return RunStats { fired: 0, steps: 1 };
         }
+        self.run_timers_busy(now, f)
+    }
+
+    /// [`Wheel::run_timers`] without its first check, for a caller that
+    /// has just seen [`Wheel::idle_step`] refuse (the periodic tick's fast
+    /// path): the same result, one bitmap test fewer.
+    pub fn run_timers_busy(&mut self, now: Jiffies, mut f: impl FnMut(Expired<T>)) -> RunStats {
+        let mut stats = RunStats::default();
         let now = now.0;
         while time_after_eq64(now, self.timer_jiffies) {
             let tj = self.timer_jiffies;
@@ -188,27 +194,47 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
         let tj = self.timer_jiffies;
         let occ = &self.occ[0];
         // tv1: each slot holds one jiffy, the next one with its low bits.
-        let mut best: Option<u64> = occ.tv1_distance((tj & TVR_MASK) as usize).map(|d| d as u64);
-        for n in 1..=4u32 {
-            let sh = shift(n);
-            let m = (tj.wrapping_sub(1) >> sh).wrapping_add(1);
-            let Some(d) = occ.level_distance(n, (m & TVN_MASK) as usize) else { continue };
-            let cascade_at = (m.wrapping_add(d as u64) << sh).wrapping_sub(tj);
-            if best.is_some_and(|b| b <= cascade_at) {
-                // Everything in this level is due at or after its first
-                // cascade: nothing here can beat what we have.
-                continue;
-            }
-            let slot = base(n) + (m.wrapping_add(d as u64) & TVN_MASK) as usize;
-            let mut x = self.heads[slot].next.to_usize();
-            while x != slot {
-                let dist = self.expiry_of(x - HEADS, tj).wrapping_sub(tj);
-                if best.is_none_or(|b| dist < b) {
-                    best = Some(dist);
-                }
-                x = self.link(x).next.to_usize();
-            }
-        }
+        let mut best = match occ.tv1_any() {
+            true => occ.tv1_distance((tj & TVR_MASK) as usize).map(|d| d as u64),
+            false => None,
+        };
+        // One level at a time, each with its shift a constant (a 64-bit
+        // shift by a variable is a dozen instructions on a 32-bit core).
+        best = self.level_expiry::<1>(tj, best);
+        best = self.level_expiry::<2>(tj, best);
+        best = self.level_expiry::<3>(tj, best);
+        best = self.level_expiry::<4>(tj, best);
         best.map(|d| Jiffies(tj.wrapping_add(d)))
+    }
+
+    /// [`Wheel::next_expiry`]'s step for level `N` (1 = tv2 .. 4 = tv5):
+    /// the distance from `tj` of the earliest timer there, if it beats
+    /// `best`; else `best`.
+    #[inline(always)]
+    fn level_expiry<const N: u32>(&self, tj: u64, best: Option<u64>) -> Option<u64> {
+        let occ = &self.occ[0];
+        if !occ.level_any(N) {
+            return best;
+        }
+        let sh = shift(N);
+        let m = (tj.wrapping_sub(1) >> sh).wrapping_add(1);
+        let Some(d) = occ.level_distance(N, (m & TVN_MASK) as usize) else { return best };
+        let cascade_at = (m.wrapping_add(d as u64) << sh).wrapping_sub(tj);
+        if best.is_some_and(|b| b <= cascade_at) {
+            // Everything in this level is due at or after its first
+            // cascade: nothing here can beat what we have.
+            return best;
+        }
+        let mut best = best;
+        let slot = base(N) + (m.wrapping_add(d as u64) & TVN_MASK) as usize;
+        let mut x = self.heads[slot].next.to_usize();
+        while x != slot {
+            let dist = self.expiry_of(x - HEADS, tj).wrapping_sub(tj);
+            if best.is_none_or(|b| dist < b) {
+                best = Some(dist);
+            }
+            x = self.link(x).next.to_usize();
+        }
+        best
     }
 }
