@@ -310,6 +310,41 @@ pub fn irq_table(app: &App) -> Vec<(u32, usize, u32)> {
     v
 }
 
+/// `index` value of an NVIC line no task owns (the kernel's
+/// `IrqRoutes::NONE`).
+pub const IRQ_NOT_ROUTED: u8 = u8::MAX;
+
+/// The kernel's interrupt routing tables (`kern::irq::IrqRoutes`), so that
+/// the IRQ entry path and the re-enabling receive look up instead of
+/// search.
+#[derive(Debug, PartialEq, Eq)]
+pub struct IrqRoutes {
+    /// `(irq, task index, notification mask)`, grouped by task, each
+    /// task's by IRQ number.
+    pub table: Vec<(u32, usize, u32)>,
+    /// For each NVIC line up to the highest routed one, its `table`
+    /// index, or [`IRQ_NOT_ROUTED`].
+    pub index: Vec<u8>,
+    /// Task `i`'s entries are `table[starts[i]..starts[i + 1]]` (one more
+    /// than there are tasks).
+    pub starts: Vec<u8>,
+}
+
+/// [`IrqRoutes`] for `app`. An image routes at most 254 IRQs (far more
+/// than any STM32 has; `load` has already refused two owners for one).
+pub fn irq_routes(app: &App) -> IrqRoutes {
+    let mut table = irq_table(app);
+    table.sort_by_key(|&(irq, task, _)| (task, irq));
+    assert!(table.len() < usize::from(IRQ_NOT_ROUTED), "more than 254 routed IRQs");
+    let lines = table.iter().map(|e| e.0 as usize + 1).max().unwrap_or(0);
+    let mut index = vec![IRQ_NOT_ROUTED; lines];
+    for (k, e) in table.iter().enumerate() {
+        index[e.0 as usize] = k as u8;
+    }
+    let starts = (0..=app.tasks.len()).map(|t| table.iter().filter(|e| e.1 < t).count() as u8).collect();
+    IrqRoutes { table, index, starts }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{addr, hex};

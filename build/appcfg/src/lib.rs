@@ -11,7 +11,7 @@
 //! - [`allocate`] to place the kernel and each task in MPU-legal regions;
 //! - [`App::memory_map`] to show that placement;
 //! - [`task_config_rs`] to generate the constants a task includes;
-//! - [`irq_table`] for the kernel's IRQ routing.
+//! - [`irq_table`] and [`irq_routes`] for the kernel's IRQ routing.
 //!
 //! Guarantee: an [`App`] returned by [`load`] satisfies every rule listed in
 //! the `validate` module docs, so the later steps cannot meet a malformed app
@@ -51,7 +51,7 @@ mod validate;
 pub use allocate::{allocate, Allocation, TaskRegions};
 pub use validate::window_base;
 pub use chip::{Chip, Peripheral, Range};
-pub use codegen::{irq_table, task_config_rs};
+pub use codegen::{irq_routes, irq_table, task_config_rs, IrqRoutes, IRQ_NOT_ROUTED};
 pub use error::{did_you_mean, ConfigError, Diagnostic};
 pub use schema::DEFAULT_TASK_STACKSIZE;
 pub use validate::{MAX_NOTIFICATIONS, MAX_TASKS, MIN_STACK, MIN_TASK_REGION, MPU_REGIONS};

@@ -2,7 +2,7 @@
 //! what the image builder expects.
 
 mod common;
-use appcfg::{allocate, irq_table, load, Range};
+use appcfg::{allocate, irq_routes, irq_table, load, Range, IRQ_NOT_ROUTED};
 use common::*;
 
 fn real() -> appcfg::App {
@@ -61,6 +61,16 @@ fn hello_interrupt_resolved() {
         }]
     );
     assert_eq!(irq_table(app), vec![(29, 2, 1), (37, 1, 1)]);
+    // The kernel's tables: grouped by task, each line indexed, each task
+    // a range.
+    let r = irq_routes(app);
+    assert_eq!(r.table, vec![(37, 1, 1), (29, 2, 1)]);
+    assert_eq!(r.index.len(), 38);
+    assert_eq!((r.index[29], r.index[37]), (1, 0));
+    assert_eq!(r.index.iter().filter(|&&k| k == IRQ_NOT_ROUTED).count(), 36);
+    assert_eq!(r.starts.len(), app.tasks.len() + 1);
+    assert_eq!(&r.starts[..4], &[0, 0, 1, 2]);
+    assert!(r.starts[3..].iter().all(|&s| s == 2));
 }
 
 #[test]

@@ -93,12 +93,17 @@ pub fn generate(app: &App, alloc: &Allocation, tasks: &[LinkedTask], image_id: u
     writeln!(out, "];").unwrap();
     let names: Vec<String> = app.tasks.iter().map(|t| format!("{:?}", t.name)).collect();
     writeln!(out, "pub static TASK_NAMES: [&str; TASK_COUNT] = [{}];", names.join(", ")).unwrap();
-    let irqs = appcfg::irq_table(app);
-    writeln!(out, "pub static IRQS: [IrqEntry; {}] = [", irqs.len()).unwrap();
-    for (irq, task, mask) in irqs {
+    let routes = appcfg::irq_routes(app);
+    writeln!(out, "/// Routed IRQs grouped by owner (`kern::irq::IrqRoutes`).").unwrap();
+    writeln!(out, "pub static IRQS: [IrqEntry; {}] = [", routes.table.len()).unwrap();
+    for (irq, task, mask) in &routes.table {
         writeln!(out, "    IrqEntry {{ irq: {irq}, task: {task}, mask: {mask:#x} }},").unwrap();
     }
     writeln!(out, "];").unwrap();
+    writeln!(out, "/// IRQS index of each NVIC line ({} = not routed).", appcfg::IRQ_NOT_ROUTED).unwrap();
+    writeln!(out, "pub static IRQ_INDEX: [u8; {}] = {:?};", routes.index.len(), routes.index).unwrap();
+    writeln!(out, "/// Task i's IRQs are IRQS[TASK_IRQ_STARTS[i]..TASK_IRQ_STARTS[i + 1]].").unwrap();
+    writeln!(out, "pub static TASK_IRQ_STARTS: [u8; {}] = {:?};", routes.starts.len(), routes.starts).unwrap();
     writeln!(out, "/// The task that prints the kernel log (app.toml `[kernel] log-task`).").unwrap();
     match &app.kernel.log {
         Some(l) => writeln!(

@@ -17,6 +17,9 @@ use kern::Kernel;
 
 include!(concat!(env!("OUT_DIR"), "/kconfig.rs"));
 
+/// The interrupt routing the build generated (`kern::irq::IrqRoutes`).
+const IRQ_ROUTES: kern::irq::IrqRoutes = kern::irq::IrqRoutes::new(&IRQS, &IRQ_INDEX, &TASK_IRQ_STARTS);
+
 /// Storage for the task table (name as in Hubris, for humility).
 #[no_mangle]
 static mut HUBRIS_TASK_TABLE_SPACE: MaybeUninit<[Task; TASK_COUNT]> = MaybeUninit::uninit();
@@ -49,7 +52,7 @@ fn kmain() -> ! {
         let tasks: &'static mut [Task] = core::slice::from_raw_parts_mut(table, TASK_COUNT);
         let state = &mut *(&raw mut KERNEL_STATE);
         let kernel =
-            state.write(Kernel::new(tasks, &HUBRIS_REGION_DESCS, &IRQS, &TASK_NAMES, image_id, board::console_write, LOG_READER));
+            state.write(Kernel::new(tasks, &HUBRIS_REGION_DESCS, IRQ_ROUTES, &TASK_NAMES, image_id, board::console_write, LOG_READER));
         kern::startup::start_kernel(kernel)
     }
 }

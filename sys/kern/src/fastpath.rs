@@ -399,7 +399,7 @@ mod tests {
     #[test]
     fn recv_rearming_an_unowned_irq_faults() {
         let mut k = crate::tests::kernel(&PRIOS);
-        k.irqs = &[IrqEntry { irq: 5, task: 2, mask: 1 }];
+        k.irqs = crate::irq::IrqRoutes::from_entries(&[IrqEntry { irq: 5, task: 2, mask: 1 }], k.tasks.len());
         k.current = 3;
         k.tasks[3].save.set_call(Sysnum::Recv as u32, &[0x2000_0200, 0, 1, 0, 1]);
         assert!(k.try_fastpath(3).is_null());
@@ -418,7 +418,10 @@ mod tests {
     #[test]
     fn fast_paths_agree_with_the_general_path() {
         let mut k = crate::tests::kernel(&PRIOS);
-        k.irqs = &[IrqEntry { irq: 5, task: 2, mask: 1 }, IrqEntry { irq: 9, task: 4, mask: 6 }];
+        k.irqs = crate::irq::IrqRoutes::from_entries(
+            &[IrqEntry { irq: 5, task: 2, mask: 1 }, IrqEntry { irq: 9, task: 4, mask: 6 }],
+            k.tasks.len(),
+        );
         let mut rng = Rng(0x1234_5678);
         let mut taken = [0u32; 12];
         let mut declined = 0;

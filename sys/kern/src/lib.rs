@@ -29,7 +29,7 @@ pub mod taskset;
 pub mod umem;
 
 use abi::{TaskId, SUPERVISOR_FAULT_MASK};
-use descs::{region_attr, IrqEntry, RegionDesc};
+use descs::{region_attr, RegionDesc};
 use task::{FaultInfo, SchedState, Task, TaskState, TaskTable};
 use taskset::TaskSet;
 
@@ -50,7 +50,8 @@ pub struct Kernel {
     /// their states (see [`TaskTable`]).
     pub tasks: TaskTable,
     pub regions: &'static [RegionDesc],
-    pub irqs: &'static [IrqEntry],
+    /// Who owns which interrupt (build-generated tables).
+    pub irqs: irq::IrqRoutes,
     pub names: &'static [&'static str],
     pub image_id: u64,
     /// The board's synchronous console (polled USART writes).
@@ -81,13 +82,16 @@ impl Kernel {
     pub fn new(
         tasks: &'static mut [Task],
         regions: &'static [RegionDesc],
-        irqs: &'static [IrqEntry],
+        irqs: irq::IrqRoutes,
         names: &'static [&'static str],
         image_id: u64,
         klog: klog::Sink,
         log_reader: Option<klog::LogReader>,
     ) -> Self {
         assert!(tasks.len() <= taskset::MAX_TASKS && !tasks.is_empty());
+        // The build generates the routing tables; a mismatch is a build
+        // bug, caught here before any task runs.
+        assert!(irqs.consistent(), "interrupt routing tables disagree");
         let mut k = Kernel {
             tasks: TaskTable::new(tasks),
             regions,
@@ -234,7 +238,7 @@ impl Kernel {
     /// owner's bits. Returns true if a task of higher priority than the
     /// current one became runnable, so a context switch is due.
     pub fn handle_irq(&mut self, irq: u32) -> bool {
-        match irq::lookup_irq(self.irqs, irq) {
+        match self.irqs.lookup(irq) {
             Some(e) => {
                 let (task, mask) = (e.task as usize, e.mask);
                 self.post(task, mask) && self.tasks[task].priority < self.tasks[self.current].priority
@@ -253,7 +257,7 @@ impl Kernel {
         if start {
             self.note_woken(i);
         }
-        for irq in irq::irqs_for_task(self.irqs, i, u32::MAX) {
+        for irq in self.irqs.irqs_for_task(i, u32::MAX) {
             arch::irq_disable(irq);
         }
         let code = self.tasks[i].dead_code();
@@ -386,7 +390,7 @@ pub(crate) mod tests {
                 .into_boxed_slice(),
         );
         let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
-        Kernel::new(tasks, regions, &[], &[], 0, |_| {}, None)
+        Kernel::new(tasks, regions, irq::IrqRoutes::EMPTY, &[], 0, |_| {}, None)
     }
 
     /// The fast paths check buffers against `first_region` with no

@@ -13,7 +13,7 @@
 use crate::descs::region_attr;
 use crate::task::{FaultInfo, SchedState, Task, TaskState};
 use crate::err::{Misuse, SysResult};
-use crate::{arch, irq, kipc, Kernel};
+use crate::{arch, kipc, Kernel};
 use abi::{
     ReplyFaultReason, Sysnum, TaskId, ULease, UsageError, BORROW_BAD_LEASE, BORROW_NOT_WAITING, LEASE_READ, LEASE_WRITE,
 };
@@ -362,7 +362,7 @@ impl Kernel {
     #[inline(always)]
     pub(crate) fn set_irqs(&mut self, caller: usize, mask: u32, enable: bool) -> bool {
         let mut any = false;
-        for irq in irq::irqs_for_task(self.irqs, caller, mask) {
+        for irq in self.irqs.irqs_for_task(caller, mask) {
             any = true;
             if enable {
                 arch::irq_enable(irq);

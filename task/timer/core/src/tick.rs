@@ -216,13 +216,19 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
     /// `Some(next)` where `next` is the next non-deferrable expiry (or
     /// `None` if there is nothing to wake for).
     pub fn tickless_deadline(&self) -> Option<Option<Jiffies>> {
-        // The built-in steps cannot be removed: any more is a client hook
-        // (a count, not a walk of the chain).
-        if self.hooks.len() > 2 {
+        if !self.only_builtin_hooks() {
             None
         } else {
             Some(self.wheel.next_expiry())
         }
+    }
+
+    /// True if the chain holds only the two built-in steps (they cannot be
+    /// removed: any more is a client hook, so there is no grabber either).
+    /// A count, not a walk of the chain.
+    #[inline(always)]
+    pub fn only_builtin_hooks(&self) -> bool {
+        self.hooks.len() == 2
     }
 
     /// The common periodic tick, cheaply: with only the built-in hooks and

@@ -163,8 +163,12 @@ impl<'a, const POOL: usize, const HOOKS: usize, const OWNERS: usize> TickPath<'a
     /// grabber's bit is posted and this tick waits for [`TickPath::answer`].
     #[inline]
     pub fn tick(&mut self, ticks: u32) -> &mut Posts<OWNERS> {
-        // The common case: nothing hooked, nothing due, no tick waiting.
-        if ticks == 1 && self.grab_pending == 0 && self.core.tick_if_idle() {
+        // The common cases: nothing hooked (so no grabber) and no tick
+        // waiting; nothing due, or the wheel's expiries straight away.
+        if self.grab_pending == 0 && self.core.only_builtin_hooks() {
+            if ticks != 1 || !self.core.tick_if_idle() {
+                self.run(ticks, false);
+            }
             return &mut self.posts;
         }
         self.tick_slow(ticks)

@@ -154,6 +154,15 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
     /// has just seen [`Wheel::idle_step`] refuse (the periodic tick's fast
     /// path): the same result, one bitmap test fewer.
     pub fn run_timers_busy(&mut self, now: Jiffies, mut f: impl FnMut(Expired<T>)) -> RunStats {
+        let tj = self.timer_jiffies;
+        let idx = (tj & TVR_MASK) as usize;
+        if now.0 == tj && idx != 0 {
+            // One jiffy and no cascade (the periodic tick): its slot, as
+            // one turn of the loop below would fire it.
+            self.timer_jiffies = tj.wrapping_add(1);
+            let fired = self.expire_list(idx, tj, &mut f) + self.expire_list(SLOTS + idx, tj, &mut f);
+            return RunStats { fired, steps: 1 };
+        }
         let mut stats = RunStats::default();
         let now = now.0;
         while time_after_eq64(now, self.timer_jiffies) {
