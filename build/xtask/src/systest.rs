@@ -91,6 +91,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "pcspkr: beep 1: 200 hardware ticks at 4x HZ, jiffies +50 (HZ kept)",
             "heartbeat: beat 3 at jiffies 0xffff8bfc (+3 s), 0 late",
             "watchdog: 12 units done, one bite",
+            "pcspkr: beep 1 again from a periodic hrtimer: 4000 samples at 8 kHz, the last 499875 us after the first, 0 missed, jiffies +50 (no tick grabbed)",
             "pcspkr: beep 2: 200 hardware ticks at 4x HZ, jiffies +50 (HZ kept)",
             "heartbeat: beat 5 at jiffies 0xffff8cc4 (+5 s), 0 late",
         ],
