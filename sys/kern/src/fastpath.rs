@@ -214,6 +214,18 @@ impl Kernel {
             return &mut self.tasks[caller];
         }
         self.set_sched(caller, SchedState::InRecv(None));
+        // The task an interrupt preempted, if it alone is runnable at its
+        // priority or better, runs: no scan.
+        let c = self.resume;
+        if c < self.tasks.len() {
+            let best = self.at_or_above.get(self.tasks[c].priority.0 as usize).map_or(u32::MAX, |m| m.0);
+            if self.tasks.runnable().0 & best == 1 << c {
+                self.current = c;
+                self.woken = None;
+                // Safety: `c < self.tasks.len()`, checked just now.
+                return unsafe { self.task_ptr(c) };
+            }
+        }
         let tasks = &*self.tasks;
         match sched::select(self.tasks.runnable(), caller, |i| tasks[i].priority.0) {
             Some(n) => self.current = n,
@@ -344,6 +356,8 @@ mod tests {
         k.set_sched(n - 1, SchedState::Runnable);
         k.set_sched(caller, SchedState::Runnable);
         k.current = caller;
+        // The interrupt hint `fast_recv` may use: any task, or none.
+        k.resume = rng.below(n as u32 + 2) as usize;
         let target = id(rng, k);
         match rng.below(5) {
             0 => {

@@ -55,6 +55,27 @@ impl IrqRoutes {
         }
     }
 
+    /// [`IrqRoutes::of_task`] without its range checks.
+    ///
+    /// # Safety
+    /// `task + 1 < self.starts.len()` (the kernel checks at boot that
+    /// `starts` has an entry per task and one more), and the tables are
+    /// [`IrqRoutes::consistent`].
+    #[inline(always)]
+    pub unsafe fn of_task_unchecked(&self, task: usize) -> &'static [IrqEntry] {
+        // Safety: per the contract.
+        unsafe {
+            let s = usize::from(*self.starts.get_unchecked(task));
+            let e = usize::from(*self.starts.get_unchecked(task + 1));
+            self.table.get_unchecked(s..e)
+        }
+    }
+
+    /// Entries in `starts`.
+    pub fn starts_len(&self) -> usize {
+        self.starts.len()
+    }
+
     /// The IRQs owned by `task` whose notification bits intersect `mask`.
     #[inline(always)]
     pub fn irqs_for_task(&self, task: usize, mask: u32) -> impl Iterator<Item = u32> {

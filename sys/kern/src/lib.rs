@@ -9,7 +9,9 @@
 //!
 //! Data path of an interrupt: the NVIC vectors to `arch`'s IRQ handler,
 //! which masks the IRQ and calls [`Kernel::handle_irq`], which posts the
-//! owner's notification bits; the owner re-enables with `irq_control`.
+//! owner's notification bits (and makes it current if it outranks the
+//! interrupted task); the owner re-enables with `irq_control` or its next
+//! receive.
 
 #![cfg_attr(not(test), no_std)]
 
@@ -68,6 +70,10 @@ pub struct Kernel {
     /// (fixed at boot): a woken task `p` is the only choice when
     /// `runnable & at_or_above[prio(p)]` is `p` alone, without a scan.
     pub at_or_above: [TaskSet; 32],
+    /// The task an interrupt last switched away from: the cheap candidate
+    /// when the task it woke blocks again (checked, so a stale one only
+    /// costs the full scan).
+    pub resume: usize,
 }
 
 impl Kernel {
@@ -92,6 +98,7 @@ impl Kernel {
         // The build generates the routing tables; a mismatch is a build
         // bug, caught here before any task runs.
         assert!(irqs.consistent(), "interrupt routing tables disagree");
+        assert!(irqs.starts_len() == tasks.len() + 1, "interrupt routing tables disagree");
         let mut k = Kernel {
             tasks: TaskTable::new(tasks),
             regions,
@@ -103,6 +110,7 @@ impl Kernel {
             current: 0,
             woken: None,
             at_or_above: [TaskSet::EMPTY; 32],
+            resume: usize::MAX,
         };
         for i in 0..k.tasks.len() {
             for q in (k.tasks[i].priority.0 as usize).min(32)..32 {
@@ -141,24 +149,6 @@ impl Kernel {
                 }
             }
             None => self.panic(format_args!("no runnable task (idle must never block)")),
-        }
-    }
-
-    /// Chooses who runs after an interrupt woke a task, cheaply.
-    ///
-    /// Called by the interrupt entry when the IRQ's owner woke and outranks
-    /// the interrupted task. Since the last scheduling decision only
-    /// interrupts ran, and every task they made runnable went through
-    /// [`Kernel::note_woken`]. The
-    /// current task was the best runnable one at that decision, so the best
-    /// woken task, if runnable and strictly better, is now the best of all.
-    /// Anything else (a stale or weaker hint) takes the full scan.
-    pub fn reschedule_after_irq(&mut self) {
-        match self.woken.take() {
-            Some(w) if self.tasks.runnable().contains(w) && self.tasks[w].priority < self.tasks[self.current].priority => {
-                self.current = w;
-            }
-            _ => self.reschedule(),
         }
     }
 
@@ -218,6 +208,16 @@ impl Kernel {
     /// it is the heart of interrupt delivery.
     #[inline(always)]
     pub fn post(&mut self, i: usize, bits: u32) -> bool {
+        let woke = self.post_quiet(i, bits);
+        if woke {
+            self.note_woken(i);
+        }
+        woke
+    }
+
+    /// [`Kernel::post`] without the wake-up hint.
+    #[inline(always)]
+    pub fn post_quiet(&mut self, i: usize, bits: u32) -> bool {
         let t = &mut self.tasks[i];
         t.notifications |= bits;
         // A receive, open or closed, always accepts the notification bits in
@@ -227,7 +227,6 @@ impl Kernel {
             if pending != 0 {
                 t.notifications &= !pending;
                 self.deliver_notification(i, pending);
-                self.note_woken(i);
                 return true;
             }
         }
@@ -235,13 +234,27 @@ impl Kernel {
     }
 
     /// Handles NVIC interrupt `irq` (already masked by `arch`): posts the
-    /// owner's bits. Returns true if a task of higher priority than the
-    /// current one became runnable, so a context switch is due.
+    /// owner's bits, and if that woke the owner and it outranks the
+    /// current task, makes it current and returns true (a context switch
+    /// is due). No scan is needed: the current task was the best runnable
+    /// one at the last scheduling decision and only interrupts ran since
+    /// (each one that switched left its owner current), so an owner that
+    /// outranks it is now the best of all.
     pub fn handle_irq(&mut self, irq: u32) -> bool {
         match self.irqs.lookup(irq) {
             Some(e) => {
                 let (task, mask) = (e.task as usize, e.mask);
-                self.post(task, mask) && self.tasks[task].priority < self.tasks[self.current].priority
+                // The current task was the best runnable one, and only
+                // interrupts ran since: a woken owner that outranks it is
+                // now the best of all (no hint, no scan).
+                if self.post_quiet(task, mask) && self.tasks[task].priority < self.tasks[self.current].priority {
+                    self.resume = self.current;
+                    self.current = task;
+                    self.woken = None;
+                    true
+                } else {
+                    false
+                }
             }
             // Not routed (cannot happen: only routed IRQs are enabled).
             None => false,
@@ -390,7 +403,8 @@ pub(crate) mod tests {
                 .into_boxed_slice(),
         );
         let tasks: &'static mut [Task] = Box::leak(descs.iter().map(Task::new).collect::<Vec<_>>().into_boxed_slice());
-        Kernel::new(tasks, regions, irq::IrqRoutes::EMPTY, &[], 0, |_| {}, None)
+        let n = tasks.len();
+        Kernel::new(tasks, regions, irq::IrqRoutes::from_entries(&[], n), &[], 0, |_| {}, None)
     }
 
     /// The fast paths check buffers against `first_region` with no
@@ -455,38 +469,57 @@ pub(crate) mod tests {
         assert_eq!(k.woken, None);
     }
 
-    #[test]
-    fn after_an_irq_the_woken_task_runs_if_it_outranks_the_current_one() {
-        let mut k = kernel(&[0, 1, 2, 3]);
-        block(&mut k, 0);
-        block(&mut k, 1);
-        block(&mut k, 2);
-        k.current = 3;
-        k.woken = None;
-        // An interrupt's post wakes task 1 (blocked in recv, mask bit 0).
-        k.tasks[1].save.set_call(0, &[0, 0, 1]);
-        assert!(k.post(1, 1));
-        k.reschedule_after_irq();
-        assert_eq!((k.current, k.woken), (1, None));
+    /// IRQ 7 owned by task 1 (bit 0), IRQ 9 by task 2 (bit 0).
+    fn with_irqs(k: &mut Kernel) {
+        k.irqs = irq::IrqRoutes::from_entries(
+            &[descs::IrqEntry { irq: 7, task: 1, mask: 1 }, descs::IrqEntry { irq: 9, task: 2, mask: 1 }],
+            k.tasks.len(),
+        );
     }
 
     #[test]
-    fn after_an_irq_a_stale_hint_falls_back_to_the_scan() {
+    fn after_an_irq_the_woken_task_runs_if_it_outranks_the_current_one() {
         let mut k = kernel(&[0, 1, 2, 3]);
+        with_irqs(&mut k);
         block(&mut k, 0);
+        block(&mut k, 1);
         block(&mut k, 2);
         k.current = 3;
-        // A hint left from earlier names task 1, which has blocked since;
-        // it masks task 2, woken now with a weaker priority, so only the
-        // scan finds task 2.
-        block(&mut k, 1);
-        k.woken = Some(1);
+        // The interrupt's post wakes task 1 (blocked in recv, mask bit 0).
+        k.tasks[1].save.set_call(0, &[0, 0, 1]);
+        assert!(k.handle_irq(7));
+        assert_eq!((k.current, k.resume, k.woken), (1, 3, None));
+        // A second interrupt (tail-chained) for a weaker owner: task 1
+        // keeps the CPU, task 2 is runnable with its bit delivered.
         k.tasks[2].save.set_call(0, &[0, 0, 1]);
-        assert!(k.post(2, 1));
-        assert_eq!(k.woken, Some(1));
-        k.reschedule_after_irq();
-        assert_eq!(k.current, 2);
-        assert_eq!(k.woken, None);
+        assert!(!k.handle_irq(9));
+        assert_eq!(k.current, 1);
+        assert!(k.tasks.runnable().contains(2));
+        // An unrouted line changes nothing.
+        assert!(!k.handle_irq(8));
+        assert_eq!(k.current, 1);
+    }
+
+    #[test]
+    fn an_irq_whose_owner_does_not_outrank_the_current_task_leaves_it() {
+        let mut k = kernel(&[0, 2, 2, 3]);
+        with_irqs(&mut k);
+        block(&mut k, 0);
+        block(&mut k, 2);
+        k.current = 1;
+        // Equal priority: no preemption (round robin waits for the next
+        // scheduling point).
+        k.tasks[2].save.set_call(0, &[0, 0, 1]);
+        assert!(!k.handle_irq(9));
+        assert_eq!(k.current, 1);
+        // Not waiting for the bit: it stays pending, nothing runs.
+        let mut k = kernel(&[0, 1, 2, 3]);
+        with_irqs(&mut k);
+        k.current = 3;
+        block(&mut k, 1);
+        k.tasks[1].save.set_call(0, &[0, 0, 2]);
+        assert!(!k.handle_irq(7));
+        assert_eq!((k.current, k.tasks[1].notifications), (3, 1));
     }
 
     #[test]

@@ -362,12 +362,16 @@ impl Kernel {
     #[inline(always)]
     pub(crate) fn set_irqs(&mut self, caller: usize, mask: u32, enable: bool) -> bool {
         let mut any = false;
-        for irq in self.irqs.irqs_for_task(caller, mask) {
+        // Safety: `caller` is a task index, and `new` checked `starts`.
+        for e in unsafe { self.irqs.of_task_unchecked(caller) } {
+            if e.mask & mask == 0 {
+                continue;
+            }
             any = true;
             if enable {
-                arch::irq_enable(irq);
+                arch::irq_enable(e.irq);
             } else {
-                arch::irq_disable(irq);
+                arch::irq_disable(e.irq);
             }
         }
         any

@@ -558,9 +558,7 @@ extern "C" fn irq_entry() -> *mut Task {
     let irq = (ipsr & 0x1FF).wrapping_sub(16);
     irq_disable(irq);
     with_kernel(|k| {
-        if k.handle_irq(irq) {
-            k.reschedule_after_irq();
-        }
+        k.handle_irq(irq);
         switch_to_current(k)
     })
 }

@@ -53,4 +53,4 @@ pub use wheel::levels::{
     Level, MAX_TIMEOUT, SLOTS, TV1_BASE, TV1_SLOTS, TV2_BASE, TV3_BASE, TV4_BASE, TV5_BASE, TVN_BITS, TVN_SIZE,
     TVR_BITS, TVR_SIZE,
 };
-pub use wheel::{Expired, RunStats, TimerKind, TimerMut, Wheel};
+pub use wheel::{DueSlot, Expired, RunStats, TimerKind, TimerMut, Wheel};

@@ -22,7 +22,7 @@ use crate::hooks::{HookChain, HookError, HookId, HookKind, HookPolicy, HookRole}
 use crate::jiffies::{Hz, Jiffies, MAX_JIFFY_OFFSET};
 use crate::pool::{LinkIndex, Owner, TimerError, TimerHandle};
 use crate::slack::Slack;
-use crate::wheel::{Expired, Wheel};
+use crate::wheel::{DueSlot, Expired, Wheel};
 
 /// Receives what a tick produces. The timer server's tick path
 /// (`timer-tick`) implements it by queueing expiries and batching posts;
@@ -242,6 +242,33 @@ impl<const CAP: usize, const HOOKS: usize, T: Copy + Default, I: LinkIndex, cons
             true
         } else {
             false
+        }
+    }
+
+    /// [`TimerCore::tick_if_idle`], telling why it refused: `Err(Some(due))`
+    /// when only the built-in hooks exist and the next jiffy's slot has
+    /// timers (give it to [`TimerCore::fire_due`]), `Err(None)` otherwise.
+    #[inline(always)]
+    pub fn tick_if_idle_or_due(&mut self) -> Result<(), Option<DueSlot>> {
+        if self.hooks.len() != 2 {
+            return Err(None);
+        }
+        let next = self.jiffies.wrapping_add(1);
+        self.wheel.idle_step_or_due(next)?;
+        self.jiffies = next;
+        Ok(())
+    }
+
+    /// The one-jiffy tick [`TimerCore::tick_if_idle_or_due`] found due:
+    /// jiffies and the wheel advance by one and the slot's timers fire
+    /// through `v`, as `tick(1, v)` would (which runs instead if `due` is
+    /// stale).
+    #[inline(always)]
+    pub fn fire_due(&mut self, due: DueSlot, v: &mut impl TickVisitor<T, K>) {
+        if self.hooks.len() == 2 && self.wheel.fire_due(due, |e| v.expired(e)) {
+            self.jiffies = self.jiffies.wrapping_add(1);
+        } else {
+            self.tick(1, v);
         }
     }
 

@@ -640,3 +640,44 @@ fn after_msecs_clamps_at_max_jiffy_offset_instead_of_wrapping() {
     assert_eq!(c.tick(1, &mut r).fired, 0);
     assert_eq!(c.wheel().expires(t).unwrap(), Some(Jiffies(5 + MAX_TIMEOUT)));
 }
+
+/// The periodic tick's shortcut (`idle_step_or_due` then `fire_due`) does,
+/// jiffy by jiffy, exactly what `run_timers` does, including periodic
+/// re-arms, both timer classes and cascade points (where it declines);
+/// a stale `DueSlot` is refused and changes nothing.
+#[test]
+fn the_due_slot_shortcut_matches_run_timers() {
+    let build = || {
+        let mut w = W::new(Jiffies(1000));
+        for (k, d) in [1u64, 1, 3, 7, 255, 256, 300, 511, 600].into_iter().enumerate() {
+            let kind = if k % 3 == 0 { TimerKind::Deferrable } else { TimerKind::Normal };
+            let h = w.alloc(Owner(1), k as u32, kind, 64).unwrap();
+            if k == 2 {
+                w.set_period(h, 5).unwrap();
+            }
+            w.add_timer(h, Jiffies(1000 + d)).unwrap();
+        }
+        w
+    };
+    let (mut a, mut b) = (build(), build());
+    let (mut via_run, mut via_due) = (Vec::new(), Vec::new());
+    let mut shortcut = 0;
+    for j in 1000..1700u64 {
+        a.run_timers(Jiffies(j), |e| via_run.push((j, e.token, e.expires.0)));
+        match b.idle_step_or_due(Jiffies(j)) {
+            Ok(()) => {}
+            Err(Some(due)) => {
+                assert!(b.fire_due(due, |e| via_due.push((j, e.token, e.expires.0))));
+                // Fired once: the same slot is stale now.
+                assert!(!b.fire_due(due, |_| panic!("a stale slot fired")));
+                shortcut += 1;
+            }
+            Err(None) => {
+                b.run_timers(Jiffies(j), |e| via_due.push((j, e.token, e.expires.0)));
+            }
+        }
+        assert_eq!(a.next_expiry(), b.next_expiry(), "jiffy {j}");
+    }
+    assert_eq!(via_run, via_due);
+    assert!(shortcut > 100, "the shortcut fired {shortcut} slots");
+}

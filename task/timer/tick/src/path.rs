@@ -34,7 +34,7 @@ use crate::posts::Posts;
 use crate::target::{Target, TimerToken};
 use crate::Core;
 use abi::TaskId;
-use timer_core::{Expired, HookError, HookId, HookKind, Jiffies, Owner, TickVisitor};
+use timer_core::{DueSlot, Expired, HookError, HookId, HookKind, Jiffies, Owner, TickVisitor};
 
 /// What [`TickPath::forget`] removed.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -84,6 +84,7 @@ impl<const POOL: usize, const OWNERS: usize> TickVisitor<TimerToken, Target> for
         self.posts.add(target);
     }
 
+    #[inline(always)]
     fn expired(&mut self, e: Expired<TimerToken>) {
         let owner = TaskId(e.token.task).index();
         if owner < OWNERS {
@@ -166,12 +167,29 @@ impl<'a, const POOL: usize, const HOOKS: usize, const OWNERS: usize> TickPath<'a
         // The common cases: nothing hooked (so no grabber) and no tick
         // waiting; nothing due, or the wheel's expiries straight away.
         if self.grab_pending == 0 && self.core.only_builtin_hooks() {
-            if ticks != 1 || !self.core.tick_if_idle() {
-                self.run(ticks, false);
+            if ticks == 1 {
+                match self.core.tick_if_idle_or_due() {
+                    Ok(()) => return &mut self.posts,
+                    Err(Some(due)) => {
+                        self.fire_due(due);
+                        return &mut self.posts;
+                    }
+                    Err(None) => {}
+                }
             }
+            self.run(ticks, false);
             return &mut self.posts;
         }
         self.tick_slow(ticks)
+    }
+
+    /// The periodic tick whose next jiffy has timers due (out of line: the
+    /// idle tick stays small).
+    #[inline(never)]
+    fn fire_due(&mut self, due: DueSlot) {
+        let now = self.core.jiffies().0.wrapping_add(1);
+        let mut v = Deliver { fired: self.fired, posts: &mut self.posts, now, grab_done: false };
+        self.core.fire_due(due, &mut v);
     }
 
     fn tick_slow(&mut self, ticks: u32) -> &mut Posts<OWNERS> {

@@ -41,7 +41,7 @@ use crate::slack::{apply_slack, Slack};
 use levels::{normalize, slot_for, SLOTS};
 use occupancy::Occupancy;
 
-pub use run::RunStats;
+pub use run::{DueSlot, RunStats};
 
 /// Kind of timer, fixed at allocation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -27,6 +27,15 @@ use super::Expired;
 use crate::jiffies::{time_after_eq64, Jiffies};
 use crate::pool::{LinkIndex, Owner, HEADS};
 
+/// A jiffy whose tv1 slot has timers, found by [`Wheel::idle_step_or_due`]
+/// (the only maker): the periodic tick fires it without the catch-up loop.
+/// A stale one (the wheel moved on) is refused by [`Wheel::fire_due`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DueSlot {
+    /// `timer_jiffies` when found: the jiffy due, not a cascade point.
+    tj: u64,
+}
+
 /// What one [`Wheel::run_timers`] call did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunStats {
@@ -137,6 +146,47 @@ impl<const CAP: usize, T: Copy + Default, I: LinkIndex, const OWNERS: usize> sup
             self.timer_jiffies = tj.wrapping_add(1);
         }
         idle
+    }
+
+    /// [`Wheel::idle_step`] that also tells why it refused: `Ok(())` stepped
+    /// over an idle jiffy; `Err(Some(due))`: `now` is the next jiffy, no
+    /// cascade, but its tv1 slot has timers (fire them with
+    /// [`Wheel::fire_due`]); `Err(None)`: anything else. Nothing changes
+    /// unless it returns `Ok`.
+    #[inline(always)]
+    pub fn idle_step_or_due(&mut self, now: Jiffies) -> Result<(), Option<DueSlot>> {
+        let tj = self.timer_jiffies;
+        let idx = (tj & TVR_MASK) as usize;
+        if now.0 != tj || idx == 0 {
+            return Err(None);
+        }
+        if (self.occ[0].0[idx >> 5] | self.occ[1].0[idx >> 5]) & (1 << (idx & 31)) != 0 {
+            return Err(Some(DueSlot { tj }));
+        }
+        self.timer_jiffies = tj.wrapping_add(1);
+        Ok(())
+    }
+
+    /// Fires the slot `due` names (both classes) and steps over its jiffy,
+    /// exactly as [`Wheel::run_timers`] would for `now == timer_jiffies`;
+    /// true. If the wheel has moved since `due` was found, nothing changes
+    /// and it returns false (run [`Wheel::run_timers`] instead).
+    #[inline(always)]
+    pub fn fire_due(&mut self, due: DueSlot, mut f: impl FnMut(Expired<T>)) -> bool {
+        let tj = self.timer_jiffies;
+        if tj != due.tj {
+            return false;
+        }
+        let idx = (tj & TVR_MASK) as usize;
+        self.timer_jiffies = tj.wrapping_add(1);
+        let (w, b) = (idx >> 5, 1u32 << (idx & 31));
+        if self.occ[0].0[w] & b != 0 {
+            self.expire_list(idx, tj, &mut f);
+        }
+        if self.occ[1].0[w] & b != 0 {
+            self.expire_list(SLOTS + idx, tj, &mut f);
+        }
+        true
     }
 
     /// Process every jiffy from `timer_jiffies` through `now` (absolute,
