@@ -29,8 +29,10 @@ const TARGETS: &[(&str, u64)] = &[
     ("mod_timer_ipc", 600),
     ("mod_timer_ipc_other_bucket", 600),
     ("del_timer_ipc", 600),
-    ("tick_periodic_0_timers", 1000),
-    ("expiry_latency", 1500),
+    // Issue 15's: a periodic tick with nothing due, and IRQ entry to the
+    // owner of an expired wheel timer running (FreeRTOS: 702).
+    ("tick_periodic_0_timers", 500),
+    ("expiry_latency", 700),
     ("tickless_irqs_10s_idle", 2),
     ("jiffies_read_time_page", 40),
     ("ktime_read_time_page", 80),
