@@ -143,9 +143,7 @@ pub fn generate_server(iface: &Interface, style: ServiceStyle) -> String {
     code.open(format!(
         "pub fn dispatch_n<S: {trait_name} + idol_runtime::NotificationHandler>(buffer: &mut [u8; {upper}_MSG_SIZE], held: &mut Held, server: &mut S) {{"
     ));
-    code.line("let mask = server.current_notification_mask();");
-    code.line("let irqs = server.take_irqs_to_enable();");
-    code.line("let msg = held.reply_recv_enabling(buffer, mask, irqs);");
+    code.line("let msg = held.serve_recv(buffer, server);");
     code.open("if msg.is_notification() {");
     code.line("server.handle_notification(msg.operation);");
     code.close("} else {");

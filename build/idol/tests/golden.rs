@@ -119,7 +119,7 @@ fn generated_server_has_the_documented_shape() {
         "n if n == EchoOperation::Echo as u32 => held.hold(msg.sender, handle_echo(incoming, msg, server)),",
         "pub fn dispatch_n<S: InOrderEchoImpl + idol_runtime::NotificationHandler>",
         "pub type Held = idol_runtime::Held<ECHO_REPLY_SIZE>;",
-        "let msg = held.reply_recv_enabling(buffer, mask, irqs);",
+        "let msg = held.serve_recv(buffer, server);",
         "let flag = idol_runtime::decode_bool(args.flag)?;",
     ] {
         assert!(code.contains(needle), "server lacks {needle:?}");

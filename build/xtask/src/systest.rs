@@ -417,7 +417,7 @@ pub const SYSTEM_TESTS: &[SysTest] = &[
             "PASS stack-overflow: two overflows, both stopped only this task",
             // A crash loop's reports stop after 32 (then powers of two).
             "kern: task #13 fuzzer gen 31 faulted:",
-            "kern: task #13 fuzzer gen 63 faulted: panic (fault 64;",
+            "kern: task #13 fuzzer gen 63 faulted: syscall misuse: InvalidSlice (fault 64;",
             "kern: task #9 attacker gen 6 faulted: syscall misuse: LeaseOutOfRange",
             "PASS lease-trap: timer fetch_fired: first write landed, the rest refused",
             "PASS refill-refused: not the refill task",

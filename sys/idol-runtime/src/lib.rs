@@ -27,7 +27,8 @@ use core::ops::Range;
 
 use num_traits::FromPrimitive;
 use userlib::{
-    extract_new_generation, sys_borrow_info, sys_borrow_read, sys_borrow_write, sys_irq_enable_recv_open, sys_recv_open, sys_reply,
+    extract_new_generation, sys_borrow_info, sys_borrow_read, sys_borrow_write, sys_irq_enable_recv_open,
+    sys_post_irq_enable_recv_open, sys_recv_open, sys_reply,
     sys_reply_fault, sys_reply_recv_args, sys_send, Lease, LeaseInfo, RecvMessage, ReplyFaultReason, TaskId,
     DEAD_CODE_BASE, LEASE_READ, LEASE_WRITE,
 };
@@ -252,6 +253,30 @@ impl<const N: usize> Held<N> {
         }
         self.flush();
         sys_irq_enable_recv_open(irqs, buffer, notification_mask)
+    }
+
+    /// The server loop's receive: as [`Held::reply_recv_enabling`] with
+    /// `server`'s mask and IRQs to unmask, and when there are IRQs, its
+    /// deferred post in the same syscall (`take_post`; a post that found
+    /// its task restarted is reported with `post_failed`).
+    #[inline(always)]
+    pub fn serve_recv<S: NotificationHandler>(&mut self, buffer: &mut [u8], server: &mut S) -> RecvMessage {
+        let mask = server.current_notification_mask();
+        let irqs = server.take_irqs_to_enable();
+        if irqs == 0 {
+            return self.reply_recv(buffer, mask);
+        }
+        self.flush();
+        match server.take_post() {
+            None => sys_irq_enable_recv_open(irqs, buffer, mask),
+            Some((to, bits)) => {
+                let (m, dead) = sys_post_irq_enable_recv_open(to, bits, irqs, buffer, mask);
+                if dead != 0 {
+                    server.post_failed(to);
+                }
+                m
+            }
+        }
     }
 
     /// Sends the held reply, if any, and waits for the next message or a
@@ -505,6 +530,19 @@ pub trait NotificationHandler {
     fn take_irqs_to_enable(&mut self) -> u32 {
         0
     }
+    /// A post to make as this server next waits after unmasking IRQs
+    /// (`(task, bits)`, taken): what handling an interrupt produced goes
+    /// out in the receive's own syscall (`sys_post_irq_enable_recv_open`),
+    /// a kernel crossing fewer. Asked only when
+    /// [`NotificationHandler::take_irqs_to_enable`] named some, so a
+    /// server defers posts only while handling its interrupt. The default
+    /// posts nothing.
+    fn take_post(&mut self) -> Option<(TaskId, u32)> {
+        None
+    }
+    /// The post [`NotificationHandler::take_post`] gave found `task`
+    /// restarted (it got nothing).
+    fn post_failed(&mut self, _task: TaskId) {}
 }
 
 #[cfg(test)]

@@ -522,6 +522,37 @@ pub(crate) mod tests {
         assert_eq!((k.current, k.tasks[1].notifications), (3, 1));
     }
 
+    /// `post_recv` posts (or reports the target stale, posting nothing)
+    /// and then receives; a notification already pending completes the
+    /// receive at once, with the post's result still in r10.
+    #[test]
+    fn post_recv_posts_then_receives() {
+        use abi::{Generation, Sysnum};
+        let mut k = kernel(&[0, 1, 2, 3]);
+        block(&mut k, 0);
+        block(&mut k, 2);
+        k.tasks[2].save.set_call(0, &[0, 0, 1]);
+        k.current = 1;
+        let two = TaskId::for_index_and_gen(2, k.tasks[2].generation);
+        // An empty buffer: the receive needs no memory.
+        k.tasks[1].save.set_call(Sysnum::PostRecv as u32, &[0, 0, 1, 0, 0, two.0 as u32, 1]);
+        k.syscall_general(1);
+        assert_eq!(k.tasks[2].save.words()[..3], [0, TaskId::KERNEL.0 as u32, 1], "task 2 got its bit");
+        assert_eq!(k.tasks[1].save.words()[6], 0, "post result");
+        assert_eq!(*k.tasks[1].state(), TaskState::Healthy(SchedState::InRecv(None)));
+        // A stale target: nothing posted, its dead code in r10; a pending
+        // bit of the caller completes the receive at once.
+        k.set_sched(1, SchedState::Runnable);
+        k.current = 1;
+        k.tasks[1].notifications = 1;
+        let stale = TaskId::for_index_and_gen(3, Generation::new(5));
+        k.tasks[1].save.set_call(Sysnum::PostRecv as u32, &[0, 0, 1, 0, 0, stale.0 as u32, 4]);
+        k.syscall_general(1);
+        assert_eq!(k.tasks[3].notifications, 0);
+        let w = k.tasks[1].save.words();
+        assert_eq!((w[0], w[2], w[6]), (0, 1, k.tasks[3].dead_code()));
+    }
+
     #[test]
     fn note_woken_keeps_the_best_priority() {
         let mut k = kernel(&[0, 1, 2, 3]);

@@ -48,6 +48,7 @@ impl Kernel {
             Some(Sysnum::Reply) => self.sys_reply(caller),
             Some(Sysnum::ReplyFault) => self.sys_reply_fault(caller),
             Some(Sysnum::ReplyRecv) => self.sys_reply_recv(caller),
+            Some(Sysnum::PostRecv) => self.sys_post_recv(caller),
             Some(Sysnum::BorrowRead) => self.sys_borrow(caller, Borrow::Read),
             Some(Sysnum::BorrowWrite) => self.sys_borrow(caller, Borrow::Write),
             Some(Sysnum::BorrowInfo) => self.sys_borrow(caller, Borrow::Info),
@@ -389,6 +390,23 @@ impl Kernel {
         };
         self.tasks[caller].save.set_result(code);
         Ok(())
+    }
+
+    /// `post` (r9, r10) then `recv` (r4..=r8), as the two calls would run
+    /// one after the other: the post is made, or its dead code set in r10,
+    /// before the receive's own checks (which may still fault the caller).
+    fn sys_post_recv(&mut self, caller: usize) -> SysResult {
+        let (target, bits) = self.tasks[caller].save.post_recv_post();
+        let target = TaskId(target as u16);
+        let t = self.task_index(target)?;
+        let code = if self.tasks[t].generation != target.generation() {
+            self.tasks[t].dead_code()
+        } else {
+            self.post(t, bits);
+            0
+        };
+        self.tasks[caller].save.set_post_result(code);
+        self.sys_recv(caller)
     }
 
     fn sys_refresh_task_id(&mut self, caller: usize) -> SysResult {

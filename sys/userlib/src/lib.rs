@@ -179,6 +179,28 @@ pub fn sys_irq_enable_recv_open(irq_bits: u32, buffer: &mut [u8], notification_m
     }
 }
 
+/// [`sys_post`] of `bits` to `post_to`, then [`sys_irq_enable_recv_open`]
+/// (`irq_bits` may be 0: nothing unmasked), in one syscall: how an
+/// interrupt-driven server hands on what the interrupt produced and waits
+/// for the next event. Returns the received message and the post's
+/// result: 0, or the dead code of a `post_to` that restarted (which got
+/// nothing). Faults the caller as the two calls would.
+pub fn sys_post_irq_enable_recv_open(
+    post_to: TaskId,
+    bits: u32,
+    irq_bits: u32,
+    buffer: &mut [u8],
+    notification_mask: u32,
+) -> (RecvMessage, u32) {
+    let args =
+        [buffer.as_mut_ptr() as u32, buffer.len() as u32, notification_mask, 0, irq_bits, post_to.0 as u32, bits];
+    let r = syscall(Sysnum::PostRecv, &args);
+    if r[0] != 0 {
+        sys_panic(b"open recv failed")
+    }
+    (RecvMessage::from_results(&r), r[6])
+}
+
 /// Waits for a message from `sender` only (or a notification in the mask).
 ///
 /// Returns `Err(dead code)` if `sender` is not the current generation of

@@ -67,8 +67,8 @@ pub fn run() -> ! {
 fn draw(rng: &mut Rng, victim: u32) -> (u32, [u32; 7]) {
     let nr = match rng.below(10) {
         0 => rng.next(),
-        1 => 12 + rng.below(8),
-        _ => rng.below(12),
+        1 => 13 + rng.below(8),
+        _ => rng.below(13),
     };
     let mut args = [0u32; 7];
     for a in args.iter_mut() {
@@ -103,9 +103,10 @@ fn draw(rng: &mut Rng, victim: u32) -> (u32, [u32; 7]) {
             }
             args[6] = rng.below(4);
         }
-        // recv and reply_recv: the mask (r6) always takes bit 31, which
+        // recv, reply_recv and post_recv (whose post, r9/r10, goes to any
+        // task with any bits): the mask (r6) always takes bit 31, which
         // the fuzzer posted itself, so the receive completes.
-        1 | 11 => {
+        1 | 11 | 12 => {
             args[2] |= 1 << 31;
             if nr == 1 && rng.below(2) == 0 {
                 args[4] = 0;

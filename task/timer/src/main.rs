@@ -157,6 +157,9 @@ pub struct Server {
     /// Confirmed periodic ticks until the driver is next asked for the
     /// counter (`tick_common`'s keepalive).
     keepalive: u32,
+    /// The post an interrupt's handling left for the next receive to make
+    /// (`take_post`; see `Server::deliver_inline`).
+    post_later: Option<timer_tick::Post>,
 }
 
 impl NotificationHandler for Server {
@@ -172,6 +175,14 @@ impl NotificationHandler for Server {
 
     fn take_irqs_to_enable(&mut self) -> u32 {
         core::mem::take(&mut self.rearm)
+    }
+
+    fn take_post(&mut self) -> Option<(userlib::TaskId, u32)> {
+        self.post_later.take().map(|p| (userlib::TaskId(p.task), p.bits))
+    }
+
+    fn post_failed(&mut self, task: userlib::TaskId) {
+        self.forget(task.index());
     }
 }
 
@@ -215,6 +226,7 @@ fn main() -> ! {
         time_page,
         line: None,
         keepalive: 1,
+        post_later: None,
     };
     TIMER_SERVER.store(&mut server, Ordering::Relaxed);
     server.start_line(1);

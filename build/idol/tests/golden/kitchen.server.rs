@@ -100,9 +100,7 @@ pub fn dispatch<S: InOrderKitchenSinkImpl>(buffer: &mut [u8; KITCHEN_SINK_MSG_SI
 #[allow(dead_code)]
 #[inline(always)]
 pub fn dispatch_n<S: InOrderKitchenSinkImpl + idol_runtime::NotificationHandler>(buffer: &mut [u8; KITCHEN_SINK_MSG_SIZE], held: &mut Held, server: &mut S) {
-    let mask = server.current_notification_mask();
-    let irqs = server.take_irqs_to_enable();
-    let msg = held.reply_recv_enabling(buffer, mask, irqs);
+    let msg = held.serve_recv(buffer, server);
     if msg.is_notification() {
         server.handle_notification(msg.operation);
     } else {

@@ -152,6 +152,20 @@ impl SavedState {
         (self.r4, self.r5)
     }
 
+    /// `post_recv`'s post half (target, bits); its receive half is
+    /// [`Self::recv_args`].
+    #[inline(always)]
+    pub fn post_recv_post(&self) -> (u32, u32) {
+        (self.r9, self.r10)
+    }
+
+    /// `post_recv`'s post result (0, or a dead code), in r10: no receive
+    /// result touches it, so it stays while the caller waits.
+    #[inline(always)]
+    pub fn set_post_result(&mut self, code: u32) {
+        self.r10 = code;
+    }
+
     /// `panic`'s message.
     #[inline(always)]
     pub fn panic_args(&self) -> USlice {
