@@ -380,14 +380,7 @@ impl Kernel {
 
     fn sys_post(&mut self, caller: usize) -> SysResult {
         let (target, bits) = self.tasks[caller].save.two_args();
-        let target = TaskId(target as u16);
-        let t = self.task_index(target)?;
-        let code = if self.tasks[t].generation != target.generation() {
-            self.tasks[t].dead_code()
-        } else {
-            self.post(t, bits);
-            0
-        };
+        let code = self.post_checked(target, bits)?;
         self.tasks[caller].save.set_result(code);
         Ok(())
     }
@@ -397,16 +390,22 @@ impl Kernel {
     /// before the receive's own checks (which may still fault the caller).
     fn sys_post_recv(&mut self, caller: usize) -> SysResult {
         let (target, bits) = self.tasks[caller].save.post_recv_post();
-        let target = TaskId(target as u16);
-        let t = self.task_index(target)?;
-        let code = if self.tasks[t].generation != target.generation() {
-            self.tasks[t].dead_code()
-        } else {
-            self.post(t, bits);
-            0
-        };
+        let code = self.post_checked(target, bits)?;
         self.tasks[caller].save.set_post_result(code);
         self.sys_recv(caller)
+    }
+
+    /// A task's post of `bits` to raw `TaskId` `target`: an index out of
+    /// range is misuse; a stale generation gets nothing and the target's
+    /// dead code is the result; else 0.
+    fn post_checked(&mut self, target: u32, bits: u32) -> Result<u32, Misuse> {
+        let target = TaskId(target as u16);
+        let t = self.task_index(target)?;
+        if self.tasks[t].generation != target.generation() {
+            return Ok(self.tasks[t].dead_code());
+        }
+        self.post(t, bits);
+        Ok(0)
     }
 
     fn sys_refresh_task_id(&mut self, caller: usize) -> SysResult {
