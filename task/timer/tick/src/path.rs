@@ -183,9 +183,8 @@ impl<'a, const POOL: usize, const HOOKS: usize, const OWNERS: usize> TickPath<'a
         self.tick_slow(ticks)
     }
 
-    /// The periodic tick whose next jiffy has timers due (out of line: the
-    /// idle tick stays small).
-    #[inline(never)]
+    /// The periodic tick whose next jiffy has timers due.
+    #[inline(always)]
     fn fire_due(&mut self, due: DueSlot) {
         let now = self.core.jiffies().0.wrapping_add(1);
         let mut v = Deliver { fired: self.fired, posts: &mut self.posts, now, grab_done: false };
