@@ -243,22 +243,13 @@ impl<const N: usize> Held<N> {
         }
     }
 
-    /// As [`Held::reply_recv`], first unmasking the server's interrupts
-    /// behind notification bits `irqs` (see
-    /// [`userlib::sys_irq_enable_recv_open`]); `irqs == 0` unmasks nothing.
-    /// A held reply then goes out on its own (one syscall carries either).
-    pub fn reply_recv_enabling(&mut self, buffer: &mut [u8], notification_mask: u32, irqs: u32) -> RecvMessage {
-        if irqs == 0 {
-            return self.reply_recv(buffer, notification_mask);
-        }
-        self.flush();
-        sys_irq_enable_recv_open(irqs, buffer, notification_mask)
-    }
-
-    /// The server loop's receive: as [`Held::reply_recv_enabling`] with
-    /// `server`'s mask and IRQs to unmask, and when there are IRQs, its
-    /// deferred post in the same syscall (`take_post`; a post that found
-    /// its task restarted is reported with `post_failed`).
+    /// The server loop's receive: as [`Held::reply_recv`] with `server`'s
+    /// notification mask; when `server` has IRQs to unmask
+    /// (`take_irqs_to_enable`), a held reply goes out on its own and the
+    /// receive unmasks them (`sys_irq_enable_recv_open`), making the
+    /// server's deferred post in the same syscall if it has one
+    /// (`take_post`; a post that found its task restarted is reported with
+    /// `post_failed`).
     #[inline(always)]
     pub fn serve_recv<S: NotificationHandler>(&mut self, buffer: &mut [u8], server: &mut S) -> RecvMessage {
         let mask = server.current_notification_mask();
